@@ -1,0 +1,163 @@
+"""The strict, canonical MessagePack codec.
+
+Everything but the 80-byte header is MessagePack built from arrays only, ``bin`` for bytes,
+unsigned integers. Decoding is bounded (the input size is checked before anything is
+unpacked, and every length the payload claims is capped by the bytes actually present) and
+canonical: after the structure is checked, the value is encoded again and must equal the
+input byte for byte, so one object has exactly one encoding and one hash. That one check
+rejects integers in wider types than needed, str instead of bin, maps, trailing bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from .coins import Coin
+from .errors import DecodeError, RejectCode
+from .primitives import (
+    HEADER_SIZE,
+    Block,
+    BlockHeader,
+    Tx,
+    TxIn,
+    TxOut,
+    _pack,
+    _pack_block,
+    set_cached_raw,
+)
+
+MAX_BLOCK_BYTES = 1_000_000
+MAX_TX_BYTES = MAX_BLOCK_BYTES
+
+
+def _unpack(data: bytes, max_size: int, what: str) -> Any:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"{what}: expected bytes")
+    if len(data) > max_size:
+        raise DecodeError(
+            f"{what}: {len(data)} bytes is more than the limit of {max_size}",
+            RejectCode.DECODE_OVERSIZE,
+        )
+    n = len(data)
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=False,
+            max_bin_len=n,
+            max_str_len=n,
+            max_array_len=n,
+            max_map_len=n,
+            max_ext_len=0,
+        )
+    except msgpack.ExtraData as exc:
+        raise DecodeError(f"{what}: trailing bytes after the value") from exc
+    except (ValueError, TypeError, OverflowError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"{what}: not valid MessagePack ({exc})") from exc
+
+
+def _array(obj: Any, arity: int | None, what: str) -> list:
+    if type(obj) is not list:
+        kind = "map" if isinstance(obj, dict) else type(obj).__name__
+        raise DecodeError(f"{what}: expected an array, got {kind}")
+    if arity is not None and len(obj) != arity:
+        raise DecodeError(f"{what}: expected {arity} fields, got {len(obj)}")
+    return obj
+
+
+def _tx_from_obj(obj: Any) -> Tx:
+    version, ins, outs, locktime = _array(obj, 4, "tx")
+    inputs = tuple(TxIn(*_array(i, 4, "tx input")) for i in _array(ins, None, "tx inputs"))
+    outputs = tuple(TxOut(*_array(o, 2, "tx output")) for o in _array(outs, None, "tx outputs"))
+    return Tx(version, inputs, outputs, locktime)
+
+
+def _noncanonical(what: str) -> DecodeError:
+    return DecodeError(
+        f"{what}: not the canonical encoding (wider types than needed, or other types)",
+        RejectCode.DECODE_NONCANONICAL,
+    )
+
+
+def encode_tx(tx: Tx) -> bytes:
+    return tx.serialize()
+
+
+def decode_tx(data: bytes, max_size: int = MAX_TX_BYTES) -> Tx:
+    obj = _unpack(data, max_size, "tx")
+    try:
+        tx = _tx_from_obj(obj)
+    except ValueError as exc:
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"tx: {exc}") from exc
+    raw = _pack(obj)
+    if raw != data:
+        raise _noncanonical("tx")
+    set_cached_raw(tx, raw)
+    return tx
+
+
+def encode_block(block: Block) -> bytes:
+    return block.serialize()
+
+
+def decode_block(data: bytes, max_size: int = MAX_BLOCK_BYTES) -> Block:
+    obj = _unpack(data, max_size, "block")
+    try:
+        header_bytes, tx_objs = _array(obj, 2, "block")
+        if type(header_bytes) is not bytes or len(header_bytes) != HEADER_SIZE:
+            raise DecodeError("block: the header must be 80 bytes of bin")
+        header = BlockHeader.deserialize(header_bytes)
+        txs = []
+        raws = []
+        for t in _array(tx_objs, None, "block txs"):
+            tx = _tx_from_obj(t)
+            raw = _pack(t)
+            set_cached_raw(tx, raw)
+            txs.append(tx)
+            raws.append(raw)
+        block = Block(header, tuple(txs))
+    except ValueError as exc:
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"block: {exc}") from exc
+    raw = _pack_block(header_bytes, raws)
+    if raw != data:
+        raise _noncanonical("block")
+    set_cached_raw(block, bytes(data))
+    return block
+
+
+def decode_header(data: bytes) -> BlockHeader:
+    if type(data) is not bytes or len(data) != HEADER_SIZE:
+        raise DecodeError("a block header is exactly 80 bytes")
+    return BlockHeader.deserialize(data)
+
+
+# Coins and undo data: stored by the node, defined here so their one encoding is fixed.
+
+
+def encode_coin(coin: Coin) -> bytes:
+    return _pack([coin.value, coin.lock, coin.height, coin.coinbase])
+
+
+def decode_coin(data: bytes) -> Coin:
+    value, lock, height, coinbase = _array(_unpack(data, 128, "coin"), 4, "coin")
+    if type(value) is not int or type(lock) is not bytes or type(height) is not int:
+        raise DecodeError("coin: wrong field types")
+    if type(coinbase) is not bool:
+        raise DecodeError("coin: wrong field types")
+    return Coin(value, lock, height, coinbase)
+
+
+def encode_undo(spent: tuple[Coin, ...]) -> bytes:
+    return _pack([[c.value, c.lock, c.height, c.coinbase] for c in spent])
+
+
+def decode_undo(data: bytes) -> tuple[Coin, ...]:
+    items = _array(_unpack(data, 64 * MAX_BLOCK_BYTES, "undo"), None, "undo")
+    return tuple(Coin(*_array(c, 4, "undo coin")) for c in items)

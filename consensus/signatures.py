@@ -1,0 +1,100 @@
+"""The key-type registry: the one place where a kind of lock is defined and verified.
+
+A lock is ``key_type (1 byte) || blake2b-160(pubkey)``. Everything outside this module
+treats ``pubkey`` and ``sig`` as opaque bytes; adding a scheme means adding a class here and
+one line to ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import nacl.bindings
+import nacl.exceptions
+from ecdsa import BadSignatureError, SECP256k1, SigningKey, VerifyingKey
+from ecdsa.errors import MalformedPointError
+from ecdsa.util import sigdecode_string, sigencode_string_canonize
+
+from .errors import RejectCode, RuleError
+
+_ED25519_SIG_LEN = 64
+
+
+class Ed25519:
+    """Ed25519 (RFC 8032) through libsodium: 32-byte public keys, 64-byte signatures."""
+
+    key_type = 0x01
+    name = "ed25519"
+    pubkey_len = 32
+    sig_len = _ED25519_SIG_LEN
+
+    @staticmethod
+    def pubkey_from_secret(secret: bytes) -> bytes:
+        pk, _ = nacl.bindings.crypto_sign_seed_keypair(secret)
+        return pk
+
+    @staticmethod
+    def sign(secret: bytes, msg: bytes) -> bytes:
+        _, sk = nacl.bindings.crypto_sign_seed_keypair(secret)
+        return nacl.bindings.crypto_sign(msg, sk)[:_ED25519_SIG_LEN]
+
+    @staticmethod
+    def verify(pubkey: bytes, sig: bytes, msg: bytes) -> None:
+        if len(pubkey) != 32 or len(sig) != _ED25519_SIG_LEN:
+            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "ed25519 key or signature of wrong size")
+        try:
+            nacl.bindings.crypto_sign_open(sig + msg, pubkey)
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
+            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "ed25519 signature invalid") from exc
+
+
+class Secp256k1:
+    """secp256k1 ECDSA: 33-byte compressed keys, 64-byte r||s, RFC 6979, low S only.
+
+    The message is the 32-byte sighash, signed as a digest (no further hashing).
+    """
+
+    key_type = 0x02
+    name = "secp256k1"
+    pubkey_len = 33
+    sig_len = 64
+    _order = SECP256k1.order
+    _half_order = SECP256k1.order // 2
+
+    @staticmethod
+    def pubkey_from_secret(secret: bytes) -> bytes:
+        sk = SigningKey.from_string(secret, curve=SECP256k1)
+        return sk.get_verifying_key().to_string("compressed")
+
+    @staticmethod
+    def sign(secret: bytes, msg: bytes) -> bytes:
+        sk = SigningKey.from_string(secret, curve=SECP256k1)
+        return sk.sign_digest_deterministic(
+            msg, hashfunc=hashlib.sha256, sigencode=sigencode_string_canonize
+        )
+
+    @classmethod
+    def verify(cls, pubkey: bytes, sig: bytes, msg: bytes) -> None:
+        if len(pubkey) != 33 or pubkey[0] not in (2, 3) or len(sig) != 64:
+            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "secp256k1 key or signature malformed")
+        s = int.from_bytes(sig[32:], "big")
+        if s > cls._half_order:
+            raise RuleError(RejectCode.TX_HIGH_S, "secp256k1 signature has a high S value")
+        try:
+            vk = VerifyingKey.from_string(pubkey, curve=SECP256k1)
+            ok = vk.verify_digest(sig, msg, sigdecode=sigdecode_string)
+        except (BadSignatureError, MalformedPointError, AssertionError) as exc:
+            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "secp256k1 signature invalid") from exc
+        if not ok:
+            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "secp256k1 signature invalid")
+
+
+ED25519 = Ed25519()
+SECP256K1 = Secp256k1()
+REGISTRY: dict[int, Ed25519 | Secp256k1] = {s.key_type: s for s in (ED25519, SECP256K1)}
+DEFAULT_KEY_TYPE = ED25519.key_type
+
+
+def make_lock(key_type: int, pubkey: bytes) -> bytes:
+    """The 21-byte lock that ``pubkey`` of ``key_type`` can spend."""
+    return bytes((key_type,)) + hashlib.blake2b(pubkey, digest_size=20).digest()

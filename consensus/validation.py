@@ -1,0 +1,266 @@
+"""Validation in two tiers.
+
+Context-free (``check_tx``, ``check_header``, ``check_block``) looks only at the object.
+Contextual (``contextual_check_header``, ``check_tx_inputs``, ``connect_block``) is given
+everything else as arguments: the coin view, the height, the median time past, the node's
+clock reading, the expected bits. Nothing here reads a clock, a socket or a database.
+
+Signature checks are collected as plain tuples (``SigCheck``) and verified last, through a
+``verify`` callable the caller may replace with a cached or parallel one; the verdict is
+the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from hashlib import blake2b
+
+from .coins import Coin, CoinView, CoinViewCache
+from .errors import RejectCode, RuleError
+from .merkle import merkle_root
+from .params import (
+    LOCKTIME_THRESHOLD,
+    MAX_FUTURE_BLOCK_TIME,
+    MAX_MONEY,
+    NetworkParams,
+    block_subsidy,
+)
+from .pow import check_proof_of_work
+from .primitives import MAX_COINBASE_SIG_SIZE, Block, BlockHeader, Tx, outpoint_key
+from .sighash import sighash
+from .signatures import REGISTRY
+
+# (key type, pubkey, sig, message): one signature to verify.
+SigCheck = tuple[int, bytes, bytes, bytes]
+Verifier = Callable[[Sequence[SigCheck]], None]
+BlockUndo = tuple[Coin, ...]
+
+
+def _fail(code: RejectCode, message: str = "") -> RuleError:
+    return RuleError(code, message)
+
+
+# --- context-free -------------------------------------------------------------------
+
+
+def check_tx(tx: Tx, params: NetworkParams) -> None:
+    """Rules that hold for a tx wherever it appears."""
+    if not tx.inputs:
+        raise _fail(RejectCode.TX_NO_INPUTS, "a transaction needs at least one input")
+    if not tx.outputs:
+        raise _fail(RejectCode.TX_NO_OUTPUTS, "a transaction needs at least one output")
+    if tx.size > params.max_block_size:
+        raise _fail(RejectCode.TX_OVERSIZE, "transaction larger than a block")
+    total = 0
+    for out in tx.outputs:
+        if out.value > MAX_MONEY:
+            raise _fail(RejectCode.TX_OUTPUT_TOO_LARGE, "output value above MAX_MONEY")
+        total += out.value
+        if total > MAX_MONEY:
+            raise _fail(RejectCode.TX_OUTPUT_TOTAL_TOO_LARGE, "sum of outputs above MAX_MONEY")
+    keys = {i.outpoint_key for i in tx.inputs}
+    if len(keys) != len(tx.inputs):
+        raise _fail(RejectCode.TX_DUPLICATE_INPUTS, "the same coin is spent twice")
+    if tx.is_coinbase:
+        cb = tx.inputs[0]
+        if len(cb.pubkey) != 4:
+            raise _fail(RejectCode.TX_COINBASE_SHAPE, "coinbase pubkey must be the 4-byte height")
+        if len(cb.sig) > MAX_COINBASE_SIG_SIZE:
+            raise _fail(RejectCode.TX_COINBASE_LENGTH, "coinbase free field above 100 bytes")
+    elif any(i.is_null for i in tx.inputs):
+        raise _fail(RejectCode.TX_PREVOUT_NULL, "a non-coinbase input spends the null outpoint")
+
+
+def check_header(header: BlockHeader, params: NetworkParams) -> None:
+    if header.version < 1:
+        raise _fail(RejectCode.BLOCK_BAD_VERSION, "block version must be at least 1")
+    check_proof_of_work(header.hash, header.bits, params)
+
+
+def check_block(block: Block, params: NetworkParams) -> None:
+    """Everything about a block that needs no chain: PoW, merkle root, shape, limits."""
+    check_header(block.header, params)
+    txs = block.txs
+    if not txs:
+        raise _fail(RejectCode.BLOCK_NO_TXS, "a block needs at least a coinbase")
+    if merkle_root([tx.wtxid for tx in txs]) != block.header.merkle_root:
+        raise _fail(RejectCode.BLOCK_BAD_MERKLE_ROOT, "merkle root does not match the txs")
+    if block.size > params.max_block_size:
+        raise _fail(RejectCode.BLOCK_OVERSIZE, "block larger than the size limit")
+    if not txs[0].is_coinbase:
+        raise _fail(RejectCode.BLOCK_COINBASE_MISSING, "first transaction is not a coinbase")
+    sigchecks = 0
+    for tx in txs[1:]:
+        if tx.is_coinbase:
+            raise _fail(RejectCode.BLOCK_COINBASE_MULTIPLE, "more than one coinbase")
+        sigchecks += len(tx.inputs)
+    if sigchecks > params.max_block_sigchecks:
+        raise _fail(RejectCode.BLOCK_TOO_MANY_SIGCHECKS, "too many signature checks")
+    for tx in txs:
+        check_tx(tx, params)
+    if len({tx.txid for tx in txs}) != len(txs):
+        raise _fail(RejectCode.BLOCK_DUPLICATE_TX, "duplicate transaction")
+
+
+# --- contextual ---------------------------------------------------------------------
+
+
+def median_time_past(times: Sequence[int]) -> int:
+    """Median of the last (up to 11) block times, the parent's included."""
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2]
+
+
+def contextual_check_header(
+    header: BlockHeader,
+    *,
+    expected_bits: int,
+    median_time_past: int,
+    now: int,
+    params: NetworkParams,
+) -> None:
+    if header.bits != expected_bits:
+        raise _fail(
+            RejectCode.BLOCK_BAD_BITS, f"bits {header.bits:#x}, expected {expected_bits:#x}"
+        )
+    if header.time <= median_time_past:
+        raise _fail(RejectCode.BLOCK_TIME_TOO_OLD, "time not above the median of the last 11")
+    if header.time >= now + MAX_FUTURE_BLOCK_TIME:
+        raise _fail(RejectCode.BLOCK_TIME_TOO_NEW, "time two hours or more ahead of the node")
+
+
+def is_final_tx(tx: Tx, height: int, median_time_past: int) -> bool:
+    """Locktime below 500,000,000 is a height, else a time compared with median time past."""
+    if tx.locktime == 0:
+        return True
+    cutoff = height if tx.locktime < LOCKTIME_THRESHOLD else median_time_past
+    return tx.locktime < cutoff
+
+
+def check_tx_inputs(
+    tx: Tx, view: CoinView, spend_height: int, params: NetworkParams
+) -> tuple[int, list[Coin]]:
+    """(fee, spent coins) of a non-coinbase tx, or the reason it cannot spend its inputs."""
+    value_in = 0
+    coins = []
+    for inp in tx.inputs:
+        coin = view.get_coin(inp.outpoint_key)
+        if coin is None:
+            raise _fail(RejectCode.TX_MISSING_OR_SPENT, f"input {len(coins)} is missing or spent")
+        if coin.coinbase and spend_height - coin.height < params.coinbase_maturity:
+            raise _fail(
+                RejectCode.TX_PREMATURE_COINBASE_SPEND,
+                f"tried to spend a coinbase at depth {spend_height - coin.height}",
+            )
+        value_in += coin.value
+        if not 0 <= coin.value <= MAX_MONEY or value_in > MAX_MONEY:
+            raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "input values out of range")
+        coins.append(coin)
+    value_out = sum(o.value for o in tx.outputs)
+    if value_in < value_out:
+        raise _fail(RejectCode.TX_IN_BELOW_OUT, f"value in {value_in} below value out {value_out}")
+    return value_in - value_out, coins
+
+
+def input_sig_checks(tx: Tx, coins: Sequence[Coin], params: NetworkParams) -> list[SigCheck]:
+    """Check every input's key against the lock it spends; return the signatures to verify."""
+    txid = tx.txid
+    checks: list[SigCheck] = []
+    for n, (inp, coin) in enumerate(zip(tx.inputs, coins, strict=True)):
+        key_type = coin.lock[0]
+        scheme = REGISTRY.get(key_type)
+        if scheme is None:
+            raise _fail(RejectCode.TX_UNKNOWN_KEY_TYPE, f"input {n} spends an unknown key type")
+        if len(inp.pubkey) != scheme.pubkey_len:
+            raise _fail(RejectCode.TX_WRONG_KEY_TYPE, f"input {n}: not a {scheme.name} key")
+        if blake2b(inp.pubkey, digest_size=20).digest() != coin.lock[1:]:
+            raise _fail(RejectCode.TX_LOCK_MISMATCH, f"input {n}: key does not match the lock")
+        checks.append(
+            (key_type, inp.pubkey, inp.sig, sighash(params, txid, n, coin.value, coin.lock))
+        )
+    return checks
+
+
+def verify_sig_checks(checks: Sequence[SigCheck]) -> None:
+    """The plain verifier: each signature, in order, in this process."""
+    for key_type, pubkey, sig, msg in checks:
+        REGISTRY[key_type].verify(pubkey, sig, msg)
+
+
+def check_tx_contextual(
+    tx: Tx,
+    view: CoinView,
+    height: int,
+    median_time_past: int,
+    params: NetworkParams,
+    verify: Verifier = verify_sig_checks,
+) -> int:
+    """Everything a non-coinbase tx must satisfy to enter a block at ``height``; the fee."""
+    if not is_final_tx(tx, height, median_time_past):
+        raise _fail(RejectCode.TX_NONFINAL, "locktime not yet reached")
+    fee, coins = check_tx_inputs(tx, view, height, params)
+    verify(input_sig_checks(tx, coins, params))
+    return fee
+
+
+def connect_block(
+    block: Block,
+    view: CoinViewCache,
+    height: int,
+    median_time_past: int,
+    params: NetworkParams,
+    verify: Verifier = verify_sig_checks,
+) -> BlockUndo:
+    """Apply ``block`` (already through ``check_block``) to ``view``; return its undo data.
+
+    On a RuleError the view holds a partial change and must be thrown away.
+    """
+    txs = block.txs
+    coinbase = txs[0]
+    if coinbase.inputs[0].pubkey != height.to_bytes(4, "little"):
+        raise _fail(
+            RejectCode.BLOCK_COINBASE_HEIGHT, f"coinbase does not commit to height {height}"
+        )
+    fees = 0
+    spent: list[Coin] = []
+    checks: list[SigCheck] = []
+    for tx in txs:
+        if not is_final_tx(tx, height, median_time_past):
+            raise _fail(RejectCode.TX_NONFINAL, "block contains a non-final transaction")
+        is_coinbase = tx is coinbase
+        if not is_coinbase:
+            fee, coins = check_tx_inputs(tx, view, height, params)
+            fees += fee
+            if fees > MAX_MONEY:
+                raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "total fees out of range")
+            checks.extend(input_sig_checks(tx, coins, params))
+            for inp in tx.inputs:
+                view.spend_coin(inp.outpoint_key)
+            spent.extend(coins)
+        txid = tx.txid
+        for index, out in enumerate(tx.outputs):
+            view.add_coin(outpoint_key(txid, index), Coin(out.value, out.lock, height, is_coinbase))
+    reward = sum(o.value for o in coinbase.outputs)
+    allowed = block_subsidy(height, params) + fees
+    if reward > allowed:
+        raise _fail(RejectCode.BLOCK_COINBASE_AMOUNT, f"coinbase pays {reward}, limit {allowed}")
+    verify(checks)
+    return tuple(spent)
+
+
+def disconnect_block(block: Block, undo: BlockUndo, view: CoinViewCache) -> None:
+    """Undo ``connect_block``: remove the block's outputs, restore the coins it spent."""
+    remaining = len(undo)
+    for tx in reversed(block.txs):
+        txid = tx.txid
+        for index in range(len(tx.outputs)):
+            view.spend_coin(outpoint_key(txid, index))
+        if tx.is_coinbase:
+            continue
+        remaining -= len(tx.inputs)
+        if remaining < 0:
+            raise ValueError("undo data does not match the block")
+        for inp, coin in zip(tx.inputs, undo[remaining : remaining + len(tx.inputs)], strict=True):
+            view.add_coin(inp.outpoint_key, coin)
+    if remaining != 0:
+        raise ValueError("undo data does not match the block")
