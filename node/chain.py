@@ -1,0 +1,548 @@
+"""The chain manager: the block index, the best chain, reorgs, orphans, invalid blocks.
+
+Every header seen is in ``self.index`` with its height, cumulative work and status. The
+active chain is the valid chain with the most work (ties: first seen). Connecting or
+disconnecting a block is one atomic database batch that also moves the best-block marker.
+
+All methods are synchronous and must run on one thread at a time (the node runs them on
+its chain thread, off the event loop). Readers on other threads only read attributes that
+are replaced whole (``tip``) or grow append-only (``index``, ``active``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import count
+
+from consensus.builder import genesis_block
+from consensus.coins import CoinViewCache
+from consensus.errors import RejectCode, RuleError
+from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
+from consensus.pow import block_work, next_bits
+from consensus.primitives import Block, BlockHeader
+from consensus.validation import (
+    Verifier,
+    check_block,
+    check_header,
+    connect_block,
+    contextual_check_header,
+    disconnect_block,
+    median_time_past,
+    verify_sig_checks,
+)
+
+from .storage import ChainDB, IndexRecord
+
+log = logging.getLogger("obol.chain")
+
+# Block status flags, persisted in the index record.
+HAVE_DATA = 1
+VALID_CHAIN = 2  # was connected to the active chain once: fully valid
+FAILED = 4  # this block broke a rule
+FAILED_CHILD = 8  # an ancestor broke a rule
+FAILED_MASK = FAILED | FAILED_CHILD
+
+MAX_ORPHAN_BLOCKS = 64
+
+# Failures that say the body does not match its header (a peer mangled it), not that the
+# block is invalid: the header's hash must not be blacklisted for them.
+_MUTATION_CODES = frozenset(
+    {
+        RejectCode.BLOCK_BAD_MERKLE_ROOT,
+        RejectCode.BLOCK_OVERSIZE,
+        RejectCode.DECODE_MALFORMED,
+        RejectCode.DECODE_NONCANONICAL,
+    }
+)
+# Failures that may pass later: a block from the future is not invalid forever.
+_TRANSIENT_CODES = frozenset({RejectCode.BLOCK_TIME_TOO_NEW})
+
+
+class BlockIndex:
+    """What the node knows of one header. Mutable status; everything else fixed."""
+
+    __slots__ = ("chainwork", "hash", "header", "height", "ntx", "parent", "seq", "status")
+
+    def __init__(
+        self,
+        header: BlockHeader,
+        height: int,
+        chainwork: int,
+        status: int,
+        ntx: int,
+        parent: BlockIndex | None,
+        seq: int,
+    ) -> None:
+        self.header = header
+        self.hash = header.hash
+        self.height = height
+        self.chainwork = chainwork
+        self.status = status
+        self.ntx = ntx
+        self.parent = parent
+        self.seq = seq
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.status & FAILED_MASK)
+
+    @property
+    def have_data(self) -> bool:
+        return bool(self.status & HAVE_DATA)
+
+    def ancestor(self, height: int) -> BlockIndex | None:
+        node: BlockIndex | None = self
+        while node is not None and node.height > height:
+            node = node.parent
+        return node
+
+    def record(self) -> IndexRecord:
+        return IndexRecord(
+            self.header.serialize(), self.height, self.chainwork, self.status, self.ntx
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainUpdate:
+    """What one call changed on the active chain, for the mempool, events and logs."""
+
+    connected: tuple[Block, ...] = ()
+    disconnected: tuple[Block, ...] = ()
+    invalid: tuple[tuple[bytes, RuleError], ...] = ()
+
+    @property
+    def reorg_depth(self) -> int:
+        return len(self.disconnected)
+
+    def __add__(self, other: ChainUpdate) -> ChainUpdate:
+        return ChainUpdate(
+            self.connected + other.connected,
+            self.disconnected + other.disconnected,
+            self.invalid + other.invalid,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    """The verdict on one submitted block."""
+
+    status: str  # "accepted", "duplicate", "orphan", "invalid", "inconclusive"
+    block_hash: bytes
+    error: RuleError | None = None
+    update: ChainUpdate = field(default_factory=ChainUpdate)
+
+
+class Chain:
+    def __init__(
+        self,
+        db: ChainDB,
+        params: NetworkParams,
+        *,
+        clock: Callable[[], int] = lambda: int(_time.time()),
+        verifier: Verifier = verify_sig_checks,
+        on_connect: Callable[[Block, int, float], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.params = params
+        self.clock = clock
+        self.verifier = verifier
+        self.on_connect = on_connect
+        self.index: dict[bytes, BlockIndex] = {}
+        self.children: dict[bytes, list[BlockIndex]] = {}
+        self.active: list[BlockIndex] = []
+        self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self._seq = count()
+        self._candidates: set[BlockIndex] = set()
+        self._load()
+
+    # --- loading -------------------------------------------------------------------
+
+    def _load(self) -> None:
+        records = sorted(self.db.index_records(), key=lambda kv: kv[1].height)
+        if not records:
+            self._init_genesis()
+            return
+        for _hash, rec in records:
+            header = BlockHeader.deserialize(rec.header)
+            parent = self.index.get(header.prev_hash)
+            entry = BlockIndex(
+                header, rec.height, rec.chainwork, rec.status, rec.ntx, parent, next(self._seq)
+            )
+            self._add_entry(entry)
+        best = self.db.best_block()
+        tip = (
+            self.index[best] if best in self.index else self.index[genesis_block(self.params).hash]
+        )
+        self._set_active(tip)
+        self._rebuild_candidates()
+
+    def _init_genesis(self) -> None:
+        genesis = genesis_block(self.params)
+        entry = BlockIndex(
+            genesis.header,
+            0,
+            block_work(genesis.header.bits),
+            HAVE_DATA | VALID_CHAIN,
+            len(genesis.txs),
+            None,
+            next(self._seq),
+        )
+        with self.db.batch() as batch:
+            batch.put_block(genesis)
+            batch.put_index(entry.hash, entry.record())
+            batch.set_best(entry.hash)
+        self._add_entry(entry)
+        self._set_active(entry)
+
+    def _add_entry(self, entry: BlockIndex) -> None:
+        self.index[entry.hash] = entry
+        self.children.setdefault(entry.header.prev_hash, []).append(entry)
+
+    def _set_active(self, tip: BlockIndex) -> None:
+        chain: list[BlockIndex] = []
+        node: BlockIndex | None = tip
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        chain.reverse()
+        self.active = chain
+
+    # --- queries -------------------------------------------------------------------
+
+    @property
+    def tip(self) -> BlockIndex:
+        return self.active[-1]
+
+    @property
+    def height(self) -> int:
+        return len(self.active) - 1
+
+    def at_height(self, height: int) -> BlockIndex | None:
+        active = self.active
+        return active[height] if 0 <= height < len(active) else None
+
+    def contains(self, entry: BlockIndex) -> bool:
+        return self.at_height(entry.height) is entry
+
+    def median_time_past(self, entry: BlockIndex | None = None) -> int:
+        node = entry or self.tip
+        times = []
+        while node is not None and len(times) < MEDIAN_TIME_SPAN:
+            times.append(node.header.time)
+            node = node.parent
+        return median_time_past(times)
+
+    def next_bits(self, parent: BlockIndex | None = None) -> int:
+        parent = parent or self.tip
+        return next_bits(self.params, parent.height, parent.header.time)
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        return self.db.block(block_hash)
+
+    def find_fork(self, entry: BlockIndex) -> BlockIndex:
+        """The last block ``entry``'s chain shares with the active chain."""
+        node: BlockIndex | None = entry.ancestor(min(entry.height, self.height))
+        while node is not None and not self.contains(node):
+            node = node.parent
+        assert node is not None, "every chain starts at genesis"
+        return node
+
+    def locator(self, entry: BlockIndex | None = None) -> list[bytes]:
+        """Block hashes going back exponentially, as Bitcoin's block locator."""
+        node = entry or self.tip
+        hashes = []
+        step = 1
+        while node is not None:
+            hashes.append(node.hash)
+            if node.height == 0:
+                break
+            target = max(node.height - step, 0)
+            node = node.ancestor(target) if not self.contains(node) else self.active[target]
+            if len(hashes) >= 10:
+                step *= 2
+        return hashes
+
+    def tips(self) -> Iterator[BlockIndex]:
+        """Every block without children: the heads of the known branches."""
+        for entry in self.index.values():
+            if not self.children.get(entry.hash):
+                yield entry
+
+    # --- accepting headers and blocks ----------------------------------------------
+
+    def accept_header(self, header: BlockHeader) -> BlockIndex:
+        """Validate a header against its parent and index it (without its body)."""
+        known = self.index.get(header.hash)
+        if known is not None:
+            if known.failed:
+                raise RuleError(RejectCode.BLOCK_BAD_PREV, "block is known to be invalid")
+            return known
+        check_header(header, self.params)
+        parent = self.index.get(header.prev_hash)
+        if parent is None:
+            raise LookupError("the header's parent is unknown")
+        if parent.failed:
+            raise RuleError(RejectCode.BLOCK_BAD_PREV, "the header's parent is invalid")
+        contextual_check_header(
+            header,
+            expected_bits=self.next_bits(parent),
+            median_time_past=self.median_time_past(parent),
+            now=self.clock(),
+            params=self.params,
+        )
+        entry = BlockIndex(
+            header,
+            parent.height + 1,
+            parent.chainwork + block_work(header.bits),
+            0,
+            0,
+            parent,
+            next(self._seq),
+        )
+        with self.db.batch() as batch:
+            batch.put_index(entry.hash, entry.record())
+        self._add_entry(entry)
+        return entry
+
+    def process_block(self, block: Block) -> BlockResult:
+        """Accept a block from anywhere (miner, RPC, peer) and move to the best chain."""
+        block_hash = block.hash
+        known = self.index.get(block_hash)
+        if known is not None and known.have_data:
+            if known.failed:
+                return BlockResult(
+                    "invalid", block_hash, RuleError(RejectCode.BLOCK_BAD_PREV, "duplicate-invalid")
+                )
+            return BlockResult("duplicate", block_hash)
+        try:
+            check_block(block, self.params)
+        except RuleError as err:
+            if err.code not in _MUTATION_CODES and known is not None:
+                self._mark_failed(known)
+            return BlockResult("invalid", block_hash, err)
+        if block.header.prev_hash not in self.index:
+            self._add_orphan(block)
+            return BlockResult("orphan", block_hash)
+        try:
+            entry = self.accept_header(block.header)
+        except RuleError as err:
+            if err.code not in _TRANSIENT_CODES and known is None:
+                self._index_failed_header(block.header)
+            return BlockResult("invalid", block_hash, err)
+        self._store_body(entry, block)
+        update = self.activate_best_chain()
+        update = update + self._process_orphans(block_hash)
+        for bad_hash, err in update.invalid:
+            if bad_hash == block_hash:
+                return BlockResult("invalid", block_hash, err, update)
+        if not self.contains(entry) and update.connected == ():
+            return BlockResult("inconclusive", block_hash, None, update)
+        return BlockResult("accepted", block_hash, None, update)
+
+    def _index_failed_header(self, header: BlockHeader) -> None:
+        parent = self.index.get(header.prev_hash)
+        if parent is None or header.hash in self.index:
+            return
+        entry = BlockIndex(
+            header,
+            parent.height + 1,
+            parent.chainwork + block_work(header.bits),
+            FAILED,
+            0,
+            parent,
+            next(self._seq),
+        )
+        with self.db.batch() as batch:
+            batch.put_index(entry.hash, entry.record())
+        self._add_entry(entry)
+
+    def _store_body(self, entry: BlockIndex, block: Block) -> None:
+        entry.status |= HAVE_DATA
+        entry.ntx = len(block.txs)
+        with self.db.batch() as batch:
+            batch.put_block(block)
+            batch.put_index(entry.hash, entry.record())
+        if not entry.failed and entry.chainwork > self.tip.chainwork:
+            self._candidates.add(entry)
+
+    def _add_orphan(self, block: Block) -> None:
+        self.orphans[block.hash] = block
+        while len(self.orphans) > MAX_ORPHAN_BLOCKS:
+            self.orphans.popitem(last=False)
+
+    def _process_orphans(self, parent_hash: bytes) -> ChainUpdate:
+        update = ChainUpdate()
+        queue = [parent_hash]
+        while queue:
+            parent = queue.pop()
+            for orphan_hash, orphan in list(self.orphans.items()):
+                if orphan.header.prev_hash == parent:
+                    del self.orphans[orphan_hash]
+                    result = self.process_block(orphan)
+                    update = update + result.update
+                    queue.append(orphan_hash)
+        return update
+
+    # --- choosing and switching chains ---------------------------------------------
+
+    def _rebuild_candidates(self) -> None:
+        tip_work = self.tip.chainwork
+        self._candidates = {
+            e
+            for e in self.index.values()
+            if e.have_data and not e.failed and e.chainwork > tip_work
+        }
+
+    def _best_candidate(self) -> BlockIndex | None:
+        """The most-work block whose whole branch has data and is not known invalid."""
+        while self._candidates:
+            best = max(self._candidates, key=lambda e: (e.chainwork, -e.seq))
+            if best.chainwork <= self.tip.chainwork:
+                self._candidates.clear()
+                return None
+            node: BlockIndex | None = best
+            usable = True
+            while node is not None and not self.contains(node):
+                if node.failed or not node.have_data:
+                    usable = False
+                    break
+                node = node.parent
+            if usable:
+                return best
+            self._candidates.discard(best)
+        return None
+
+    def activate_best_chain(self) -> ChainUpdate:
+        update = ChainUpdate()
+        while True:
+            best = self._best_candidate()
+            if best is None:
+                return update
+            fork = self.find_fork(best)
+            disconnected = []
+            while self.tip is not fork:
+                disconnected.append(self._disconnect_tip())
+            path = []
+            node: BlockIndex | None = best
+            while node is not fork:
+                path.append(node)
+                node = node.parent
+            connected = []
+            invalid = []
+            for entry in reversed(path):
+                try:
+                    connected.append(self._connect(entry))
+                except RuleError as err:
+                    log.warning("block %s invalid: %s", entry.header.hash_hex, err)
+                    self._mark_failed(entry)
+                    invalid.append((entry.hash, err))
+                    break
+            self._candidates.discard(best)
+            self._rebuild_candidates_after_switch(disconnected)
+            update = update + ChainUpdate(tuple(connected), tuple(disconnected), tuple(invalid))
+
+    def _rebuild_candidates_after_switch(self, disconnected: list[Block]) -> None:
+        # Blocks we left stay candidates: if the new branch fails they are the way back.
+        for block in disconnected:
+            entry = self.index[block.hash]
+            if not entry.failed:
+                self._candidates.add(entry)
+        tip_work = self.tip.chainwork
+        self._candidates = {e for e in self._candidates if e.chainwork > tip_work and not e.failed}
+
+    def _connect(self, entry: BlockIndex) -> Block:
+        started = _time.perf_counter()
+        block = self.db.block(entry.hash)
+        if block is None:
+            raise RuntimeError(f"block {entry.header.hash_hex} has no stored body")
+        view = CoinViewCache(self.db)
+        undo = connect_block(
+            block,
+            view,
+            entry.height,
+            self.median_time_past(entry.parent),
+            self.params,
+            self.verifier,
+        )
+        entry.status |= VALID_CHAIN
+        with self.db.batch() as batch:
+            batch.apply_coin_changes(view.changes)
+            batch.connect(block, entry.height, undo)
+            batch.put_index(entry.hash, entry.record())
+            batch.set_best(entry.hash)
+        self.active.append(entry)
+        if self.on_connect is not None:
+            self.on_connect(block, entry.height, _time.perf_counter() - started)
+        return block
+
+    def _disconnect_tip(self) -> Block:
+        entry = self.tip
+        if entry.height == 0:
+            raise RuntimeError("cannot disconnect the genesis block")
+        block = self.db.block(entry.hash)
+        undo = self.db.undo(entry.hash)
+        if block is None or undo is None:
+            raise RuntimeError(f"block {entry.header.hash_hex} lacks its body or undo data")
+        view = CoinViewCache(self.db)
+        disconnect_block(block, undo, view)
+        with self.db.batch() as batch:
+            batch.apply_coin_changes(view.changes)
+            batch.disconnect(block, entry.height, undo)
+            batch.set_best(entry.header.prev_hash)
+        self.active.pop()
+        return block
+
+    # --- invalid blocks ------------------------------------------------------------
+
+    def _descendants(self, entry: BlockIndex) -> Iterator[BlockIndex]:
+        stack = list(self.children.get(entry.hash, ()))
+        while stack:
+            child = stack.pop()
+            yield child
+            stack.extend(self.children.get(child.hash, ()))
+
+    def _mark_failed(self, entry: BlockIndex) -> None:
+        with self.db.batch() as batch:
+            entry.status |= FAILED
+            batch.put_index(entry.hash, entry.record())
+            for child in self._descendants(entry):
+                child.status |= FAILED_CHILD
+                batch.put_index(child.hash, child.record())
+        self._candidates = {e for e in self._candidates if not e.failed}
+
+    def invalidate_block(self, block_hash: bytes) -> ChainUpdate:
+        """Mark a block invalid (as Bitcoin Core's invalidateblock) and move off it."""
+        entry = self.index.get(block_hash)
+        if entry is None:
+            raise KeyError("block not found")
+        if entry.height == 0:
+            raise ValueError("the genesis block cannot be invalidated")
+        disconnected = []
+        while self.contains(entry):
+            disconnected.append(self._disconnect_tip())
+        self._mark_failed(entry)
+        self._rebuild_candidates()
+        return ChainUpdate(disconnected=tuple(disconnected)) + self.activate_best_chain()
+
+    def reconsider_block(self, block_hash: bytes) -> ChainUpdate:
+        """Clear the failure marks of a block, its descendants and ancestors; re-select."""
+        entry = self.index.get(block_hash)
+        if entry is None:
+            raise KeyError("block not found")
+        with self.db.batch() as batch:
+            for node in [entry, *self._descendants(entry)]:
+                if node.status & FAILED_MASK:
+                    node.status &= ~FAILED_MASK
+                    batch.put_index(node.hash, node.record())
+            node = entry.parent
+            while node is not None:
+                if node.status & FAILED_MASK:
+                    node.status &= ~FAILED_MASK
+                    batch.put_index(node.hash, node.record())
+                node = node.parent
+        self._rebuild_candidates()
+        return self.activate_best_chain()

@@ -1,0 +1,248 @@
+"""The chainstate database: the one module that imports plyvel and knows the key layout.
+
+One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte prefix:
+
+    h + block hash           block index record [header80, height, chainwork, status, ntx]
+    b + block hash           block body (its canonical encoding)
+    u + block hash           undo data (the coins the block spent, in order)
+    c + txid + u32le(n)      coin [value, lock, height, coinbase]
+    a + lock + outpoint      address index: unspent outputs of a lock -> coin
+    y + lock + u32be(height) + u32be(position) + txid    address history -> b""
+    x + txid                 tx index [block hash, position]
+    m + name                 metadata: best block, schema version, network
+
+Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
+marker, so a process killed at any instant reopens on a consistent state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import msgpack
+import plyvel
+
+from consensus.coins import Coin
+from consensus.encoding import decode_block, decode_coin, decode_undo, encode_coin, encode_undo
+from consensus.primitives import Block, Tx, outpoint_key
+
+SCHEMA_VERSION = 1
+
+_INDEX = b"h"
+_BODY = b"b"
+_UNDO = b"u"
+_COIN = b"c"
+_ADDR_UTXO = b"a"
+_ADDR_HIST = b"y"
+_TXINDEX = b"x"
+_META = b"m"
+_META_BEST = _META + b"best"
+_META_SCHEMA = _META + b"schema"
+_META_NETWORK = _META + b"network"
+
+
+class StorageError(Exception):
+    """The database cannot be used: wrong network or schema, locked, or corrupt."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRecord:
+    header: bytes
+    height: int
+    chainwork: int
+    status: int
+    ntx: int
+
+
+class ChainDB:
+    """Typed access to the chainstate. Reads are direct; writes go through ``Batch``."""
+
+    def __init__(self, path: str, network: str) -> None:
+        os.makedirs(path, exist_ok=True)
+        try:
+            self._db = plyvel.DB(path, create_if_missing=True)
+        except plyvel.IOError as exc:
+            raise StorageError(
+                f"cannot open the database at {path}: is another obol node using this "
+                f"datadir? ({exc})"
+            ) from exc
+        except plyvel.CorruptionError as exc:
+            raise StorageError(f"the database at {path} is corrupt: {exc}") from exc
+        try:
+            self._check_identity(network)
+        except StorageError:
+            self._db.close()
+            raise
+
+    def _check_identity(self, network: str) -> None:
+        stored_net = self._db.get(_META_NETWORK)
+        stored_schema = self._db.get(_META_SCHEMA)
+        if stored_net is None and stored_schema is None:
+            with self._db.write_batch() as wb:
+                wb.put(_META_NETWORK, network.encode())
+                wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+            return
+        if stored_net != network.encode():
+            other = stored_net.decode(errors="replace") if stored_net else "unknown"
+            raise StorageError(
+                f"this datadir holds a {other} chain, not {network}: use --network {other} "
+                "or another --datadir"
+            )
+        if stored_schema != str(SCHEMA_VERSION).encode():
+            found = stored_schema.decode(errors="replace") if stored_schema else "none"
+            raise StorageError(
+                f"database schema version {found} is not supported (this obol uses "
+                f"{SCHEMA_VERSION}); start with a new --datadir"
+            )
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    # --- reads ---------------------------------------------------------------------
+
+    def best_block(self) -> bytes | None:
+        return self._db.get(_META_BEST)
+
+    def index_records(self) -> Iterator[tuple[bytes, IndexRecord]]:
+        for key, value in self._db.iterator(prefix=_INDEX):
+            header, height, chainwork, status, ntx = msgpack.unpackb(value)
+            yield (
+                key[1:],
+                IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx),
+            )
+
+    def block(self, block_hash: bytes) -> Block | None:
+        raw = self._db.get(_BODY + block_hash)
+        return None if raw is None else decode_block(raw)
+
+    def block_raw(self, block_hash: bytes) -> bytes | None:
+        return self._db.get(_BODY + block_hash)
+
+    def undo(self, block_hash: bytes) -> tuple[Coin, ...] | None:
+        raw = self._db.get(_UNDO + block_hash)
+        return None if raw is None else decode_undo(raw)
+
+    def get_coin(self, key: bytes) -> Coin | None:
+        raw = self._db.get(_COIN + key)
+        return None if raw is None else decode_coin(raw)
+
+    def coins(self) -> Iterator[tuple[bytes, Coin]]:
+        """Every coin, in key order (the order gettxoutsetinfo hashes them in)."""
+        for key, value in self._db.iterator(prefix=_COIN):
+            yield key[1:], decode_coin(value)
+
+    def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
+        raw = self._db.get(_TXINDEX + txid)
+        if raw is None:
+            return None
+        block_hash, position = msgpack.unpackb(raw)
+        return block_hash, position
+
+    def address_coins(self, lock: bytes) -> Iterator[tuple[bytes, Coin]]:
+        prefix = _ADDR_UTXO + lock
+        for key, value in self._db.iterator(prefix=prefix):
+            yield key[len(prefix) :], decode_coin(value)
+
+    def address_history(self, lock: bytes) -> Iterator[tuple[int, int, bytes]]:
+        """(height, position in block, txid) of every confirmed tx touching ``lock``."""
+        prefix = _ADDR_HIST + lock
+        for key, _ in self._db.iterator(prefix=prefix):
+            rest = key[len(prefix) :]
+            yield int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big"), rest[8:]
+
+    # --- writes --------------------------------------------------------------------
+
+    def batch(self) -> Batch:
+        return Batch(self._db.write_batch(transaction=True))
+
+
+def _index_value(rec: IndexRecord) -> bytes:
+    return msgpack.packb(
+        [rec.header, rec.height, rec.chainwork.to_bytes(32, "big"), rec.status, rec.ntx],
+        use_bin_type=True,
+    )
+
+
+class Batch:
+    """One atomic write. Use as a context manager: written on exit, dropped on an error."""
+
+    def __init__(self, wb: plyvel.WriteBatch) -> None:
+        self._wb = wb
+
+    def __enter__(self) -> Batch:
+        self._wb.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wb.__exit__(*exc)
+
+    def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
+        self._wb.put(_INDEX + block_hash, _index_value(rec))
+
+    def put_block(self, block: Block) -> None:
+        self._wb.put(_BODY + block.hash, block.serialize())
+
+    def set_best(self, block_hash: bytes) -> None:
+        self._wb.put(_META_BEST, block_hash)
+
+    def apply_coin_changes(self, changes: dict[bytes, Coin | None]) -> None:
+        for key, coin in changes.items():
+            if coin is None:
+                self._wb.delete(_COIN + key)
+            else:
+                self._wb.put(_COIN + key, encode_coin(coin))
+
+    def connect(self, block: Block, height: int, undo: tuple[Coin, ...]) -> None:
+        """Undo data, tx index and address index of a block being connected."""
+        self._wb.put(_UNDO + block.hash, encode_undo(undo))
+        for position, tx, spent in _per_tx(block, undo):
+            txid = tx.txid
+            self._wb.put(_TXINDEX + txid, msgpack.packb([block.hash, position]))
+            touched = set()
+            for inp, coin in zip(tx.inputs, spent, strict=False):
+                self._wb.delete(_ADDR_UTXO + coin.lock + inp.outpoint_key)
+                touched.add(coin.lock)
+            for n, out in enumerate(tx.outputs):
+                coin = Coin(out.value, out.lock, height, position == 0)
+                self._wb.put(_ADDR_UTXO + out.lock + outpoint_key(txid, n), encode_coin(coin))
+                touched.add(out.lock)
+            hist = _hist_suffix(height, position, txid)
+            for lock in touched:
+                self._wb.put(_ADDR_HIST + lock + hist, b"")
+
+    def disconnect(self, block: Block, height: int, undo: tuple[Coin, ...]) -> None:
+        """Reverse of ``connect``, tx by tx from the last, so that a coin created and
+        spent inside the block ends up absent."""
+        self._wb.delete(_UNDO + block.hash)
+        for position, tx, spent in reversed(list(_per_tx(block, undo))):
+            txid = tx.txid
+            self._wb.delete(_TXINDEX + txid)
+            touched = set()
+            for n, out in enumerate(tx.outputs):
+                self._wb.delete(_ADDR_UTXO + out.lock + outpoint_key(txid, n))
+                touched.add(out.lock)
+            for inp, coin in zip(tx.inputs, spent, strict=False):
+                self._wb.put(_ADDR_UTXO + coin.lock + inp.outpoint_key, encode_coin(coin))
+                touched.add(coin.lock)
+            hist = _hist_suffix(height, position, txid)
+            for lock in touched:
+                self._wb.delete(_ADDR_HIST + lock + hist)
+
+
+def _hist_suffix(height: int, position: int, txid: bytes) -> bytes:
+    return height.to_bytes(4, "big") + position.to_bytes(4, "big") + txid
+
+
+def _per_tx(block: Block, undo: tuple[Coin, ...]) -> Iterator[tuple[int, Tx, tuple[Coin, ...]]]:
+    """(position, tx, coins it spent) for each tx; the coinbase spent nothing."""
+    at = 0
+    for position, tx in enumerate(block.txs):
+        if position == 0:
+            yield 0, tx, ()
+            continue
+        n = len(tx.inputs)
+        yield position, tx, undo[at : at + n]
+        at += n
