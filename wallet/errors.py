@@ -1,0 +1,48 @@
+"""Wallet errors, each carrying the Bitcoin Core RPC error code it maps to.
+
+The RPC layer turns a ``WalletError`` into ``{"code": err.code, "message": str(err)}`` and the
+CLI prints ``str(err)`` on one line, so messages are written for the user and never contain
+secrets (no mnemonic words, no keys, no passphrases).
+"""
+
+from __future__ import annotations
+
+
+class WalletError(Exception):
+    """Base class of every error the wallet reports to a user (RPC_WALLET_ERROR)."""
+
+    code: int = -4
+
+
+class InvalidMnemonic(WalletError):
+    """A recovery phrase with an unknown word, a wrong word count or a bad checksum.
+
+    Core has no mnemonics; the phrase is a bad argument, so RPC_INVALID_PARAMETER.
+    """
+
+    code = -8
+
+
+class WrongPassphrase(WalletError):
+    """The passphrase did not decrypt the keystore (RPC_WALLET_PASSPHRASE_INCORRECT)."""
+
+    code = -14
+
+
+class KeystoreCorrupt(WalletError):
+    """The encrypted keystore blob is malformed: a damaged or foreign file (RPC_WALLET_ERROR)."""
+
+    code = -4
+
+
+class WalletLocked(WalletError):
+    """Signing needs the seed but the wallet is encrypted and locked (RPC_WALLET_UNLOCK_NEEDED)."""
+
+    code = -13
+
+
+class WalletWrongEncState(WalletError):
+    """E.g. ``encryptwallet`` on an encrypted wallet or ``walletlock`` on a plain one
+    (RPC_WALLET_WRONG_ENC_STATE)."""
+
+    code = -15
