@@ -16,8 +16,10 @@ import msgpack
 
 from .coins import Coin
 from .errors import DecodeError, RejectCode
+from .params import MAX_MONEY
 from .primitives import (
     HEADER_SIZE,
+    LOCK_SIZE,
     Block,
     BlockHeader,
     Tx,
@@ -145,13 +147,25 @@ def encode_coin(coin: Coin) -> bytes:
     return _pack([coin.value, coin.lock, coin.height, coin.coinbase])
 
 
-def decode_coin(data: bytes) -> Coin:
-    value, lock, height, coinbase = _array(_unpack(data, 128, "coin"), 4, "coin")
-    if type(value) is not int or type(lock) is not bytes or type(height) is not int:
-        raise DecodeError("coin: wrong field types")
+def _coin_from_obj(obj: Any) -> Coin:
+    value, lock, height, coinbase = _array(obj, 4, "coin")
+    if type(value) is not int or not 0 <= value <= MAX_MONEY:
+        raise DecodeError("coin: value must be an amount within MAX_MONEY")
+    if type(lock) is not bytes or len(lock) != LOCK_SIZE:
+        raise DecodeError(f"coin: lock must be {LOCK_SIZE} bytes")
+    if type(height) is not int or not 0 <= height <= 0xFFFFFFFF:
+        raise DecodeError("coin: height must be an unsigned 32-bit integer")
     if type(coinbase) is not bool:
-        raise DecodeError("coin: wrong field types")
+        raise DecodeError("coin: coinbase flag must be a bool")
     return Coin(value, lock, height, coinbase)
+
+
+def decode_coin(data: bytes) -> Coin:
+    obj = _unpack(data, 128, "coin")
+    coin = _coin_from_obj(obj)
+    if _pack(obj) != data:
+        raise _noncanonical("coin")
+    return coin
 
 
 def encode_undo(spent: tuple[Coin, ...]) -> bytes:
@@ -159,5 +173,8 @@ def encode_undo(spent: tuple[Coin, ...]) -> bytes:
 
 
 def decode_undo(data: bytes) -> tuple[Coin, ...]:
-    items = _array(_unpack(data, 64 * MAX_BLOCK_BYTES, "undo"), None, "undo")
-    return tuple(Coin(*_array(c, 4, "undo coin")) for c in items)
+    obj = _unpack(data, 64 * MAX_BLOCK_BYTES, "undo")
+    coins = tuple(_coin_from_obj(c) for c in _array(obj, None, "undo"))
+    if _pack(obj) != data:
+        raise _noncanonical("undo")
+    return coins
