@@ -338,7 +338,7 @@ def test_coin_round_trip() -> None:
     for coin in (
         Coin(0, ED.lock, 0, False),
         Coin(50 * COIN, SECP.lock, 123_456, True),
-        Coin(2**64 - 1, bytes(21), 2**32 - 1, False),
+        Coin(MAX_MONEY, bytes(21), 2**32 - 1, False),
     ):
         raw = encode_coin(coin)
         assert decode_coin(raw) == coin
