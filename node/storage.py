@@ -9,6 +9,7 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     a + lock + outpoint      address index: unspent outputs of a lock -> coin
     y + lock + u32be(height) + u32be(position) + txid    address history -> b""
     x + txid                 tx index [block hash, position]
+    p + txid                 mempool tx acknowledged to a caller (survives a crash)
     m + name                 metadata: best block, schema version, network
 
 Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
@@ -25,7 +26,14 @@ import msgpack
 import plyvel
 
 from consensus.coins import Coin
-from consensus.encoding import decode_block, decode_coin, decode_undo, encode_coin, encode_undo
+from consensus.encoding import (
+    decode_block,
+    decode_coin,
+    decode_tx,
+    decode_undo,
+    encode_coin,
+    encode_undo,
+)
 from consensus.primitives import Block, Tx, outpoint_key
 
 SCHEMA_VERSION = 1
@@ -37,6 +45,7 @@ _COIN = b"c"
 _ADDR_UTXO = b"a"
 _ADDR_HIST = b"y"
 _TXINDEX = b"x"
+_MEMPOOL = b"p"
 _META = b"m"
 _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
@@ -153,6 +162,10 @@ class ChainDB:
             rest = key[len(prefix) :]
             yield int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big"), rest[8:]
 
+    def mempool_txs(self) -> Iterator[Tx]:
+        for _, value in self._db.iterator(prefix=_MEMPOOL):
+            yield decode_tx(value)
+
     # --- writes --------------------------------------------------------------------
 
     def batch(self) -> Batch:
@@ -187,6 +200,12 @@ class Batch:
 
     def set_best(self, block_hash: bytes) -> None:
         self._wb.put(_META_BEST, block_hash)
+
+    def put_mempool_tx(self, tx: Tx) -> None:
+        self._wb.put(_MEMPOOL + tx.txid, tx.serialize())
+
+    def delete_mempool_tx(self, txid: bytes) -> None:
+        self._wb.delete(_MEMPOOL + txid)
 
     def apply_coin_changes(self, changes: dict[bytes, Coin | None]) -> None:
         for key, coin in changes.items():

@@ -1,0 +1,47 @@
+"""Everything ``obol node`` is told on its command line, in one immutable object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus.params import NetworkParams
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    params: NetworkParams
+    datadir: Path
+    rpc_bind: str = "127.0.0.1"
+    rpc_port: int | None = None  # None: the network's default; 0: any free port
+    rpc_user: str | None = None
+    rpc_password: str | None = None
+    p2p_bind: str = "127.0.0.1"
+    p2p_port: int | None = None
+    connect: tuple[str, ...] = ()
+    mine_address: str | None = None
+    mine_workers: int = 1
+    auto_mine_interval: float | None = None
+    wallet: bool = True
+    listen: bool = True
+
+    @property
+    def netdir(self) -> Path:
+        """``<datadir>/<network>``: the database, cookie, log and wallets live here."""
+        return self.datadir / self.params.name
+
+    @property
+    def cookie_path(self) -> Path:
+        return self.netdir / ".cookie"
+
+    @property
+    def log_path(self) -> Path:
+        return self.netdir / "debug.log"
+
+    @property
+    def effective_rpc_port(self) -> int:
+        return self.params.rpc_port if self.rpc_port is None else self.rpc_port
+
+    @property
+    def effective_p2p_port(self) -> int:
+        return self.params.p2p_port if self.p2p_port is None else self.p2p_port

@@ -1,0 +1,372 @@
+"""The node, wired together in exactly one place.
+
+``Node`` owns the database, the chain (run on one dedicated thread, so validation and
+LevelDB never stall the event loop), the mempool, the signature cache, the miner and the
+HTTP server, and starts and stops them in order. Every other module receives what it
+needs from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from consensus.address import decode_address
+from consensus.builder import solve_header
+from consensus.errors import RuleError
+from consensus.primitives import Block, Tx, outpoint_key
+
+from .chain import BlockResult, Chain, ChainUpdate
+from .clock import Clock
+from .config import NodeConfig
+from .events import EventBus
+from .mempool import Mempool, MempoolConfig
+from .miner import PowSolver, build_template
+from .policy import Policy, PolicyError
+from .rpc.auth import Authenticator
+from .rpc.registry import RpcRegistry
+from .rpc.server import RpcServer
+from .sigcache import SigCache
+from .storage import ChainDB, StorageError
+
+log = logging.getLogger("obol.node")
+T = TypeVar("T")
+
+
+class NodeError(Exception):
+    """The node cannot start (bad datadir, port in use...): a one-line reason."""
+
+
+class Node:
+    def __init__(self, config: NodeConfig, policy: Policy | None = None) -> None:
+        self.config = config
+        self.params = config.params
+        self.policy = policy or Policy()
+        self.clock = Clock()
+        self.events = EventBus()
+        self.started_at = time.monotonic()
+        self.sigcache = SigCache()
+        self._chain_thread = ThreadPoolExecutor(1, thread_name_prefix="chain")
+        self._lock = asyncio.Lock()
+        self._stop_requested = asyncio.Event()
+        self._closed = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.db: ChainDB | None = None
+        self.chain: Chain
+        self.mempool: Mempool
+        self.solver = PowSolver(workers=max(1, config.mine_workers))
+        self.rpc: RpcServer
+        self.registry = RpcRegistry()
+        self._persisted_txids: set[bytes] = set()
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.netdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = await self.in_chain_thread(ChainDB, str(cfg.netdir / "db"), self.params.name)
+        except StorageError as exc:
+            raise NodeError(str(exc)) from exc
+        self.chain = await self.in_chain_thread(
+            Chain,
+            self.db,
+            self.params,
+            clock=self.clock.now,
+            verifier=self.sigcache.verifier,
+            on_connect=self._on_connect,
+        )
+        self.mempool = Mempool(
+            MempoolConfig(
+                params=self.params,
+                policy=self.policy,
+                fetch_coin=self.db.get_coin,
+                tip_height=lambda: self.chain.height,
+                median_time_past=lambda: self.chain.median_time_past(),
+                clock=lambda: float(self.clock.now()),
+                verifier=self.sigcache.verifier,
+            )
+        )
+        await self._restore_mempool()
+        from .rpc.methods import register_all
+
+        register_all(self.registry, self)
+        if cfg.rpc_user and cfg.rpc_password:
+            auth = Authenticator.with_password(cfg.rpc_user, cfg.rpc_password)
+        else:
+            auth = Authenticator.with_cookie(cfg.cookie_path)
+        self.rpc = RpcServer(
+            self.registry, auth=auth, host=cfg.rpc_bind, port=cfg.effective_rpc_port
+        )
+        try:
+            await self.rpc.start()
+        except OSError as exc:
+            raise NodeError(
+                f"cannot listen for RPC on {cfg.rpc_bind}:{cfg.effective_rpc_port}: {exc.strerror}"
+            ) from exc
+        self.solver.start()
+        if cfg.mine_address:
+            lock = decode_address(cfg.mine_address, self.params)
+            self._tasks.append(asyncio.create_task(self._mine_forever(lock), name="miner"))
+        log.info(
+            "obol node started: network=%s height=%d tip=%s",
+            self.params.name,
+            self.chain.height,
+            self.chain.tip.header.hash_hex,
+        )
+
+    async def stop(self) -> None:
+        """Stop in reverse order of start; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_requested.set()
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in reversed(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if hasattr(self, "rpc"):
+            await self.rpc.stop()
+        await self.solver.stop()
+        if self.db is not None:
+            await self.in_chain_thread(self.db.close)
+        self._chain_thread.shutdown(wait=True)
+        log.info("obol node stopped")
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop_requested.wait()
+
+    async def in_chain_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._chain_thread, lambda: fn(*args, **kwargs))
+
+    # --- blocks --------------------------------------------------------------------
+
+    async def submit_block(self, block: Block) -> BlockResult:
+        async with self._lock:
+            result = await self.in_chain_thread(self.chain.process_block, block)
+            self._apply_update(result.update)
+        if result.error is not None:
+            log.info("block %s rejected: %s", block.hash_hex, result.error.code.value)
+        return result
+
+    async def chain_call(self, fn: Callable[..., ChainUpdate], *args: Any) -> ChainUpdate:
+        """Run a chain-changing call (invalidate, reconsider) and update the mempool."""
+        async with self._lock:
+            update = await self.in_chain_thread(fn, *args)
+            self._apply_update(update)
+        return update
+
+    def _on_connect(self, block: Block, height: int, seconds: float) -> None:
+        log.info(
+            "UpdateTip: height=%d hash=%s txs=%d ms=%.1f",
+            height,
+            block.hash_hex,
+            len(block.txs),
+            seconds * 1000,
+        )
+
+    def _apply_update(self, update: ChainUpdate) -> None:
+        """Bring the mempool, the persisted mempool and the event stream up to date."""
+        if not update.connected and not update.disconnected:
+            return
+        if update.disconnected:
+            log.info(
+                "Reorg: depth=%d disconnected=%s",
+                update.reorg_depth,
+                ",".join(b.hash_hex for b in update.disconnected),
+            )
+        for block in update.disconnected:
+            self.events.publish("block_disconnected", {"hash": block.hash_hex})
+        for block in update.connected:
+            self.mempool.remove_for_block(block)
+            self.mempool.retry_orphans([tx.txid for tx in block.txs])
+        self.mempool.expire()
+        if update.disconnected:
+            returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
+            self.mempool.readd_disconnected(returned)
+            self.events.publish(
+                "reorg", {"depth": update.reorg_depth, "tip": self.chain.tip.header.hash_hex}
+            )
+        for block in update.connected:
+            entry = self.chain.index[block.hash]
+            self.events.publish(
+                "block_connected",
+                {"hash": block.hash_hex, "height": entry.height, "txs": len(block.txs)},
+            )
+        self._sync_persisted_mempool()
+
+    # --- transactions --------------------------------------------------------------
+
+    async def submit_tx(self, tx: Tx, *, allow_orphan: bool = False) -> list[Tx]:
+        """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
+        that it unblocked). Raises RuleError or PolicyError with the reject code."""
+        async with self._lock:
+            try:
+                entries = self.mempool.accept_with_orphans(tx, allow_orphan=allow_orphan)
+            except (RuleError, PolicyError) as exc:
+                code = exc.code.value
+                log.info("AcceptToMemoryPool: rejected txid=%s reason=%s", tx.txid_hex, code)
+                self.events.publish("tx_rejected", {"txid": tx.txid_hex, "reason": code})
+                raise
+            accepted = [e.tx for e in entries]
+            for t in accepted:
+                log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
+                self.events.publish("tx_accepted", {"txid": t.txid_hex})
+            self._persist_txs(accepted)
+        return accepted
+
+    def _persist_txs(self, txs: list[Tx]) -> None:
+        assert self.db is not None
+        with self.db.batch() as batch:
+            for tx in txs:
+                batch.put_mempool_tx(tx)
+                self._persisted_txids.add(tx.txid)
+
+    def _sync_persisted_mempool(self) -> None:
+        assert self.db is not None
+        gone = [t for t in self._persisted_txids if t not in self.mempool]
+        if not gone:
+            return
+        with self.db.batch() as batch:
+            for txid in gone:
+                batch.delete_mempool_tx(txid)
+                self._persisted_txids.discard(txid)
+
+    async def _restore_mempool(self) -> None:
+        """Txs acknowledged before a crash or shutdown come back; the rest are dropped."""
+        assert self.db is not None
+        saved = list(self.db.mempool_txs())
+        self._persisted_txids = {tx.txid for tx in saved}
+        for tx in sorted(saved, key=lambda t: t.locktime):
+            with contextlib.suppress(RuleError, PolicyError):
+                self.mempool.accept(tx, allow_orphan=True)
+        self._sync_persisted_mempool()
+
+    def fees_of(self, txs: list[Tx]) -> int:
+        """Total fee of ``txs`` spending chain, mempool or earlier-listed coins."""
+        created: dict[bytes, int] = {}
+        total = 0
+        for tx in txs:
+            for inp in tx.inputs:
+                key = inp.outpoint_key
+                coin = self.mempool.coin(key) or self.chain.db.get_coin(key)
+                total += created.get(key, coin.value if coin else 0)
+            total -= sum(o.value for o in tx.outputs)
+            for n, out in enumerate(tx.outputs):
+                created[outpoint_key(tx.txid, n)] = out.value
+        return max(total, 0)
+
+    # --- status --------------------------------------------------------------------
+
+    def initial_block_download(self) -> bool:
+        """Like Core: still catching up while the tip is more than a day old (devnet)."""
+        if self.params.name == "regtest":
+            return False
+        return self.chain.tip.header.time < self.clock.now() - 24 * 3600
+
+    def disk_usage(self) -> int:
+        total = 0
+        for root, _, files in os.walk(self.config.netdir / "db"):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.path.getsize(os.path.join(root, name))
+        return total
+
+    async def default_mining_lock(self) -> bytes | None:
+        """A fresh address of the default wallet, once wallets exist (None without one)."""
+        wallets = getattr(self, "wallets", None)
+        if wallets is None:
+            return None
+        return await wallets.default_mining_lock()
+
+    # --- mining --------------------------------------------------------------------
+
+    def block_template(self, lock: bytes):  # -> BlockTemplate
+        tip = self.chain.tip
+        selected = self.mempool.select_for_block(self.params.max_block_size - 1000)
+        return build_template(
+            self.params,
+            prev_hash=tip.hash,
+            height=tip.height + 1,
+            prev_time=tip.header.time,
+            median_time_past=self.chain.median_time_past(),
+            now=self.clock.now(),
+            txs_with_fees=selected,
+            coinbase_lock=lock,
+        )
+
+    async def mine_one(self, lock: bytes) -> Block | None:
+        """Mine one block on the current tip; None if the tip moved first."""
+        template = self.block_template(lock)
+        block = await self.solver.solve(
+            template, is_stale=lambda: self.chain.tip.hash != template.prev_hash
+        )
+        if block is None:
+            return None
+        result = await self.submit_block(block)
+        if result.status != "accepted":
+            raise RuntimeError(f"mined block rejected: {result.error or result.status}")
+        return block
+
+    async def solve_fixed_block(self, block: Block) -> Block:
+        """Find a nonce for a block whose txs are fixed (generateblock)."""
+        header = await asyncio.to_thread(solve_header, block.header)
+        return Block(header, block.txs)
+
+    async def generate(self, count: int, lock: bytes, max_tries: int = 1_000_000) -> list[Block]:
+        blocks = []
+        tries = 0
+        while len(blocks) < count and tries < max_tries + count:
+            tries += 1
+            block = await self.mine_one(lock)
+            if block is not None:
+                blocks.append(block)
+        return blocks
+
+    async def _mine_forever(self, lock: bytes) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                await self.mine_one(lock)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("miner error; retrying in 1 s")
+                await asyncio.sleep(1)
+
+
+async def run_node(config: NodeConfig) -> int:
+    """Run until SIGINT, SIGTERM or the ``stop`` RPC; the exit code for ``obol node``."""
+    node = Node(config)
+    try:
+        await node.start()
+    except NodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        await node.stop()
+        return 1
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, node.request_stop)
+    cfg = config
+    print(f"obol node: network {cfg.params.name}", flush=True)
+    print(f"  datadir  {cfg.netdir}", flush=True)
+    print(f"  rpc      {node.rpc.url}", flush=True)
+    if node.rpc.auth.cookie_path is not None:
+        print(f"  cookie   {node.rpc.auth.cookie_path}", flush=True)
+    print(f"  height   {node.chain.height}  pid {os.getpid()}", flush=True)
+    await node.wait_stopped()
+    await node.stop()
+    return 0

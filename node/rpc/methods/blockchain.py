@@ -1,0 +1,273 @@
+"""Blockchain RPCs: getblockchaininfo, getblock, getblockheader, gettxout, getchaintips..."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from consensus.encoding import encode_coin
+from consensus.hashing import hash_to_hex
+from consensus.primitives import outpoint_key
+
+from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
+from ..jsonfmt import Amount
+from ..params import as_bool, as_hash, as_int, parse_verbosity
+from ..registry import RpcRegistry
+from ..views import block_json, chain_tip_status, difficulty, header_json, lock_json
+
+if TYPE_CHECKING:
+    from ...chain import BlockIndex
+    from ...node import Node
+
+
+def register(reg: RpcRegistry, node: Node) -> None:
+    chain = node.chain
+    params = node.params
+
+    def entry_for(blockhash: Any) -> BlockIndex:
+        h = as_hash(blockhash, "blockhash")
+        entry = chain.index.get(h)
+        if entry is None:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        return entry
+
+    @reg.method(category="blockchain")
+    def getblockcount() -> int:
+        """getblockcount
+
+        The height of the most-work fully-validated chain."""
+        return chain.height
+
+    @reg.method(category="blockchain")
+    def getbestblockhash() -> str:
+        """getbestblockhash
+
+        The hash of the best (tip) block in the most-work fully-validated chain."""
+        return chain.tip.header.hash_hex
+
+    @reg.method(category="blockchain")
+    def getblockhash(height: Any) -> str:
+        """getblockhash height
+
+        The hash of the block at ``height`` in the best chain."""
+        h = as_int(height)
+        entry = chain.at_height(h)
+        if entry is None:
+            raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
+        return entry.header.hash_hex
+
+    @reg.method(category="blockchain")
+    def getblockchaininfo() -> dict[str, Any]:
+        """getblockchaininfo
+
+        State of the chain: network, height, best block, difficulty, median time, work."""
+        tip = chain.tip
+        headers = max(e.height for e in chain.tips()) if chain.index else tip.height
+        return {
+            "chain": params.name,
+            "blocks": tip.height,
+            "headers": headers,
+            "bestblockhash": tip.header.hash_hex,
+            "difficulty": difficulty(tip.header.bits),
+            "time": tip.header.time,
+            "mediantime": chain.median_time_past(),
+            "verificationprogress": 1.0 if headers == tip.height else tip.height / max(headers, 1),
+            "initialblockdownload": node.initial_block_download(),
+            "chainwork": f"{tip.chainwork:064x}",
+            "size_on_disk": node.disk_usage(),
+            "pruned": False,
+            "warnings": "",
+        }
+
+    @reg.method(category="blockchain")
+    def getdifficulty() -> float:
+        """getdifficulty
+
+        Proof-of-work difficulty as a multiple of the minimum (0x1d00ffff) difficulty."""
+        return difficulty(chain.tip.header.bits)
+
+    @reg.method(category="blockchain")
+    def getblockheader(blockhash: Any, verbose: Any = True) -> Any:
+        """getblockheader "blockhash" ( verbose )
+
+        The header as JSON, or with verbose=false as hex of its 80 bytes."""
+        entry = entry_for(blockhash)
+        if not as_bool(verbose):
+            return entry.header.serialize().hex()
+        return header_json(chain, entry)
+
+    @reg.method(category="blockchain")
+    def getblock(blockhash: Any, verbosity: Any = 1) -> Any:
+        """getblock "blockhash" ( verbosity )
+
+        verbosity 0: hex of the block; 1: JSON with txids; 2: JSON with decoded txs."""
+        entry = entry_for(blockhash)
+        level = parse_verbosity(verbosity, 1)
+        raw = chain.db.block_raw(entry.hash)
+        if raw is None:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
+        if level <= 0:
+            return raw.hex()
+        block = chain.get_block(entry.hash)
+        assert block is not None
+        return block_json(chain, entry, block, level)
+
+    @reg.method(category="blockchain")
+    def getchaintips() -> list[dict[str, Any]]:
+        """getchaintips
+
+        Every known branch head: height, hash, branch length, status."""
+        out = []
+        for entry in chain.tips():
+            fork = chain.find_fork(entry)
+            out.append(
+                {
+                    "height": entry.height,
+                    "hash": entry.header.hash_hex,
+                    "branchlen": entry.height - fork.height,
+                    "status": chain_tip_status(chain, entry),
+                }
+            )
+        out.sort(key=lambda t: (-t["height"], t["hash"]))
+        return out
+
+    @reg.method(category="blockchain")
+    def gettxout(txid: Any, n: Any, include_mempool: Any = True) -> Any:
+        """gettxout "txid" n ( include_mempool )
+
+        An unspent output: value, lock, confirmations; null when spent or unknown."""
+        txid_b = as_hash(txid, "txid")
+        index = as_int(n, "n", 0, 0xFFFFFFFF)
+        key = outpoint_key(txid_b, index)
+        mempool = node.mempool
+        if as_bool(include_mempool):
+            if mempool.spender_of(key) is not None:
+                return None
+            coin = mempool.coin(key)
+            if coin is not None:
+                return _coin_json(node, coin, 0)
+        coin = chain.db.get_coin(key)
+        if coin is None:
+            return None
+        return _coin_json(node, coin, chain.height - coin.height + 1)
+
+    @reg.method(category="blockchain")
+    async def gettxoutsetinfo() -> dict[str, Any]:
+        """gettxoutsetinfo
+
+        Statistics about the coin set, with a hash of all of it (hash_serialized_3)."""
+        return await node.in_chain_thread(_txoutset_info, node)
+
+    @reg.method(category="blockchain")
+    async def invalidateblock(blockhash: Any) -> None:
+        """invalidateblock "blockhash"
+
+        Treat a block as invalid, with its descendants, and move to the best other chain."""
+        entry = entry_for(blockhash)
+        try:
+            await node.chain_call(chain.invalidate_block, entry.hash)
+        except ValueError as exc:
+            raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+
+    @reg.method(category="blockchain")
+    async def reconsiderblock(blockhash: Any) -> None:
+        """reconsiderblock "blockhash"
+
+        Undo invalidateblock for a block, its ancestors and descendants."""
+        entry = entry_for(blockhash)
+        await node.chain_call(chain.reconsider_block, entry.hash)
+
+    @reg.method(category="blockchain")
+    def getmempoolinfo() -> dict[str, Any]:
+        """getmempoolinfo
+
+        Size, bytes and fee floor of the mempool."""
+        info = node.mempool.info()
+        return {
+            "loaded": True,
+            "size": info["size"],
+            "bytes": info["bytes"],
+            "usage": info["usage"],
+            "total_fee": Amount(info["total_fee"]),
+            "maxmempool": info["maxmempool"],
+            "mempoolminfee": Amount(round(info["mempoolminfee"] * 1000)),
+            "minrelaytxfee": Amount(round(info["minrelaytxfee"] * 1000)),
+            "unbroadcastcount": 0,
+        }
+
+    @reg.method(category="blockchain")
+    def getrawmempool(verbose: Any = False) -> Any:
+        """getrawmempool ( verbose )
+
+        Txids in the mempool, or with verbose=true an object of entries."""
+        if not as_bool(verbose):
+            return [e.tx.txid_hex for e in node.mempool.entries()]
+        return {e.tx.txid_hex: _mempool_entry_json(node, e) for e in node.mempool.entries()}
+
+    @reg.method(category="blockchain")
+    def getmempoolentry(txid: Any) -> dict[str, Any]:
+        """getmempoolentry "txid"
+
+        One mempool entry: size, fees, time, height, ancestors and descendants."""
+        entry = node.mempool.get(as_hash(txid, "txid"))
+        if entry is None:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+        return _mempool_entry_json(node, entry)
+
+
+def _mempool_entry_json(node: Node, entry: Any) -> dict[str, Any]:
+    stats = node.mempool.package_stats(entry.txid)
+    return {
+        "vsize": entry.size,
+        "weight": entry.size * 4,
+        "time": int(entry.time),
+        "height": entry.height,
+        "descendantcount": stats.descendant_count,
+        "descendantsize": stats.descendant_size,
+        "ancestorcount": stats.ancestor_count,
+        "ancestorsize": stats.ancestor_size,
+        "wtxid": hash_to_hex(entry.tx.wtxid),
+        "fees": {
+            "base": Amount(entry.fee),
+            "modified": Amount(entry.fee),
+            "ancestor": Amount(stats.ancestor_fees),
+            "descendant": Amount(stats.descendant_fees),
+        },
+        "depends": [hash_to_hex(t) for t in stats.depends],
+        "spentby": [hash_to_hex(t) for t in stats.spent_by],
+    }
+
+
+def _coin_json(node: Node, coin: Any, confirmations: int) -> dict[str, Any]:
+    return {
+        "bestblock": node.chain.tip.header.hash_hex,
+        "confirmations": confirmations,
+        "value": Amount(coin.value),
+        "scriptPubKey": lock_json(coin.lock, node.params),
+        "coinbase": coin.coinbase,
+    }
+
+
+def _txoutset_info(node: Node) -> dict[str, Any]:
+    """Runs on the chain thread, so the coin set does not move under it."""
+    chain = node.chain
+    h = hashlib.sha256()
+    txouts = 0
+    total = 0
+    txids = set()
+    for key, coin in chain.db.coins():
+        h.update(key)
+        h.update(encode_coin(coin))
+        txouts += 1
+        total += coin.value
+        txids.add(key[:32])
+    return {
+        "height": chain.height,
+        "bestblock": chain.tip.header.hash_hex,
+        "txouts": txouts,
+        "bogosize": txouts * 86,
+        "hash_serialized_3": h.digest()[::-1].hex(),
+        "total_amount": Amount(total),
+        "transactions": len(txids),
+        "disk_size": node.disk_usage(),
+    }

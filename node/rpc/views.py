@@ -1,0 +1,131 @@
+"""How blocks, headers, txs and coins look in JSON: Bitcoin Core's field names.
+
+Where Bitcoin has a script, obol has a 21-byte lock; it is shown under Core's
+``scriptPubKey`` name with ``hex``, ``address`` and ``type`` so clients find it where they
+expect it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consensus.address import encode_address
+from consensus.hashing import hash_to_hex
+from consensus.params import NetworkParams
+from consensus.primitives import Block, BlockHeader, Tx
+from consensus.signatures import REGISTRY
+
+from ..chain import FAILED_MASK, VALID_CHAIN, BlockIndex, Chain
+from .jsonfmt import Amount
+
+DIFF1_TARGET = 0x00000000FFFF0000000000000000000000000000000000000000000000000000
+
+
+def difficulty(bits: int) -> float:
+    """Bitcoin Core's difficulty: the 0x1d00ffff target over this one."""
+    size = bits >> 24
+    word = bits & 0x007FFFFF
+    target = word >> (8 * (3 - size)) if size <= 3 else word << (8 * (size - 3))
+    return DIFF1_TARGET / target if target else 0.0
+
+
+def lock_json(lock: bytes, params: NetworkParams) -> dict[str, Any]:
+    scheme = REGISTRY.get(lock[0])
+    out: dict[str, Any] = {"hex": lock.hex(), "type": scheme.name if scheme else "nonstandard"}
+    if scheme is not None:
+        out["address"] = encode_address(lock, params)
+    return out
+
+
+def tx_json(tx: Tx, params: NetworkParams) -> dict[str, Any]:
+    vin: list[dict[str, Any]] = []
+    if tx.is_coinbase:
+        cb = tx.inputs[0]
+        vin.append(
+            {
+                "coinbase": cb.sig.hex(),
+                "height": int.from_bytes(cb.pubkey, "little"),
+            }
+        )
+    else:
+        for i in tx.inputs:
+            vin.append(
+                {
+                    "txid": hash_to_hex(i.prev_txid),
+                    "vout": i.prev_index,
+                    "pubkey": i.pubkey.hex(),
+                    "sig": i.sig.hex(),
+                }
+            )
+    size = tx.size
+    return {
+        "txid": tx.txid_hex,
+        "hash": hash_to_hex(tx.wtxid),
+        "version": tx.version,
+        "size": size,
+        "vsize": size,
+        "weight": size * 4,
+        "locktime": tx.locktime,
+        "vin": vin,
+        "vout": [
+            {"value": Amount(o.value), "n": n, "scriptPubKey": lock_json(o.lock, params)}
+            for n, o in enumerate(tx.outputs)
+        ],
+    }
+
+
+def _header_fields(chain: Chain, entry: BlockIndex) -> dict[str, Any]:
+    header: BlockHeader = entry.header
+    active = chain.contains(entry)
+    nxt = chain.at_height(entry.height + 1) if active else None
+    out: dict[str, Any] = {
+        "hash": header.hash_hex,
+        "confirmations": chain.height - entry.height + 1 if active else -1,
+        "height": entry.height,
+        "version": header.version,
+        "versionHex": f"{header.version:08x}",
+        "merkleroot": hash_to_hex(header.merkle_root),
+        "time": header.time,
+        "mediantime": chain.median_time_past(entry),
+        "nonce": header.nonce,
+        "bits": f"{header.bits:08x}",
+        "difficulty": difficulty(header.bits),
+        "chainwork": f"{entry.chainwork:064x}",
+        "nTx": entry.ntx,
+    }
+    if entry.parent is not None:
+        out["previousblockhash"] = entry.parent.header.hash_hex
+    if nxt is not None:
+        out["nextblockhash"] = nxt.header.hash_hex
+    return out
+
+
+def header_json(chain: Chain, entry: BlockIndex) -> dict[str, Any]:
+    return _header_fields(chain, entry)
+
+
+def block_json(chain: Chain, entry: BlockIndex, block: Block, verbosity: int) -> dict[str, Any]:
+    out = _header_fields(chain, entry)
+    size = block.size
+    out["size"] = size
+    out["strippedsize"] = size
+    out["weight"] = size * 4
+    if verbosity >= 2:
+        out["tx"] = [tx_json(tx, chain.params) for tx in block.txs]
+    else:
+        out["tx"] = [tx.txid_hex for tx in block.txs]
+    # Core puts the tx list before these; field order does not matter to JSON clients.
+    return out
+
+
+def chain_tip_status(chain: Chain, entry: BlockIndex) -> str:
+    if chain.contains(entry):
+        return "active"
+    if entry.status & FAILED_MASK:
+        return "invalid"
+    node: BlockIndex | None = entry
+    while node is not None and not chain.contains(node):
+        if not node.have_data:
+            return "headers-only"
+        node = node.parent
+    return "valid-fork" if entry.status & VALID_CHAIN else "valid-headers"
