@@ -366,8 +366,17 @@ class Chain:
         with self.db.batch() as batch:
             batch.put_block(block)
             batch.put_index(entry.hash, entry.record())
-        if not entry.failed and entry.chainwork > self.tip.chainwork:
-            self._candidates.add(entry)
+        # Bodies may arrive out of order (headers first, several peers): this block may
+        # complete the branch of descendants whose bodies came earlier.
+        tip_work = self.tip.chainwork
+        stack = [entry]
+        while stack:
+            node = stack.pop()
+            if node.failed or not node.have_data:
+                continue
+            if node.chainwork > tip_work:
+                self._candidates.add(node)
+            stack.extend(self.children.get(node.hash, ()))
 
     def _add_orphan(self, block: Block) -> None:
         self.orphans[block.hash] = block
