@@ -156,6 +156,7 @@ class TestNode:
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
             self.process = None
+            self._stdout.close()
             raise NodeDied(f"node{self.index} exited with code {code}\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:

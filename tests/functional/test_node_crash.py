@@ -1,0 +1,107 @@
+"""Crash safety the way Bitcoin Core's feature_dbcrash tests it.
+
+The node is killed with SIGKILL at random moments while it mines, reorganizes and accepts
+transactions, again and again. Every restart must open without repair, keep everything it
+acknowledged to an RPC caller, and hold exactly the coin set of a reference node that was
+fed the same blocks.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from tests.chain_helpers import spend
+
+from .framework import NodeDied, RpcFailure
+from .test_node_blockchain import MINER_ADDR, OTHER, coinbase_utxo
+
+KILLS = 24
+
+
+class Acknowledged:
+    def __init__(self) -> None:
+        self.blocks: set[str] = set()
+        self.txs: set[str] = set()
+        self.invalidated: set[str] = set()
+
+    def check(self, node, blocks: set[str], txs: set[str]) -> None:
+        for block_hash in blocks:
+            assert node.rpc.getblockheader(block_hash)["hash"] == block_hash
+        mempool = set(node.rpc.getrawmempool())
+        for txid in txs - mempool:
+            assert node.rpc.getrawtransaction(txid, True)["confirmations"] >= 1
+
+
+def _work(node, rng: random.Random, ack: Acknowledged, next_coin: list[int]) -> None:
+    """One random operation; whatever returns before the kill counts as acknowledged."""
+    op = rng.choice(["mine", "mine", "txs", "reorg"])
+    if op == "mine":
+        ack.blocks.update(node.rpc.generatetoaddress(rng.randint(1, 6), MINER_ADDR))
+    elif op == "txs":
+        for _ in range(rng.randint(1, 4)):
+            utxo = coinbase_utxo(node, next_coin[0])
+            next_coin[0] += 1
+            tx = spend([utxo], [(utxo.value - 10_000, OTHER.lock)])
+            ack.txs.add(node.rpc.sendrawtransaction(tx.serialize().hex()))
+    else:
+        height = node.rpc.getblockcount()
+        target = node.rpc.getblockhash(height - 2)
+        ack.invalidated.add(target)
+        node.rpc.invalidateblock(target)
+        ack.blocks.update(node.rpc.generatetoaddress(4, MINER_ADDR))
+        node.rpc.reconsiderblock(target)
+        ack.invalidated.discard(target)
+
+
+def _kill_later(node, delay: float) -> threading.Timer:
+    timer = threading.Timer(delay, lambda: node.process and node.process.kill())
+    timer.start()
+    return timer
+
+
+def test_sigkill_at_random_moments_loses_nothing(start_nodes):
+    crasher, reference = start_nodes(2, [["--no-wallet"], ["--no-wallet"]])
+    rng = random.Random(20261128)
+    print(f"crash test seed 20261128, {KILLS} kills")
+    crasher.rpc.generatetoaddress(110, MINER_ADDR)
+    ack = Acknowledged()
+    next_coin = [1]
+
+    for _ in range(KILLS):
+        before_blocks, before_txs = set(ack.blocks), set(ack.txs)
+        timer = _kill_later(crasher, rng.uniform(0.0, 0.6))
+        try:
+            while True:
+                _work(crasher, rng, ack, next_coin)
+        except (OSError, RpcFailure, NodeDied):
+            pass
+        finally:
+            timer.join()
+        crasher.kill()  # reaps the killed process (or finds it already gone)
+        crasher.start()  # must open without any repair step
+
+        # a kill between invalidate and reconsider leaves the mark: clear it, as a user would
+        for block_hash in list(ack.invalidated):
+            crasher.rpc.reconsiderblock(block_hash)
+            ack.invalidated.discard(block_hash)
+        # what was acknowledged just before this kill survived it
+        ack.check(crasher, ack.blocks - before_blocks, ack.txs - before_txs)
+
+    ack.check(crasher, ack.blocks, ack.txs)
+
+    # feed the reference node the crasher's active chain and compare coin sets
+    height = crasher.rpc.getblockcount()
+    for h in range(1, height + 1):
+        block_hex = crasher.rpc.getblock(crasher.rpc.getblockhash(h), 0)
+        assert reference.rpc.submitblock(block_hex) in (None, "duplicate")
+    assert reference.rpc.getbestblockhash() == crasher.rpc.getbestblockhash()
+    ours = crasher.rpc.gettxoutsetinfo()
+    theirs = reference.rpc.gettxoutsetinfo()
+    assert ours["hash_serialized_3"] == theirs["hash_serialized_3"]
+    assert ours["txouts"] == theirs["txouts"]
+    assert ours["height"] == height
+    if not ack.blocks or not ack.txs:
+        pytest.fail("the random schedule acknowledged no blocks or no txs: nothing was tested")
