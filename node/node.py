@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -312,8 +313,12 @@ class Node:
     async def mine_one(self, lock: bytes) -> Block | None:
         """Mine one block on the current tip; None if the tip moved first."""
         template = self.block_template(lock)
+        # A random starting extranonce: two blocks mined on one parent in the same second
+        # (say after invalidateblock) must not come out identical.
         block = await self.solver.solve(
-            template, is_stale=lambda: self.chain.tip.hash != template.prev_hash
+            template,
+            is_stale=lambda: self.chain.tip.hash != template.prev_hash,
+            extranonce=secrets.randbits(32),
         )
         if block is None:
             return None
