@@ -98,9 +98,13 @@ class BlockTemplate:
     time: int
     bits: int
     txs: tuple[Tx, ...]  # non-coinbase, in block order
-    fees: int
+    tx_fees: tuple[int, ...]  # the fee of each of ``txs``
     coinbase_lock: bytes
     subsidy: int
+
+    @property
+    def fees(self) -> int:
+        return sum(self.tx_fees)
 
     @property
     def target(self) -> int:
@@ -126,15 +130,16 @@ class BlockTemplate:
 
 def _fit_limits(
     txs_with_fees: Sequence[tuple[Tx, int]], max_size: int, max_sigchecks: int
-) -> tuple[tuple[Tx, ...], int]:
+) -> tuple[tuple[Tx, ...], tuple[int, ...]]:
     """Keep txs in the given order while they fit; a tx spending a dropped tx is dropped.
 
     Later, smaller txs may still fit after a large one is dropped, so the scan goes on to
     the end rather than stopping at the first tx that does not fit.
     """
     chosen: list[Tx] = []
+    fees: list[int] = []
     dropped: set[bytes] = set()
-    fees = size = sigchecks = 0
+    size = sigchecks = 0
     for tx, fee in txs_with_fees:
         if tx.is_coinbase:
             raise ValueError("the template's txs must not include a coinbase")
@@ -147,10 +152,10 @@ def _fit_limits(
             dropped.add(tx.txid)
             continue
         chosen.append(tx)
-        fees += fee
+        fees.append(fee)
         size += tx.size
         sigchecks += tx_sigchecks
-    return tuple(chosen), fees
+    return tuple(chosen), tuple(fees)
 
 
 def build_template(
@@ -170,7 +175,7 @@ def build_template(
     parents before children); here it is only trimmed to the size and signature-check
     limits. The time is the node's clock unless that is not above the median time past.
     """
-    txs, fees = _fit_limits(
+    txs, tx_fees = _fit_limits(
         txs_with_fees,
         params.max_block_size - reserved_block_size(height, coinbase_lock),
         params.max_block_sigchecks,
@@ -181,7 +186,7 @@ def build_template(
         time=max(median_time_past + 1, now),
         bits=next_bits(params, height - 1, prev_time),
         txs=txs,
-        fees=fees,
+        tx_fees=tx_fees,
         coinbase_lock=coinbase_lock,
         subsidy=block_subsidy(height, params),
     )

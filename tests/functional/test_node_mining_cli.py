@@ -1,0 +1,139 @@
+"""Mining RPCs for outside miners, mock time, the obol rpc command and debug.log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from consensus.builder import make_block, make_coinbase
+from consensus.hashing import hex_to_hash
+from consensus.primitives import TxOut
+from tests.chain_helpers import spend
+
+from .framework import ROOT, RpcFailure
+from .test_node_blockchain import MINER, MINER_ADDR, OTHER, coinbase_utxo
+
+
+@pytest.fixture
+def node(start_nodes):
+    (n,) = start_nodes(1, [["--no-wallet"]])
+    n.rpc.generatetoaddress(101, MINER_ADDR)
+    return n
+
+
+def obol_rpc(node, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "rpc",
+            "--datadir",
+            str(node.datadir),
+            "--rpc-port",
+            str(node.rpc_port),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_template_submitblock_and_generateblock(node):
+    utxo = coinbase_utxo(node, 1)
+    tx = spend([utxo], [(utxo.value - 5_000, OTHER.lock)])
+    node.rpc.sendrawtransaction(tx.serialize().hex())
+
+    template = node.rpc.getblocktemplate()
+    assert template["height"] == 102
+    assert [t["txid"] for t in template["transactions"]] == [tx.txid_hex]
+    assert template["coinbasevalue"] == 50 * 10**8 + 5_000
+    coinbase = make_coinbase(102, [TxOut(template["coinbasevalue"], MINER.lock)], b"outside")
+    block = make_block(
+        hex_to_hash(template["previousblockhash"]),
+        [coinbase, tx],
+        template["curtime"],
+        int(template["bits"], 16),
+    )
+    assert node.rpc.submitblock(block.serialize().hex()) is None
+    assert node.rpc.getbestblockhash() == block.hash_hex
+    assert node.rpc.submitblock(block.serialize().hex()) == "duplicate"
+    greedy = make_block(
+        block.hash,
+        [make_coinbase(103, [TxOut(50 * 10**8 + 1, MINER.lock)])],
+        template["curtime"] + 1,
+        int(template["bits"], 16),
+    )
+    assert node.rpc.submitblock(greedy.serialize().hex()) == "bad-cb-amount"
+    with pytest.raises(RpcFailure) as err:
+        node.rpc.submitblock("00")
+    assert err.value.code == -22
+
+    utxo2 = coinbase_utxo(node, 2)
+    tx2 = spend([utxo2], [(utxo2.value - 5_000, OTHER.lock)])
+    made = node.rpc.generateblock(MINER_ADDR, [tx2.serialize().hex()])
+    assert tx2.txid_hex in node.rpc.getblock(made["hash"])["tx"]
+    info = node.rpc.getmininginfo()
+    assert info["blocks"] == 103
+    assert info["chain"] == "regtest"
+
+
+def test_setmocktime_moves_block_times(node):
+    future = node.rpc.getblockheader(node.rpc.getbestblockhash())["time"] + 10_000
+    node.rpc.setmocktime(future)
+    (h,) = node.rpc.generatetoaddress(1, MINER_ADDR)
+    assert node.rpc.getblockheader(h)["time"] == future
+    node.rpc.setmocktime(0)
+    with pytest.raises(RpcFailure) as err:
+        node.rpc.setmocktime(-1)
+    assert err.value.code == -8
+
+
+def test_obol_rpc_command_like_bitcoin_cli(node):
+    done = obol_rpc(node, "getblockcount")
+    assert done.returncode == 0
+    assert done.stdout.strip() == "101"
+    done = obol_rpc(node, "getblockheader", node.rpc.getblockhash(1))
+    header = json.loads(done.stdout)
+    assert header["height"] == 1
+    done = obol_rpc(node, "getblock", node.rpc.getblockhash(1), "2")
+    assert '"value": 50.00000000' in done.stdout
+    done = obol_rpc(node, "getblockhash", "999")
+    assert done.returncode == 1
+    assert "Block height out of range" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = obol_rpc(node, "nosuchmethod")
+    assert done.returncode == 1
+    assert "Method not found" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", "rpc", "--datadir", "/nonexistent", "getblockcount"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: no cookie file")
+
+
+def test_debug_log_lines(node):
+    utxo = coinbase_utxo(node, 1)
+    good = spend([utxo], [(utxo.value - 5_000, OTHER.lock)])
+    node.rpc.sendrawtransaction(good.serialize().hex())
+    cheap = spend([coinbase_utxo(node, 2)], [(coinbase_utxo(node, 2).value, OTHER.lock)])
+    with pytest.raises(RpcFailure):
+        node.rpc.sendrawtransaction(cheap.serialize().hex())
+    (h,) = node.rpc.generatetoaddress(1, MINER_ADDR)
+    node.rpc.invalidateblock(h)
+    log = (node.netdir / "debug.log").read_text()
+    assert f"UpdateTip: height=102 hash={h} txs=2 ms=" in log
+    assert f"AcceptToMemoryPool: accepted txid={good.txid_hex}" in log
+    assert f"AcceptToMemoryPool: rejected txid={cheap.txid_hex} reason=min relay fee not met" in log
+    assert "Reorg: depth=1" in log
+    assert Decimal(node.rpc.getmempoolentry(good.txid_hex)["fees"]["base"]) == Decimal("0.00005")
