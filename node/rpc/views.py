@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from consensus.address import encode_address
+from consensus.compact import decode_compact
 from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams
 from consensus.primitives import Block, BlockHeader, Tx
@@ -23,9 +24,7 @@ DIFF1_TARGET = 0x00000000FFFF000000000000000000000000000000000000000000000000000
 
 def difficulty(bits: int) -> float:
     """Bitcoin Core's difficulty: the 0x1d00ffff target over this one."""
-    size = bits >> 24
-    word = bits & 0x007FFFFF
-    target = word >> (8 * (3 - size)) if size <= 3 else word << (8 * (size - 3))
+    target = decode_compact(bits)[0]
     return DIFF1_TARGET / target if target else 0.0
 
 
