@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 ZERO_HASH = bytes(32)
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def sha256(data: bytes) -> bytes:
@@ -27,6 +28,6 @@ def hash_to_hex(h: bytes) -> str:
 
 def hex_to_hash(text: str) -> bytes:
     """Inverse of ``hash_to_hex``; raises ValueError unless given 64 hex digits."""
-    if not isinstance(text, str) or len(text) != 64:
+    if not isinstance(text, str) or len(text) != 64 or not all(c in _HEX for c in text):
         raise ValueError("a hash is 64 hex digits")
     return bytes.fromhex(text)[::-1]

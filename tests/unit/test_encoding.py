@@ -434,3 +434,10 @@ def test_header_layout() -> None:
     assert raw[68:72] == b"\x04\x03\x02\x01"
     assert raw[72:76] == b"\xff\xff\x7f\x20"
     assert raw[76:80] == b"\xdd\xcc\xbb\xaa"
+
+
+def test_hex_to_hash_accepts_exactly_64_hex_digits() -> None:
+    assert hex_to_hash("ab" + "00" * 31) == bytes(31) + b"\xab"
+    for bad in ("00 " * 16 + "0" * 16, "g" * 64, "0" * 63, "0" * 65):
+        with pytest.raises(ValueError):
+            hex_to_hash(bad)
