@@ -7,6 +7,8 @@ secrets (no mnemonic words, no keys, no passphrases).
 
 from __future__ import annotations
 
+UNLOCK_NEEDED = "Error: Please enter the wallet passphrase with walletpassphrase first."
+
 
 class WalletError(Exception):
     """Base class of every error the wallet reports to a user (RPC_WALLET_ERROR)."""
@@ -46,3 +48,16 @@ class WalletWrongEncState(WalletError):
     (RPC_WALLET_WRONG_ENC_STATE)."""
 
     code = -15
+
+
+class KeypoolRanOut(WalletError):
+    """A locked wallet has handed out every pre-derived address (RPC_WALLET_KEYPOOL_RAN_OUT):
+    deriving more needs the seed, so the user must unlock first."""
+
+    code = -12
+
+
+class InsufficientFunds(WalletError):
+    """The spendable coins do not cover the amount and the fee (RPC_WALLET_INSUFFICIENT_FUNDS)."""
+
+    code = -6
