@@ -240,6 +240,36 @@ def sync_mempools(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT) -> No
     wait_until(same, timeout)
 
 
+def node_id(node: TestNode) -> str:
+    """The node's P2P identity (its Ed25519 public key, hex), as peers see it."""
+    return node.rpc.getnetworkinfo()["node_id"]
+
+
+def peers_with(node: TestNode, peer_node_id: str) -> list[dict[str, Any]]:
+    """``node``'s getpeerinfo entries for connections to the node with that id."""
+    return [p for p in node.rpc.getpeerinfo() if p.get("node_id") == peer_node_id]
+
+
 def connect_nodes(a: TestNode, b: TestNode) -> None:
+    """``a`` dials ``b`` once; returns when the handshake is done. If ``a`` and ``b`` were
+    already connected the other way, that connection may be the one kept (peers keep one
+    connection per pair), so either direction counts."""
+    b_id = node_id(b)
     a.rpc.addnode(b.p2p_address, "onetry")
-    wait_until(lambda: any(p.get("addr") == b.p2p_address for p in a.rpc.getpeerinfo()))
+    wait_until(
+        lambda: any(
+            p.get("addr") == b.p2p_address or p.get("node_id") == b_id for p in a.rpc.getpeerinfo()
+        )
+    )
+
+
+def disconnect_nodes(a: TestNode, b: TestNode) -> None:
+    """Drop every connection between ``a`` and ``b``; returns when neither lists the other."""
+    a_id, b_id = node_id(a), node_id(b)
+    for peer in peers_with(a, b_id):
+        try:
+            a.rpc.disconnectnode("", peer["id"])
+        except RpcFailure as exc:
+            if exc.code != -29:  # already gone
+                raise
+    wait_until(lambda: not peers_with(a, b_id) and not peers_with(b, a_id))
