@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,11 @@ class RpcServer:
         failed_login_delay: float = 0.25,
         shutdown_timeout: float = 5.0,
         compat_user_agents: tuple[str, ...] = COMPAT_USER_AGENTS,
+        on_call: Callable[[str, bool], None] | None = None,
     ) -> None:
+        """``on_call(method, ok)`` is told the outcome of every executed call (metrics);
+        methods not in the registry are reported as "unknown", so a client cannot grow
+        the set of names."""
         self.registry = registry
         self.auth = auth
         self.warmup: str | None = None  # while set, every call answers -28 with this text
@@ -101,6 +106,7 @@ class RpcServer:
         self._failed_login_delay = failed_login_delay
         self._shutdown_timeout = shutdown_timeout
         self._compat_user_agents = compat_user_agents
+        self._on_call = on_call
         self._inflight = 0
         self._failed_login_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
@@ -213,6 +219,8 @@ class RpcServer:
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """The body, or None as soon as it passes ``max_body`` (chunked bodies have no length)."""
+        if request.content_length is not None:  # already checked against max_body
+            return await request.read()
         body = bytearray()
         async for chunk in request.content.iter_chunked(_READ_CHUNK):
             body += chunk
@@ -269,6 +277,8 @@ class RpcServer:
             except (TypeError, ValueError) as exc:
                 logger.error("RPC method %s returned a value JSON cannot hold: %s", method, exc)
                 error = RpcError(RPC_INTERNAL_ERROR, "Internal error: result not serializable")
+        if self._on_call is not None:
+            self._on_call(method if method in self.registry else "unknown", error is None)
         if call.v2 and call.id is _NO_ID:
             return None, 204
         return _reply(call, result=result, error=error), _http_status(call, error)

@@ -12,12 +12,12 @@ from bitcoinrpc.authproxy import AuthServiceProxy
 from .framework import wait_until
 
 
-def _request(node, method="POST", body=b"{}", auth=None, headers=None):
+def _request(node, method="POST", body=b"{}", auth=None, headers=None, path="/"):
     conn = http.client.HTTPConnection("127.0.0.1", node.rpc_port, timeout=30)
     hdrs = dict(headers or {})
     if auth is not None:
         hdrs["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    conn.request(method, "/", body=body, headers=hdrs)
+    conn.request(method, path, body=body, headers=hdrs)
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -53,7 +53,11 @@ def test_auth_cookie_bind_and_limits(start_nodes):
     assert _request(node, body=body, auth="nobody:" + password)[0] == 401
     status, data = _request(node, body=body, auth=f"{user}:{password}")
     assert status == 200 and b'"result":0' in data.replace(b" ", b"")
-    assert _request(node, method="GET", body=None, auth=f"{user}:{password}")[0] == 405
+    # GET / is the public dashboard (DESIGN §6); methods other than GET and POST are 405.
+    assert _request(node, method="GET", body=None)[0] == 200
+    assert _request(node, method="PUT", body=None, auth=f"{user}:{password}")[0] == 405
+    wallet_get = _request(node, "GET", None, f"{user}:{password}", path="/wallet/default")
+    assert wallet_get[0] == 405
 
     # 40 MB announced: refused from the header, long before 40 MB could be sent
     conn = http.client.HTTPConnection("127.0.0.1", node.rpc_port, timeout=30)

@@ -726,3 +726,18 @@ async def test_python_bitcoinrpc_authserviceproxy(server):
     assert total == 5
     assert code == RPC_INVALID_PARAMETER
     assert batch == ["x", 9, Decimal("12.50000000")]
+
+
+async def test_on_call_reports_method_and_outcome(make_server, session):
+    seen: list[tuple[str, bool]] = []
+    server = await make_server(on_call=lambda method, ok: seen.append((method, ok)))
+    batch = [
+        {"method": "echo", "params": [1], "id": 1},
+        {"method": "fail", "id": 2},
+        {"method": "crash", "id": 3},
+        {"method": "no-such-method-" + "x" * 50, "id": 4},
+        {"id": 5},  # invalid request: no method was executed
+    ]
+    status, _, _, _ = await post(session, server, batch)
+    assert status == 200
+    assert seen == [("echo", True), ("fail", False), ("crash", False), ("unknown", False)]
