@@ -1,0 +1,804 @@
+"""Wallet RPCs with Bitcoin Core's names, parameters and error codes.
+
+A call goes to the wallet named by ``/wallet/<name>``, or to the only loaded one (-18 when
+none is loaded, -19 when several are). Amounts are validated like Core's AmountFromValue
+(-3), addresses give -5, a wallet that cannot pay gives -6, a locked one -13, a wrong
+passphrase -14. ``fee_rate`` is in base units per byte (Core's sat/vB). Parameters Core
+has and obol does not use (comments to the recipient, RBF, fee estimation targets, reuse
+avoidance) are accepted for compatibility: obol has no fee estimator and no replacement.
+
+The address queries Core lacks (getaddressbalance, getaddressutxos, getaddresshistory) work
+for any address, from the node's address index and the mempool, with no wallet involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from consensus.address import AddressError, decode_address, encode_address
+from consensus.hashing import hash_to_hex
+from consensus.primitives import Tx, TxOut
+from consensus.signatures import REGISTRY
+from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
+from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
+from wallet.wallet import key_type_from_name
+
+from ...wallets import MAX_UNLOCK_SECONDS, Entry, LoadedWallet, WalletManager, WalletTx
+from ..errors import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_METHOD_DEPRECATED,
+    RPC_TYPE_ERROR,
+    RPC_WALLET_ERROR,
+    RPC_WALLET_INVALID_LABEL_NAME,
+    RPC_WALLET_PASSPHRASE_INCORRECT,
+    RpcError,
+)
+from ..jsonfmt import Amount, parse_amount
+from ..params import as_address, as_bool, as_hash, as_int, as_str
+from ..registry import RpcRegistry, RpcRequest
+from ..views import lock_json, tx_json
+from .rawtransactions import parse_tx_hex
+
+if TYPE_CHECKING:
+    from ...node import Node
+
+WRONG_PASSPHRASE = "Error: The wallet passphrase entered was incorrect."
+
+
+def wallet_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Report ``WalletError`` as the RPC error it carries the code of."""
+
+    def translate(exc: WalletError) -> RpcError:
+        if isinstance(exc, WrongPassphrase):
+            return RpcError(RPC_WALLET_PASSPHRASE_INCORRECT, WRONG_PASSPHRASE)
+        return RpcError(exc.code, str(exc))
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await func(*args, **kwargs)
+            except WalletError as exc:
+                raise translate(exc) from exc
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WalletError as exc:
+            raise translate(exc) from exc
+
+    return wrapper
+
+
+def as_key_type(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return key_type_from_name(as_str(value))
+    except ValueError as exc:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"Unknown address type '{value}'") from exc
+
+
+def as_fee_rate(value: Any) -> int | None:
+    """Core's ``fee_rate`` in units per byte: a whole positive number here."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise RpcError(RPC_TYPE_ERROR, "fee_rate is not a number")
+    try:
+        rate = Decimal(value)
+    except ArithmeticError as exc:
+        raise RpcError(RPC_TYPE_ERROR, "Invalid fee_rate") from exc
+    if not rate.is_finite() or rate != rate.to_integral_value() or rate <= 0:
+        raise RpcError(RPC_INVALID_PARAMETER, "fee_rate must be a whole number of units per byte")
+    return int(rate)
+
+
+def as_passphrase(value: Any) -> str:
+    text = as_str(value)
+    if not text:
+        raise RpcError(RPC_INVALID_PARAMETER, "passphrase cannot be empty")
+    return text
+
+
+def register(reg: RpcRegistry, node: Node) -> None:
+    params = node.params
+    manager: WalletManager = node.wallets
+
+    def method(func: Callable[..., Any]) -> Callable[..., Any]:
+        reg.add(wallet_errors(func), func.__name__, category="wallet")
+        return func
+
+    def hidden(func: Callable[..., Any]) -> Callable[..., Any]:
+        reg.add(wallet_errors(func), func.__name__, category="hidden")
+        return func
+
+    def resolve(request: RpcRequest) -> LoadedWallet:
+        return manager.resolve(request.wallet_name)
+
+    def address(lock: bytes) -> str:
+        return encode_address(lock, params)
+
+    def label_of(lw: LoadedWallet, lock: bytes) -> str:
+        return lw.wallet.labels.get(lock, "")
+
+    def tx_fields(wtx: WalletTx) -> dict[str, Any]:
+        tip = manager.tip_height
+        out: dict[str, Any] = {
+            "confirmations": 0 if wtx.height is None else tip - wtx.height + 1,
+        }
+        if wtx.tx.is_coinbase:
+            out["generated"] = True
+        if wtx.height is None:
+            out["trusted"] = False
+        else:
+            assert wtx.block_hash is not None
+            out["blockhash"] = hash_to_hex(wtx.block_hash)
+            out["blockheight"] = wtx.height
+            out["blockindex"] = wtx.position
+            out["blocktime"] = wtx.block_time
+        out.update(
+            {
+                "txid": wtx.tx.txid_hex,
+                "wtxid": hash_to_hex(wtx.tx.wtxid),
+                "time": wtx.time,
+                "timereceived": wtx.time,
+                "bip125-replaceable": "no",
+            }
+        )
+        return out
+
+    def entry_json(lw: LoadedWallet, wtx: WalletTx, entry: Entry, trusted: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": address(entry.lock),
+            "category": entry.category,
+            "amount": Amount(entry.amount),
+        }
+        if lw.wallet.key_for(entry.lock) is not None:
+            out["label"] = label_of(lw, entry.lock)
+        out["vout"] = entry.vout
+        if entry.fee is not None:
+            out["fee"] = Amount(entry.fee)
+        out.update(tx_fields(wtx))
+        if "trusted" in out:
+            out["trusted"] = trusted
+        if entry.category == "send":
+            out["abandoned"] = False
+        return out
+
+    def details(lw: LoadedWallet, wtx: WalletTx) -> list[dict[str, Any]]:
+        summary = manager.summarize(lw, wtx)
+        trusted = summary.fee is not None
+        return [entry_json(lw, wtx, e, trusted) for e in summary.entries]
+
+    # --- wallets -------------------------------------------------------------------
+
+    @method
+    async def createwallet(
+        wallet_name: Any,
+        disable_private_keys: Any = False,
+        blank: Any = False,
+        passphrase: Any = None,
+        avoid_reuse: Any = False,
+        descriptors: Any = True,
+        load_on_startup: Any = None,
+        external_signer: Any = False,
+        mnemonic: Any = None,
+    ) -> dict[str, Any]:
+        """createwallet "wallet_name" ( disable_private_keys blank "passphrase" avoid_reuse descriptors load_on_startup external_signer "mnemonic" )
+
+        Create and load a new HD wallet (24 new words), or restore one from "mnemonic"
+        (obol's addition: 12 to 24 BIP39 words). With "passphrase" it is encrypted and
+        locked at once. Watch-only, blank and external-signer wallets are not supported."""  # noqa: E501
+        name = as_str(wallet_name)
+        for flag, what in (
+            (disable_private_keys, "disable_private_keys"),
+            (blank, "blank"),
+            (external_signer, "external_signer"),
+        ):
+            if as_bool(flag):
+                raise RpcError(RPC_WALLET_ERROR, f"{what} wallets are not supported by obol")
+        words = None if mnemonic is None else as_str(mnemonic)
+        secret = None if passphrase in (None, "") else as_str(passphrase)
+        try:
+            await manager.create(name, words, secret)
+        except InvalidMnemonic as exc:
+            raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+        return {"name": name, "warning": ""}
+
+    @method
+    async def loadwallet(filename: Any, load_on_startup: Any = None) -> dict[str, Any]:
+        """loadwallet "filename" ( load_on_startup )
+
+        Load the wallet <netdir>/wallets/<filename>."""
+        name = as_str(filename)
+        await manager.load(name)
+        return {"name": name, "warning": ""}
+
+    @method
+    def unloadwallet(
+        request: RpcRequest, wallet_name: Any = None, load_on_startup: Any = None
+    ) -> dict[str, Any]:
+        """unloadwallet ( "wallet_name" load_on_startup )
+
+        Unload the named wallet, or the one of the /wallet/<name> endpoint."""
+        name = request.wallet_name if wallet_name is None else as_str(wallet_name)
+        if name is None:
+            raise RpcError(
+                RPC_INVALID_PARAMETER,
+                "Either the RPC endpoint wallet or the wallet name parameter must be provided",
+            )
+        if request.wallet_name is not None and request.wallet_name != name:
+            raise RpcError(
+                RPC_INVALID_PARAMETER,
+                "RPC endpoint wallet and wallet_name parameter specify different wallets",
+            )
+        manager.unload(name)
+        return {"warning": ""}
+
+    @method
+    def listwallets() -> list[str]:
+        """listwallets
+
+        Names of the loaded wallets."""
+        return sorted(manager.loaded)
+
+    @method
+    def getwalletinfo(request: RpcRequest) -> dict[str, Any]:
+        """getwalletinfo
+
+        State of the wallet: balances, keypool, encryption."""
+        lw = resolve(request)
+        manager.refresh(lw)
+        wallet = lw.wallet
+        bal = manager.balances(lw)
+        out: dict[str, Any] = {
+            "walletname": lw.name,
+            "walletversion": 1,
+            "format": "obol",
+            "balance": Amount(bal.trusted),
+            "unconfirmed_balance": Amount(bal.untrusted_pending),
+            "immature_balance": Amount(bal.immature),
+            "txcount": len(manager.history(wallet.locks())),
+            "keypoolsize": wallet.keypool_size(EXTERNAL_CHAIN),
+            "keypoolsize_hd_internal": wallet.keypool_size(INTERNAL_CHAIN),
+            "paytxfee": Amount(0),
+            "private_keys_enabled": True,
+            "avoid_reuse": False,
+            "scanning": False,
+            "descriptors": False,
+            "external_signer": False,
+            "key_type": REGISTRY[wallet.default_key_type].name,
+        }
+        if wallet.encrypted:
+            out["unlocked_until"] = lw.unlocked_until if not wallet.locked else 0
+        return out
+
+    # --- addresses -----------------------------------------------------------------
+
+    @method
+    def getnewaddress(request: RpcRequest, label: Any = "", address_type: Any = None) -> str:
+        """getnewaddress ( "label" "address_type" )
+
+        A new receiving address; address_type "ed25519" (the default) or "secp256k1"."""
+        lw = resolve(request)
+        text = as_str(label)
+        if text == "*":
+            raise RpcError(RPC_WALLET_INVALID_LABEL_NAME, "Invalid label name")
+        key_type = as_key_type(address_type, lw.wallet.default_key_type)
+        return address(manager.new_key(lw, key_type, EXTERNAL_CHAIN, text).lock)
+
+    @method
+    def getrawchangeaddress(request: RpcRequest, address_type: Any = None) -> str:
+        """getrawchangeaddress ( "address_type" )
+
+        A new change address, for building raw transactions."""
+        lw = resolve(request)
+        key_type = as_key_type(address_type, lw.wallet.default_key_type)
+        return address(manager.new_key(lw, key_type, INTERNAL_CHAIN).lock)
+
+    @method
+    def keypoolrefill(request: RpcRequest, newsize: Any = None) -> None:
+        """keypoolrefill ( newsize )
+
+        Derive the lookahead addresses again (needs the wallet unlocked)."""
+        lw = resolve(request)
+        if newsize is not None:
+            lw.wallet.lookahead = as_int(newsize, "newsize", 1, 10_000)
+        lw.wallet.require_unlocked()
+        lw.wallet.top_up()
+        lw.save()
+
+    @method
+    def validateaddress(address: Any) -> dict[str, Any]:
+        """validateaddress "address"
+
+        Whether "address" is a valid address of this network, and what it locks to."""
+        text = as_str(address)
+        try:
+            lock = decode_address(text, params)
+        except AddressError as exc:
+            return {"isvalid": False, "address": text, "error": str(exc)}
+        return {
+            "isvalid": True,
+            "address": encode_address(lock, params),
+            "scriptPubKey": lock.hex(),
+            "isscript": False,
+            "iswitness": True,
+            "witness_version": lock[0],
+            "witness_program": lock[1:].hex(),
+            "key_type": REGISTRY[lock[0]].name,
+        }
+
+    @method
+    def getaddressinfo(request: RpcRequest, address: Any) -> dict[str, Any]:
+        """getaddressinfo "address"
+
+        What the wallet knows of an address: whether it is ours, its key, path and label."""
+        lw = resolve(request)
+        lock = as_address(address, params)
+        key = lw.wallet.key_for(lock)
+        out: dict[str, Any] = {
+            "address": encode_address(lock, params),
+            "scriptPubKey": lock.hex(),
+            "ismine": key is not None,
+            "solvable": key is not None,
+            "iswatchonly": False,
+            "isscript": False,
+            "iswitness": True,
+            "witness_version": lock[0],
+            "witness_program": lock[1:].hex(),
+            "key_type": REGISTRY[lock[0]].name,
+        }
+        if key is not None:
+            out.update(
+                {
+                    "pubkey": key.pubkey.hex(),
+                    "ischange": key.is_change,
+                    "hdkeypath": key.path,
+                    "labels": [label_of(lw, lock)] if not key.is_change else [],
+                }
+            )
+        else:
+            out["labels"] = []
+        return out
+
+    # --- balances and coins ----------------------------------------------------------
+
+    @method
+    def getbalance(
+        request: RpcRequest,
+        dummy: Any = None,
+        minconf: Any = 0,
+        include_watchonly: Any = None,
+        avoid_reuse: Any = None,
+    ) -> Amount:
+        """getbalance ( "*" minconf include_watchonly avoid_reuse )
+
+        The trusted balance; with minconf >= 1 only coins at least that deep count."""
+        lw = resolve(request)
+        if dummy is not None and dummy != "*":
+            raise RpcError(
+                RPC_METHOD_DEPRECATED, 'dummy first argument must be excluded or set to "*".'
+            )
+        depth = as_int(minconf, "minconf", 0)
+        manager.refresh(lw)
+        if depth == 0:
+            return Amount(manager.balances(lw).trusted)
+        tip = manager.tip_height
+        return Amount(
+            sum(
+                c.value
+                for c in manager.coins(lw)
+                if c.height is not None and manager.is_mature(c) and c.depth(tip) >= depth
+            )
+        )
+
+    @method
+    def getbalances(request: RpcRequest) -> dict[str, Any]:
+        """getbalances
+
+        Balances split as Core's: trusted, untrusted_pending, immature."""
+        lw = resolve(request)
+        manager.refresh(lw)
+        bal = manager.balances(lw)
+        tip = node.chain.tip
+        return {
+            "mine": {
+                "trusted": Amount(bal.trusted),
+                "untrusted_pending": Amount(bal.untrusted_pending),
+                "immature": Amount(bal.immature),
+            },
+            "lastprocessedblock": {"hash": tip.header.hash_hex, "height": tip.height},
+        }
+
+    @method
+    def listunspent(
+        request: RpcRequest,
+        minconf: Any = 1,
+        maxconf: Any = 9_999_999,
+        addresses: Any = None,
+        include_unsafe: Any = True,
+        query_options: Any = None,
+    ) -> list[dict[str, Any]]:
+        """listunspent ( minconf maxconf ["address",...] include_unsafe query_options )
+
+        Spendable coins with minconf..maxconf confirmations (immature coinbases left out)."""
+        lw = resolve(request)
+        low = as_int(minconf, "minconf", 0)
+        high = as_int(maxconf, "maxconf", 0)
+        unsafe_ok = as_bool(include_unsafe)
+        only = None
+        if addresses is not None:
+            if not isinstance(addresses, list):
+                raise RpcError(RPC_TYPE_ERROR, "addresses must be an array")
+            only = {as_address(a, params) for a in addresses}
+        manager.refresh(lw)
+        tip = manager.tip_height
+        out = []
+        coins = sorted(manager.coins(lw), key=lambda c: (-c.depth(tip), c.txid, c.index))
+        for coin in coins:
+            depth = coin.depth(tip)
+            safe = coin.height is not None or coin.from_me
+            if not low <= depth <= high or not manager.is_mature(coin):
+                continue
+            if (only is not None and coin.lock not in only) or (not safe and not unsafe_ok):
+                continue
+            out.append(
+                {
+                    "txid": hash_to_hex(coin.txid),
+                    "vout": coin.index,
+                    "address": address(coin.lock),
+                    "label": label_of(lw, coin.lock),
+                    "scriptPubKey": coin.lock.hex(),
+                    "amount": Amount(coin.value),
+                    "confirmations": depth,
+                    "spendable": True,
+                    "solvable": True,
+                    "safe": safe,
+                    "coinbase": coin.coinbase,
+                }
+            )
+        return out
+
+    # --- transactions --------------------------------------------------------------
+
+    @method
+    def listtransactions(
+        request: RpcRequest,
+        label: Any = None,
+        count: Any = 10,
+        skip: Any = 0,
+        include_watchonly: Any = None,
+    ) -> list[dict[str, Any]]:
+        """listtransactions ( "label" count skip include_watchonly )
+
+        The most recent payments in and out (oldest first), skipping the newest `skip`."""
+        lw = resolve(request)
+        want = None if label in (None, "*") else as_str(label)
+        n = as_int(count, "count")
+        start = as_int(skip, "skip")
+        if n < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Negative count")
+        if start < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Negative from")
+        manager.refresh(lw)
+        newest_first: list[dict[str, Any]] = []
+        for wtx in reversed(manager.history(lw.wallet.locks())):
+            entries = details(lw, wtx)
+            if want is not None:
+                entries = [e for e in entries if e.get("label") == want]
+            newest_first.extend(reversed(entries))
+            if len(newest_first) >= start + n:
+                break
+        return list(reversed(newest_first[start : start + n]))
+
+    @method
+    def gettransaction(
+        request: RpcRequest, txid: Any, include_watchonly: Any = None, verbose: Any = False
+    ) -> dict[str, Any]:
+        """gettransaction "txid" ( include_watchonly verbose )
+
+        A wallet tx: net amount, fee, confirmations, one detail per payment, its hex."""
+        lw = resolve(request)
+        wanted = as_hash(txid, "txid")
+        wtx = manager.find_tx(lw, wanted)
+        if wtx is None:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id")
+        summary = manager.summarize(lw, wtx)
+        out: dict[str, Any] = {"amount": Amount(summary.amount)}
+        if summary.fee is not None:
+            out["fee"] = Amount(summary.fee)
+        out.update(tx_fields(wtx))
+        if "trusted" in out:
+            out["trusted"] = summary.fee is not None
+        record = lw.wallet.sent.get(wanted)
+        if record is not None:
+            out["time"] = out["timereceived"] = record.time
+            if record.comment:
+                out["comment"] = record.comment
+            if record.comment_to:
+                out["to"] = record.comment_to
+        out["details"] = details(lw, wtx)
+        out["hex"] = wtx.tx.serialize().hex()
+        if as_bool(verbose):
+            out["decoded"] = tx_json(wtx.tx, params)
+        return out
+
+    async def pay(
+        lw: LoadedWallet,
+        outputs: list[TxOut],
+        fee_rate: Any,
+        comment: Any,
+        comment_to: Any,
+        verbose: Any,
+    ) -> Any:
+        rate = as_fee_rate(fee_rate)
+        try:
+            tx, fee = await manager.send(
+                lw, outputs, rate, as_str(comment or ""), as_str(comment_to or "")
+            )
+        except ValueError as exc:
+            raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+        if as_bool(verbose if verbose is not None else False):
+            reason = "Fallback fee" if rate is None else "Fee rate specified by user"
+            return {"txid": tx.txid_hex, "fee_reason": reason, "fee": Amount(fee)}
+        return tx.txid_hex
+
+    def check_unsupported(subtract: Any) -> None:
+        if subtract not in (None, False, []):
+            raise RpcError(RPC_INVALID_PARAMETER, "subtractfeefromamount is not supported by obol")
+
+    @method
+    async def sendtoaddress(
+        request: RpcRequest,
+        address: Any,
+        amount: Any,
+        comment: Any = "",
+        comment_to: Any = "",
+        subtractfeefromamount: Any = False,
+        replaceable: Any = None,
+        conf_target: Any = None,
+        estimate_mode: Any = None,
+        avoid_reuse: Any = None,
+        fee_rate: Any = None,
+        verbose: Any = False,
+    ) -> Any:
+        """sendtoaddress "address" amount ( "comment" "comment_to" subtractfeefromamount replaceable conf_target "estimate_mode" avoid_reuse fee_rate verbose )
+
+        Pay amount OBOL to address; returns the txid. fee_rate in units per byte
+        (default: the fallback rate of 10)."""  # noqa: E501
+        lw = resolve(request)
+        lock = as_address(address, params)
+        value = parse_amount(amount, allow_zero=False)
+        check_unsupported(subtractfeefromamount)
+        outputs = [TxOut(value, lock)]
+        return await pay(lw, outputs, fee_rate, comment, comment_to, verbose)
+
+    @method
+    async def sendmany(
+        request: RpcRequest,
+        dummy: Any,
+        amounts: Any,
+        minconf: Any = None,
+        comment: Any = "",
+        subtractfeefrom: Any = None,
+        replaceable: Any = None,
+        conf_target: Any = None,
+        estimate_mode: Any = None,
+        fee_rate: Any = None,
+        verbose: Any = False,
+    ) -> Any:
+        """sendmany "" {"address":amount,...} ( minconf "comment" ["address",...] replaceable conf_target "estimate_mode" fee_rate verbose )
+
+        Pay several addresses in one tx; returns the txid."""  # noqa: E501
+        lw = resolve(request)
+        if dummy != "":
+            raise RpcError(RPC_INVALID_PARAMETER, 'Dummy value must be set to ""')
+        if not isinstance(amounts, dict) or not amounts:
+            raise RpcError(RPC_TYPE_ERROR, "amounts must be a non-empty object")
+        check_unsupported(subtractfeefrom)
+        outputs = []
+        seen = set()
+        for text, amount in amounts.items():
+            lock = as_address(text, params)
+            if lock in seen:
+                raise RpcError(
+                    RPC_INVALID_PARAMETER, f"Invalid parameter, duplicated address: {text}"
+                )
+            seen.add(lock)
+            outputs.append(TxOut(parse_amount(amount, allow_zero=False), lock))
+        return await pay(lw, outputs, fee_rate, comment, "", verbose)
+
+    @method
+    def fundrawtransaction(
+        request: RpcRequest, hexstring: Any, options: Any = None, iswitness: Any = None
+    ) -> dict[str, Any]:
+        """fundrawtransaction "hexstring" ( options )
+
+        Add inputs and change to a tx's outputs (its inputs must be empty); returns the
+        unsigned tx, its fee and the change position. Option: fee_rate (units per byte)."""
+        lw = resolve(request)
+        tx = parse_tx_hex(hexstring)
+        if tx.inputs:
+            raise RpcError(RPC_INVALID_PARAMETER, "obol funds txs without inputs only")
+        if not tx.outputs:
+            raise RpcError(RPC_INVALID_PARAMETER, "TX must have at least one output")
+        opts = options if isinstance(options, dict) else {}
+        try:
+            rate = manager.fee_rate(as_fee_rate(opts.get("fee_rate")))
+        except ValueError as exc:
+            raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+        funded, fee, change_pos = manager.fund(lw, tx.outputs, rate)
+        return {"hex": funded.serialize().hex(), "fee": Amount(fee), "changepos": change_pos}
+
+    @method
+    def signrawtransactionwithwallet(
+        request: RpcRequest, hexstring: Any, prevtxs: Any = None, sighashtype: Any = None
+    ) -> dict[str, Any]:
+        """signrawtransactionwithwallet "hexstring" ( prevtxs "sighashtype" )
+
+        Sign every input that spends one of the wallet's coins (chain or mempool)."""
+        lw = resolve(request)
+        tx: Tx = parse_tx_hex(hexstring)
+        if not tx.inputs:
+            raise RpcError(RPC_DESERIALIZATION_ERROR, "TX has no inputs")
+        signed, missing = manager.sign(lw, tx)
+        out: dict[str, Any] = {"hex": signed.serialize().hex(), "complete": not missing}
+        if missing:
+            out["errors"] = [
+                {
+                    "txid": hash_to_hex(signed.inputs[n].prev_txid),
+                    "vout": signed.inputs[n].prev_index,
+                    "sequence": 0xFFFFFFFF,
+                    "error": "Input not found, spent, or not the wallet's",
+                }
+                for n in missing
+            ]
+        return out
+
+    # --- encryption ----------------------------------------------------------------
+
+    @method
+    async def encryptwallet(request: RpcRequest, passphrase: Any) -> str:
+        """encryptwallet "passphrase"
+
+        Encrypt the wallet's seed with passphrase (Argon2id, XSalsa20-Poly1305); the
+        wallet is locked afterwards."""
+        lw = resolve(request)
+        await manager.encrypt(lw, as_passphrase(passphrase))
+        return (
+            "wallet encrypted; the seed is unchanged, so if an unencrypted copy of this "
+            "wallet (a backup, or old disk blocks) may exist, create a new encrypted wallet "
+            "and send your funds to it"
+        )
+
+    @method
+    async def walletpassphrase(request: RpcRequest, passphrase: Any, timeout: Any) -> None:
+        """walletpassphrase "passphrase" timeout
+
+        Unlock the wallet for timeout seconds (at most 100000000)."""
+        lw = resolve(request)
+        secret = as_passphrase(passphrase)
+        seconds = as_int(timeout, "timeout")
+        if seconds < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Timeout cannot be negative.")
+        await manager.unlock(lw, secret, min(seconds, MAX_UNLOCK_SECONDS))
+
+    @method
+    def walletlock(request: RpcRequest) -> None:
+        """walletlock
+
+        Forget the decrypted seed now."""
+        manager.relock(resolve(request))
+
+    @method
+    async def walletpassphrasechange(
+        request: RpcRequest, oldpassphrase: Any, newpassphrase: Any
+    ) -> None:
+        """walletpassphrasechange "oldpassphrase" "newpassphrase"
+
+        Re-encrypt the seed under a new passphrase."""
+        lw = resolve(request)
+        await manager.change_passphrase(
+            lw, as_passphrase(oldpassphrase), as_passphrase(newpassphrase)
+        )
+
+    @hidden
+    async def dumpmnemonic(request: RpcRequest, passphrase: Any = None) -> str:
+        """dumpmnemonic ( "passphrase" )
+
+        The wallet's recovery phrase (for `obol wallet backup`). An encrypted wallet needs
+        its passphrase here, or to be unlocked."""
+        lw = resolve(request)
+        secret = None if passphrase is None else as_str(passphrase)
+        return await asyncio.to_thread(lw.wallet.mnemonic, secret)
+
+    # --- any address (the node's address index) --------------------------------------
+
+    def address_view(text: Any) -> tuple[bytes, list[WalletTx]]:
+        lock = as_address(text, params)
+        return lock, manager.history([lock])
+
+    @reg.method(category="addressindex")
+    def getaddressbalance(address: Any) -> dict[str, Any]:
+        """getaddressbalance "address"
+
+        Confirmed balance, the mempool's net change to it, and all confirmed receipts."""
+        lock, txs = address_view(address)
+        coins = manager.unspent([lock])
+        confirmed = sum(c.value for c in coins if c.height is not None)
+        spent_in_mempool = sum(
+            coin.value
+            for key, coin in node.chain.db.address_coins(lock)
+            if node.mempool.spender_of(key) is not None
+        )
+        incoming = sum(c.value for c in coins if c.height is None)
+        received = sum(
+            o.value for w in txs if w.height is not None for o in w.tx.outputs if o.lock == lock
+        )
+        return {
+            "balance": Amount(confirmed + spent_in_mempool),
+            "unconfirmed": Amount(incoming - spent_in_mempool),
+            "received": Amount(received),
+        }
+
+    @reg.method(category="addressindex")
+    def getaddressutxos(address: Any) -> list[dict[str, Any]]:
+        """getaddressutxos "address"
+
+        Unspent outputs of an address, mempool included (unconfirmed: height null), less
+        those a mempool tx spends."""
+        lock = as_address(address, params)
+        tip = manager.tip_height
+        coins = sorted(
+            manager.unspent([lock]), key=lambda c: (c.height is None, c.height or 0, c.txid)
+        )
+        return [
+            {
+                "txid": hash_to_hex(c.txid),
+                "vout": c.index,
+                "address": encode_address(lock, params),
+                "scriptPubKey": lock_json(lock, params)["hex"],
+                "amount": Amount(c.value),
+                "height": c.height,
+                "confirmations": c.depth(tip),
+                "coinbase": c.coinbase,
+            }
+            for c in coins
+        ]
+
+    @reg.method(category="addressindex")
+    def getaddresshistory(address: Any) -> list[dict[str, Any]]:
+        """getaddresshistory "address"
+
+        Every tx that paid or spent from the address, oldest first, mempool last."""
+        lock, txs = address_view(address)
+        tip = manager.tip_height
+        out = []
+        for w in txs:
+            received = sum(o.value for o in w.tx.outputs if o.lock == lock)
+            sent = sum(s[0] for s in w.spent if s is not None and s[1] == lock)
+            out.append(
+                {
+                    "txid": w.tx.txid_hex,
+                    "height": w.height,
+                    "blockhash": None if w.block_hash is None else hash_to_hex(w.block_hash),
+                    "confirmations": 0 if w.height is None else tip - w.height + 1,
+                    "received": Amount(received),
+                    "sent": Amount(sent),
+                    "time": w.time,
+                }
+            )
+        return out

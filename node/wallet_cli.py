@@ -1,0 +1,259 @@
+"""``obol wallet``: a wallet of a running node, for people (and, with ``--json``, scripts).
+
+Every command is one or two RPC calls to ``/wallet/<name>`` (``--wallet``; without it the
+node's only loaded wallet). Secrets (passphrases, the recovery phrase) are read from the
+terminal without echo, or as lines on standard input when it is not a terminal, and never
+from the command line, where other users and the shell history would see them. A user
+mistake (bad address or amount, too little money, locked wallet, wrong passphrase, node not
+running) ends as one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from consensus.address import AddressError, decode_address
+from consensus.params import NETWORKS
+from consensus.primitives import Tx, TxOut
+
+from .cli import CliError, RpcCallError, credentials, pretty_json, rpc_call, rpc_url
+from .rpc.errors import RpcError
+from .rpc.jsonfmt import parse_amount
+
+DEFAULT_UNLOCK_SECONDS = 300
+
+
+def add_parser(
+    sub: argparse._SubParsersAction, add_common: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    p = sub.add_parser("wallet", help="use a wallet of a running node")
+    add_common(p)
+    p.add_argument("--rpc-port", type=int, default=None)
+    p.add_argument("--rpc-host", default="127.0.0.1")
+    p.add_argument("--rpc-user")
+    p.add_argument("--rpc-password")
+    p.add_argument("--wallet", help="wallet name (default: the node's only loaded wallet)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    cmds = p.add_subparsers(dest="wallet_command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        c = cmds.add_parser(name, help=help_text)
+        c.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        return c
+
+    c = command("create", "create a new wallet (24 new words)")
+    c.add_argument("name")
+    c.add_argument("--encrypt", action="store_true", help="ask for a passphrase")
+    c = command("address", "a new receiving address")
+    c.add_argument("--label", default="")
+    c.add_argument("--type", choices=("ed25519", "secp256k1"), default=None)
+    command("balance", "trusted, pending and immature balance")
+    c = command("send", "pay AMOUNT OBOL to ADDRESS")
+    c.add_argument("address")
+    c.add_argument("amount")
+    c.add_argument("--fee-rate", type=int, default=None, help="units per byte")
+    c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    c = command("history", "recent payments in and out")
+    c.add_argument("--count", type=int, default=20)
+    command("unspent", "spendable coins")
+    command("encrypt", "encrypt the wallet with a passphrase")
+    c = command("unlock", "unlock an encrypted wallet for a while")
+    c.add_argument("--timeout", type=int, default=DEFAULT_UNLOCK_SECONDS, help="seconds")
+    command("lock", "lock an encrypted wallet now")
+    command("backup", "show the recovery phrase")
+    c = command("restore", "create a wallet from a recovery phrase")
+    c.add_argument("name")
+    c.add_argument("--encrypt", action="store_true", help="ask for a passphrase")
+
+
+class _Client:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.user, self.password = credentials(args)
+
+    def call(self, method: str, params: list[Any] | dict[str, Any], *, wallet: bool = True) -> Any:
+        url = rpc_url(self.args) if wallet else rpc_url(_without_wallet(self.args))
+        try:
+            return rpc_call(url, self.user, self.password, method, params)
+        except RpcCallError as exc:
+            raise CliError(" ".join(str(exc.message).split())) from exc
+
+
+def _without_wallet(args: argparse.Namespace) -> argparse.Namespace:
+    copy = argparse.Namespace(**vars(args))
+    copy.wallet = None
+    return copy
+
+
+def read_secret(prompt: str, confirm: bool = False) -> str:
+    """A secret from the terminal (no echo), or the next line of standard input."""
+    if sys.stdin.isatty():
+        secret = getpass.getpass(prompt)
+        if confirm and getpass.getpass("again: ") != secret:
+            raise CliError("the two entries differ")
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret.strip():
+        raise CliError("nothing entered")
+    return secret
+
+
+def _amount(value: Any) -> str:
+    return f"{Decimal(value):.8f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    client = _Client(args)
+    handler = _COMMANDS[args.wallet_command]
+    result, text = handler(client, args)
+    if args.json:
+        print(pretty_json(result))
+    elif text:
+        print(text)
+    return 0
+
+
+def cmd_create(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    params: dict[str, Any] = {"wallet_name": args.name}
+    if args.encrypt:
+        params["passphrase"] = read_secret("new passphrase: ", confirm=True)
+    result = client.call("createwallet", params, wallet=False)
+    text = (
+        f"created wallet {result['name']}; run `obol wallet --wallet {result['name']} backup` "
+        "and write down its recovery phrase"
+    )
+    return result, text
+
+
+def cmd_restore(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    params: dict[str, Any] = {
+        "wallet_name": args.name,
+        "mnemonic": read_secret("recovery phrase: "),
+    }
+    if args.encrypt:
+        params["passphrase"] = read_secret("new passphrase: ", confirm=True)
+    result = client.call("createwallet", params, wallet=False)
+    return result, f"restored wallet {result['name']}"
+
+
+def cmd_address(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    address = client.call("getnewaddress", [args.label, args.type])
+    return {"address": address}, address
+
+
+def cmd_balance(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    mine = client.call("getbalances", [])["mine"]
+    lines = [
+        f"trusted   {_amount(mine['trusted']):>20} OBOL",
+        f"pending   {_amount(mine['untrusted_pending']):>20} OBOL",
+        f"immature  {_amount(mine['immature']):>20} OBOL",
+    ]
+    return mine, "\n".join(lines)
+
+
+def cmd_send(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    if not args.yes and sys.stdin.isatty():
+        preview = _preview(client, args)
+        answer = input(
+            f"send {_amount(args.amount)} OBOL to {args.address} with a fee of "
+            f"{_amount(preview['fee'])} OBOL? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            raise CliError("cancelled: nothing was sent")
+    params: dict[str, Any] = {"address": args.address, "amount": args.amount, "verbose": True}
+    if args.fee_rate is not None:
+        params["fee_rate"] = args.fee_rate
+    sent = client.call("sendtoaddress", params)
+    result = {
+        "txid": sent["txid"],
+        "address": args.address,
+        "amount": Decimal(args.amount),
+        "fee": sent["fee"],
+    }
+    text = (
+        f"sent {_amount(args.amount)} OBOL to {args.address}, fee {_amount(sent['fee'])} OBOL\n"
+        f"txid {sent['txid']}"
+    )
+    return result, text
+
+
+def _preview(client: _Client, args: argparse.Namespace) -> dict[str, Any]:
+    """The fee the send would pay, from ``fundrawtransaction`` on the same output."""
+    try:
+        lock = decode_address(args.address, NETWORKS[args.network])
+    except AddressError as exc:
+        raise CliError(f"Invalid address: {exc}") from exc
+    try:
+        value = parse_amount(args.amount, allow_zero=False)
+    except RpcError as exc:
+        raise CliError(exc.message) from exc
+    raw = Tx(1, (), (TxOut(value, lock),), 0).serialize().hex()
+    options = {} if args.fee_rate is None else {"fee_rate": args.fee_rate}
+    return client.call("fundrawtransaction", [raw, options])
+
+
+def cmd_history(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    entries = client.call("listtransactions", ["*", args.count])
+    lines = [
+        f"{e['confirmations']:>7} conf  {e['category']:<9} {_amount(e['amount']):>20} OBOL  "
+        f"{e.get('address', '')}  {e['txid']}"
+        for e in entries
+    ]
+    return entries, "\n".join(lines) if lines else "no transactions yet"
+
+
+def cmd_unspent(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    coins = client.call("listunspent", [0])
+    lines = [
+        f"{c['txid']}:{c['vout']}  {_amount(c['amount']):>20} OBOL  "
+        f"{c['confirmations']:>7} conf  {c['address']}"
+        for c in coins
+    ]
+    return coins, "\n".join(lines) if lines else "no spendable coins"
+
+
+def cmd_encrypt(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    message = client.call("encryptwallet", [read_secret("new passphrase: ", confirm=True)])
+    return {"message": message}, message
+
+
+def cmd_unlock(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    client.call("walletpassphrase", [read_secret("passphrase: "), args.timeout])
+    return {"unlocked_for": args.timeout}, f"unlocked for {args.timeout} seconds"
+
+
+def cmd_lock(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    client.call("walletlock", [])
+    return {"locked": True}, "locked"
+
+
+def cmd_backup(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    info = client.call("getwalletinfo", [])
+    params = [read_secret("passphrase: ")] if "unlocked_until" in info else []
+    words = client.call("dumpmnemonic", params)
+    text = (
+        f"{words}\n"
+        "Anyone with these words controls the wallet's coins: write them on paper, keep "
+        "them offline."
+    )
+    return {"mnemonic": words}, text
+
+
+_COMMANDS: dict[str, Callable[[_Client, argparse.Namespace], tuple[Any, str]]] = {
+    "create": cmd_create,
+    "restore": cmd_restore,
+    "address": cmd_address,
+    "balance": cmd_balance,
+    "send": cmd_send,
+    "history": cmd_history,
+    "unspent": cmd_unspent,
+    "encrypt": cmd_encrypt,
+    "unlock": cmd_unlock,
+    "lock": cmd_lock,
+    "backup": cmd_backup,
+}

@@ -1,0 +1,617 @@
+"""Wallets inside the node: where they live, what they own, and how they spend.
+
+``wallet/`` holds the pure parts (keys, keystore, coin selection, signing); this module
+gives them the node's view of the chain. A wallet's coins and history are not stored in
+the wallet: they come from the node's address index (``ChainDB.address_coins`` and
+``address_history``, kept in the same atomic batch as the coins) overlaid with the mempool,
+so a restored wallet sees its balance at once and a reorg needs no wallet rescan.
+
+Files: ``<netdir>/wallets/<name>/wallet.json`` (``Wallet.to_json``), written atomically
+(temporary file, fsync, rename, fsync of the directory) with mode 0600. Once a wallet is
+encrypted its file holds only the keystore blob; copies of the old clear file may survive in
+free filesystem blocks or backups, so, as Bitcoin Core advises, a wallet that was ever
+unencrypted is best replaced by a new encrypted one and its funds moved there.
+
+Balances follow Bitcoin Core's ``getbalances``: *trusted* is confirmed mature coins plus
+unconfirmed outputs of txs whose inputs are all ours (our own change); *untrusted_pending*
+is unconfirmed coins from others; *immature* is coinbase outputs fewer than
+``coinbase_maturity + 1`` blocks deep (Core's wallet waits one block more than consensus).
+
+Spending holds the wallet's ``asyncio.Lock`` from coin selection to mempool acceptance, and
+selection skips every coin a mempool tx spends, so concurrent sends never pick one coin
+twice. Confirmed coins are tried first; unconfirmed own change only if they do not suffice.
+
+``OBOL_TEST_FAST_KDF=1`` in the environment makes new keystores use libsodium's minimum
+Argon2id limits instead of "moderate" (about a second and 256 MiB per unlock). It exists
+for the test suite only: never set it for a wallet that holds real value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from consensus.encoding import decode_tx
+from consensus.errors import RuleError
+from consensus.primitives import Tx, TxOut, outpoint_key
+from wallet import keystore
+from wallet.coinselect import Candidate, Selection, select_coins
+from wallet.errors import InsufficientFunds, WalletError
+from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
+from wallet.mnemonic import NEW_WALLET_ENTROPY_BYTES
+from wallet.txbuild import input_size, sign_inputs, unsigned_tx
+from wallet.wallet import SentRecord, Wallet, WalletKey, mnemonic_entropy
+
+from .policy import PolicyError
+
+if TYPE_CHECKING:
+    from .node import Node
+
+log = logging.getLogger("obol.wallet")
+
+DEFAULT_WALLET = "default"
+WALLET_FILE = "wallet.json"
+FALLBACK_FEE_RATE = 10  # units per byte, Core's -fallbackfee: obol has no fee estimator
+MAX_UNLOCK_SECONDS = 100_000_000  # Core's cap on walletpassphrase's timeout
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def kdf_limits() -> tuple[int, int] | None:
+    """Argon2id limits for new keystores: the keystore's default unless the test switch is on."""
+    if os.environ.get("OBOL_TEST_FAST_KDF") == "1":
+        return keystore.FAST_KDF_LIMITS
+    return None
+
+
+class WalletNotFound(WalletError):
+    code = -18
+
+
+class WalletNotSpecified(WalletError):
+    code = -19
+
+
+class WalletAlreadyLoaded(WalletError):
+    code = -35
+
+
+class WalletAlreadyExists(WalletError):
+    code = -36
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedCoin:
+    """An unspent output of a lock we watch, confirmed or created by a mempool tx."""
+
+    txid: bytes
+    index: int
+    value: int
+    lock: bytes
+    height: int | None  # None while unconfirmed
+    coinbase: bool
+    from_me: bool  # unconfirmed and every input of its tx was ours (our change)
+
+    @property
+    def key(self) -> bytes:
+        return outpoint_key(self.txid, self.index)
+
+    def depth(self, tip_height: int) -> int:
+        return 0 if self.height is None else tip_height - self.height + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    trusted: int
+    untrusted_pending: int
+    immature: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletTx:
+    """A tx touching our locks, where it is, and the coins its inputs spent."""
+
+    tx: Tx
+    height: int | None  # None: in the mempool
+    position: int  # in its block (0 for mempool txs)
+    block_hash: bytes | None
+    block_time: int | None
+    time: int
+    spent: tuple[tuple[int, bytes] | None, ...]  # (value, lock) per input; None: coinbase
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of listtransactions: a payment in or out of the wallet."""
+
+    category: str  # "send", "receive", "generate" or "immature"
+    lock: bytes
+    amount: int  # negative for sends
+    vout: int
+    fee: int | None  # negative, on sends of a tx whose inputs are all ours
+
+
+@dataclass(frozen=True, slots=True)
+class TxSummary:
+    """gettransaction's totals: net amount without the fee, and the fee if we paid it."""
+
+    entries: tuple[Entry, ...]
+    amount: int
+    fee: int | None
+
+
+class LoadedWallet:
+    """A wallet in memory: its data, file, spending lock and unlock timer."""
+
+    def __init__(self, name: str, path: Path, wallet: Wallet) -> None:
+        self.name = name
+        self.path = path
+        self.wallet = wallet
+        self.lock = asyncio.Lock()
+        self.relock_handle: asyncio.TimerHandle | None = None
+        self.unlocked_until = 0
+
+    def save(self) -> None:
+        write_atomic(self.path, json.dumps(self.wallet.to_json(), indent=1).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class WalletManager:
+    """The loaded wallets and everything they read from the node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.params = node.params
+        self.dir = node.config.netdir / "wallets"
+        self.loaded: dict[str, LoadedWallet] = {}
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create ``default`` on first start and load it (unless ``--no-wallet``)."""
+        if not self.node.config.wallet:
+            return
+        if (self.dir / DEFAULT_WALLET / WALLET_FILE).exists():
+            await self.load(DEFAULT_WALLET)
+        else:
+            await self.create(DEFAULT_WALLET)
+
+    async def stop(self) -> None:
+        for name in list(self.loaded):
+            self.unload(name)
+
+    # --- which wallet --------------------------------------------------------------
+
+    def resolve(self, name: str | None) -> LoadedWallet:
+        """The wallet a call is for: ``/wallet/<name>``, or the only one loaded."""
+        if name is not None:
+            lw = self.loaded.get(name)
+            if lw is None:
+                raise WalletNotFound("Requested wallet does not exist or is not loaded")
+            return lw
+        if len(self.loaded) == 1:
+            return next(iter(self.loaded.values()))
+        if not self.loaded:
+            raise WalletNotFound(
+                "No wallet is loaded. Load a wallet using loadwallet or create a new one with "
+                "createwallet."
+            )
+        raise WalletNotSpecified(
+            "Wallet file not specified (must request wallet RPC through /wallet/<filename> "
+            "uri-path)."
+        )
+
+    def _path(self, name: str) -> Path:
+        if not _NAME.fullmatch(name):
+            raise WalletError("Invalid wallet name: use up to 64 letters, digits, '.', '_' or '-'")
+        return self.dir / name / WALLET_FILE
+
+    async def create(
+        self, name: str, mnemonic: str | None = None, passphrase: str | None = None
+    ) -> LoadedWallet:
+        """A new wallet (fresh 24 words, or restored from ``mnemonic``), saved and loaded;
+        encrypted (and so locked) at once if ``passphrase`` is given."""
+        path = self._path(name)
+        entropy = (
+            mnemonic_entropy(mnemonic)
+            if mnemonic is not None
+            else secrets.token_bytes(NEW_WALLET_ENTROPY_BYTES)
+        )
+        wallet = Wallet.create(self.params.name, entropy)
+        if passphrase:
+            await asyncio.to_thread(wallet.encrypt, passphrase, kdf_limits())
+        if path.exists() or name in self.loaded:  # checked after the await: no race
+            raise WalletAlreadyExists(
+                f"Failed to create database path '{path.parent}'. Database already exists."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lw = LoadedWallet(name, path, wallet)
+        lw.save()
+        self.loaded[name] = lw
+        log.info("wallet %s created%s", name, " from a mnemonic" if mnemonic else "")
+        self.refresh(lw)
+        return lw
+
+    async def load(self, name: str) -> LoadedWallet:
+        path = self._path(name)
+        if name in self.loaded:
+            raise WalletAlreadyLoaded(
+                f"Wallet file verification failed. Refusing to load database. Data file "
+                f"'{path}' is already loaded."
+            )
+        if not path.exists():
+            raise WalletNotFound(
+                f"Wallet file verification failed. Failed to load database path "
+                f"'{path.parent}'. Path does not exist."
+            )
+        try:
+            obj = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise WalletError(f"cannot read the wallet file {path}: {exc}") from exc
+        wallet = Wallet.from_json(obj)
+        if wallet.network != self.params.name:
+            raise WalletError(f"wallet {name} is for {wallet.network}, not {self.params.name}")
+        lw = LoadedWallet(name, path, wallet)
+        self.loaded[name] = lw
+        await self._resubmit(lw)
+        self.refresh(lw)
+        log.info("wallet %s loaded", name)
+        return lw
+
+    def unload(self, name: str) -> None:
+        lw = self.loaded.pop(name, None)
+        if lw is None:
+            raise WalletNotFound("Requested wallet does not exist or is not loaded")
+        if lw.relock_handle is not None:
+            lw.relock_handle.cancel()
+        if lw.wallet.encrypted and not lw.wallet.locked:
+            lw.wallet.lock()
+
+    async def _resubmit(self, lw: LoadedWallet) -> None:
+        """Txs we sent that are neither confirmed nor in the mempool go back to the mempool
+        (the node lost them, or a reorg dropped them); ones that no longer fit are left."""
+        db = self.node.chain.db
+        for txid, record in lw.wallet.sent.items():
+            if txid in self.node.mempool or db.tx_location(txid) is not None:
+                continue
+            try:
+                await self.node.submit_tx(decode_tx(record.raw))
+            except (RuleError, PolicyError) as exc:
+                log.info(
+                    "wallet %s: sent tx %s not resubmitted: %s", lw.name, txid[::-1].hex(), exc
+                )
+
+    # --- encryption ----------------------------------------------------------------
+
+    async def encrypt(self, lw: LoadedWallet, passphrase: str) -> None:
+        """Under the spending lock: a send must not see the seed vanish half way."""
+        async with lw.lock:
+            await asyncio.to_thread(lw.wallet.encrypt, passphrase, kdf_limits())
+            lw.save()
+
+    async def unlock(self, lw: LoadedWallet, passphrase: str, timeout: int) -> None:
+        await asyncio.to_thread(lw.wallet.unlock, passphrase)
+        if lw.wallet.top_up():
+            lw.save()
+        if lw.relock_handle is not None:
+            lw.relock_handle.cancel()
+        lw.unlocked_until = self.node.clock.now() + timeout
+        lw.relock_handle = asyncio.get_running_loop().call_later(timeout, self.relock, lw)
+
+    def relock(self, lw: LoadedWallet) -> None:
+        if lw.relock_handle is not None:
+            lw.relock_handle.cancel()
+            lw.relock_handle = None
+        lw.unlocked_until = 0
+        if not lw.wallet.locked:
+            lw.wallet.lock()
+
+    async def change_passphrase(self, lw: LoadedWallet, old: str, new: str) -> None:
+        await asyncio.to_thread(lw.wallet.change_passphrase, old, new, kdf_limits())
+        lw.save()
+
+    # --- addresses -----------------------------------------------------------------
+
+    def new_key(self, lw: LoadedWallet, key_type: int, chain: int, label: str = "") -> WalletKey:
+        self.refresh(lw)
+        key = lw.wallet.new_key(key_type, chain)
+        if label:
+            lw.wallet.labels[key.lock] = label
+        lw.save()
+        return key
+
+    async def default_mining_lock(self) -> bytes | None:
+        """A fresh receive address of ``default`` (or of the only wallet) for ``generate``."""
+        lw = self.loaded.get(DEFAULT_WALLET)
+        if lw is None and len(self.loaded) == 1:
+            lw = next(iter(self.loaded.values()))
+        if lw is None:
+            return None
+        return self.new_key(lw, lw.wallet.default_key_type, EXTERNAL_CHAIN).lock
+
+    # --- the chain as the wallet sees it -------------------------------------------
+
+    @property
+    def tip_height(self) -> int:
+        return self.node.chain.height
+
+    def is_mature(self, coin: OwnedCoin) -> bool:
+        return not coin.coinbase or coin.depth(self.tip_height) > self.params.coinbase_maturity
+
+    def refresh(self, lw: LoadedWallet) -> None:
+        """Mark lookahead keys that received coins as used (so they are not handed out
+        again and the lookahead moves on); saves the wallet if anything changed."""
+        db = self.node.chain.db
+        wallet = lw.wallet
+        in_mempool = {out.lock for e in self.node.mempool.entries() for out in e.tx.outputs}
+        changed = False
+        for key in wallet.unused_keys():
+            if key.lock in in_mempool or next(db.address_history(key.lock), None):
+                changed |= wallet.mark_used(key.lock)
+        if changed:
+            lw.save()
+
+    def spent_coin(self, key: bytes) -> tuple[int, bytes] | None:
+        """(value, lock) of the coin at outpoint ``key``: confirmed, or a mempool output."""
+        coin = self.node.chain.db.get_coin(key)
+        if coin is not None:
+            return coin.value, coin.lock
+        entry = self.node.mempool.get(key[:32])
+        index = int.from_bytes(key[32:], "little")
+        if entry is not None and index < len(entry.tx.outputs):
+            out = entry.tx.outputs[index]
+            return out.value, out.lock
+        return None
+
+    def unspent(self, locks: Iterable[bytes]) -> list[OwnedCoin]:
+        """Unspent coins of ``locks``: confirmed ones no mempool tx spends, then outputs of
+        mempool txs that no other mempool tx spends. A coin in both (a block connected and
+        the mempool not yet updated) counts once, as confirmed."""
+        db = self.node.chain.db
+        mempool = self.node.mempool
+        wanted = set(locks)
+        coins: dict[bytes, OwnedCoin] = {}
+        for lock in wanted:
+            for key, coin in db.address_coins(lock):
+                if mempool.spender_of(key) is None:
+                    coins[key] = OwnedCoin(
+                        key[:32],
+                        int.from_bytes(key[32:], "little"),
+                        coin.value,
+                        coin.lock,
+                        coin.height,
+                        coin.coinbase,
+                        False,
+                    )
+        for entry in mempool.entries():
+            mine = [(n, o) for n, o in enumerate(entry.tx.outputs) if o.lock in wanted]
+            if not mine:
+                continue
+            from_me = self._all_inputs_in(entry.tx, wanted)
+            for n, out in mine:
+                key = outpoint_key(entry.txid, n)
+                if key not in coins and mempool.spender_of(key) is None:
+                    coins[key] = OwnedCoin(entry.txid, n, out.value, out.lock, None, False, from_me)
+        return list(coins.values())
+
+    def _all_inputs_in(self, tx: Tx, locks: set[bytes]) -> bool:
+        for inp in tx.inputs:
+            spent = self.spent_coin(inp.outpoint_key)
+            if spent is None or spent[1] not in locks:
+                return False
+        return True
+
+    def coins(self, lw: LoadedWallet) -> list[OwnedCoin]:
+        return self.unspent(lw.wallet.locks())
+
+    def balances(self, lw: LoadedWallet) -> Balances:
+        trusted = pending = immature = 0
+        for coin in self.coins(lw):
+            if coin.height is None:
+                if coin.from_me:
+                    trusted += coin.value
+                else:
+                    pending += coin.value
+            elif self.is_mature(coin):
+                trusted += coin.value
+            else:
+                immature += coin.value
+        return Balances(trusted, pending, immature)
+
+    def history(self, locks: Iterable[bytes]) -> list[WalletTx]:
+        """Every tx paying or spending ``locks``: confirmed ones in chain order, then the
+        mempool's in the order they entered."""
+        db = self.node.chain.db
+        wanted = set(locks)
+        refs: set[tuple[int, int, bytes]] = set()
+        for lock in wanted:
+            refs.update(db.address_history(lock))
+        out: list[WalletTx] = []
+        blocks: dict[bytes, tuple[Tx, ...]] = {}
+        undos: dict[bytes, tuple] = {}
+        confirmed = set()
+        for height, position, txid in sorted(refs):
+            entry = self.node.chain.at_height(height)
+            if entry is None:
+                continue
+            block_hash = entry.hash
+            if block_hash not in blocks:
+                block = db.block(block_hash)
+                if block is None:
+                    continue
+                blocks[block_hash] = block.txs
+                undos[block_hash] = db.undo(block_hash) or ()
+            txs = blocks[block_hash]
+            tx = txs[position]
+            if position == 0:
+                spent: tuple[tuple[int, bytes] | None, ...] = (None,)
+            else:
+                start = sum(len(t.inputs) for t in txs[1:position])
+                coins = undos[block_hash][start : start + len(tx.inputs)]
+                spent = tuple((c.value, c.lock) for c in coins)
+            confirmed.add(txid)
+            t = entry.header.time
+            out.append(WalletTx(tx, height, position, block_hash, t, t, spent))
+        for mentry in self.node.mempool.entries():
+            tx = mentry.tx
+            if mentry.txid in confirmed:
+                continue
+            spent = tuple(self.spent_coin(i.outpoint_key) for i in tx.inputs)
+            touches = any(o.lock in wanted for o in tx.outputs) or any(
+                s is not None and s[1] in wanted for s in spent
+            )
+            if touches:
+                out.append(WalletTx(tx, None, 0, None, None, int(mentry.time), spent))
+        return out
+
+    def summarize(self, lw: LoadedWallet, wtx: WalletTx) -> TxSummary:
+        """The wallet's reading of one tx, as Bitcoin Core's ListTransactions/gettransaction."""
+        wallet = lw.wallet
+        tx = wtx.tx
+        if tx.is_coinbase:
+            mature = (
+                wtx.height is not None
+                and self.tip_height - wtx.height + 1 > self.params.coinbase_maturity
+            )
+            category = "generate" if mature else "immature"
+            entries = tuple(
+                Entry(category, o.lock, o.value, n, None)
+                for n, o in enumerate(tx.outputs)
+                if wallet.key_for(o.lock) is not None
+            )
+            return TxSummary(entries, sum(e.amount for e in entries), None)
+        debit = sum(s[0] for s in wtx.spent if s is not None and wallet.key_for(s[1]))
+        credit = sum(o.value for o in tx.outputs if wallet.key_for(o.lock) is not None)
+        from_me = all(s is not None and wallet.key_for(s[1]) for s in wtx.spent)
+        fee = sum(s[0] for s in wtx.spent if s is not None) - sum(o.value for o in tx.outputs)
+        entries: list[Entry] = []
+        for n, out in enumerate(tx.outputs):
+            key = wallet.key_for(out.lock)
+            if debit > 0:
+                if key is not None and key.is_change:
+                    continue
+                entries.append(Entry("send", out.lock, -out.value, n, -fee if from_me else None))
+            if key is not None:
+                entries.append(Entry("receive", out.lock, out.value, n, None))
+        if from_me:
+            return TxSummary(tuple(entries), credit - debit + fee, -fee)
+        return TxSummary(tuple(entries), credit - debit, None)
+
+    def find_tx(self, lw: LoadedWallet, txid: bytes) -> WalletTx | None:
+        for wtx in self.history(lw.wallet.locks()):
+            if wtx.tx.txid == txid:
+                return wtx
+        return None
+
+    # --- spending ------------------------------------------------------------------
+
+    def fee_rate(self, requested: int | None) -> int:
+        """``requested`` (units per byte), or the fallback; never below the mempool's floor."""
+        floor = math.ceil(self.node.mempool.min_fee_rate())
+        if requested is None:
+            return max(FALLBACK_FEE_RATE, floor)
+        if requested < floor:
+            raise ValueError(
+                f"fee_rate {requested} is below the minimum fee rate of {floor} units per byte"
+            )
+        return requested
+
+    def _candidates(self, lw: LoadedWallet, unconfirmed: bool) -> list[Candidate]:
+        mempool = self.node.mempool
+        limit = self.node.policy.max_ancestors
+        out = []
+        for coin in self.coins(lw):
+            if coin.height is None:
+                if not (unconfirmed and coin.from_me):
+                    continue
+                if mempool.package_stats(coin.txid).ancestor_count + 1 >= limit:
+                    continue
+            elif not self.is_mature(coin):
+                continue
+            out.append(Candidate(coin.key, coin.value, input_size(coin.index, coin.lock[0])))
+        return out
+
+    def select(self, lw: LoadedWallet, payments: Sequence[int], fee_rate: int) -> Selection:
+        """Confirmed mature coins first; our own unconfirmed change only if they fall short."""
+        dust = self.node.policy.dust_limit
+        try:
+            return select_coins(self._candidates(lw, False), payments, fee_rate, dust)
+        except InsufficientFunds:
+            return select_coins(self._candidates(lw, True), payments, fee_rate, dust)
+
+    def fund(
+        self, lw: LoadedWallet, outputs: Sequence[TxOut], fee_rate: int
+    ) -> tuple[Tx, int, int]:
+        """An unsigned tx paying ``outputs`` from our coins with change: (tx, fee, change
+        position or -1). Takes a change key when there is change."""
+        self.refresh(lw)
+        selection = self.select(lw, [o.value for o in outputs], fee_rate)
+        outs = list(outputs)
+        change_pos = -1
+        if selection.change:
+            change = lw.wallet.new_key(lw.wallet.default_key_type, INTERNAL_CHAIN)
+            change_pos = secrets.randbelow(len(outs) + 1)
+            outs.insert(change_pos, TxOut(selection.change, change.lock))
+            lw.save()
+        inputs = [(c.key[:32], int.from_bytes(c.key[32:], "little")) for c in selection.inputs]
+        return unsigned_tx(inputs, outs), selection.fee, change_pos
+
+    def sign(self, lw: LoadedWallet, tx: Tx) -> tuple[Tx, list[int]]:
+        """``tx`` with every input we can sign signed; and the indexes we could not sign."""
+        wallet = lw.wallet
+        spent = [self.spent_coin(i.outpoint_key) for i in tx.inputs]
+        keys = {}
+        missing = []
+        for n, coin in enumerate(spent):
+            if coin is not None and wallet.key_for(coin[1]) is not None:
+                keys[n] = wallet.secret_for(coin[1])
+            else:
+                missing.append(n)
+        return sign_inputs(tx, keys, spent, self.params), missing
+
+    async def send(
+        self,
+        lw: LoadedWallet,
+        outputs: Sequence[TxOut],
+        fee_rate: int | None,
+        comment: str = "",
+        comment_to: str = "",
+    ) -> tuple[Tx, int]:
+        """Fund, sign and submit a payment under the wallet's lock: (tx, fee)."""
+        async with lw.lock:
+            lw.wallet.require_unlocked()
+            rate = self.fee_rate(fee_rate)
+            unsigned, fee, _ = self.fund(lw, outputs, rate)
+            tx, missing = self.sign(lw, unsigned)
+            assert not missing, "the wallet selected a coin it cannot sign for"
+            try:
+                await self.node.submit_tx(tx)
+            except (RuleError, PolicyError) as exc:
+                raise WalletError(f"the transaction was rejected: {exc.code.value}") from exc
+            now = self.node.clock.now()
+            lw.wallet.sent[tx.txid] = SentRecord(now, tx.serialize(), comment, comment_to)
+            lw.save()
+        log.info("wallet %s sent %s fee=%d", lw.name, tx.txid_hex, fee)
+        return tx, fee

@@ -1,0 +1,119 @@
+"""Encrypted wallets refuse to sign until unlocked; backup and restore on another node."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+
+from .framework import RpcFailure
+from .wallet_helpers import (
+    assert_one_line_error,
+    obol_wallet,
+    obol_wallet_json,
+    relay_all,
+)
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes started by these tests use Argon2id's minimum limits (test-only switch)."""
+    monkeypatch.setenv("OBOL_TEST_FAST_KDF", "1")
+
+
+def test_encrypt_unlock_backup_and_restore(start_nodes):
+    (a,) = start_nodes(1)
+    a.rpc.generate(101)
+    first = a.rpc.getnewaddress("first")
+    wallet_file = a.netdir / "wallets" / "default" / "wallet.json"
+    clear = json.loads(wallet_file.read_text())
+    entropy = clear["entropy"]
+
+    done = obol_wallet(a, "encrypt", stdin=PASSPHRASE + "\n")
+    assert done.returncode == 0 and "wallet encrypted" in done.stdout
+    stored = wallet_file.read_text()
+    assert "entropy" not in stored and entropy not in stored and "keystore" in stored
+    assert oct(wallet_file.stat().st_mode & 0o777) == "0o600"
+    assert a.rpc.getwalletinfo()["unlocked_until"] == 0
+
+    # Locked: no signing, no mnemonic; a wrong passphrase is -14.
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.sendtoaddress(first, 1)
+    assert err.value.code == -13
+    assert "walletpassphrase" in err.value.message
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.dumpmnemonic()
+    assert err.value.code == -13
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.walletpassphrase("wrong", 60)
+    assert err.value.code == -14
+    assert err.value.message == "Error: The wallet passphrase entered was incorrect."
+    assert_one_line_error(
+        obol_wallet(a, "unlock", stdin="wrong\n"), "passphrase entered was incorrect"
+    )
+    assert_one_line_error(obol_wallet(a, "send", first, "1", "--yes"), "walletpassphrase")
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.encryptwallet("again")
+    assert err.value.code == -15
+
+    # Addresses from the lookahead still come while locked, until it runs out (-12).
+    handed = [a.rpc.getnewaddress() for _ in range(19)]
+    assert first not in handed
+    with pytest.raises(RpcFailure) as err:
+        for _ in range(40):
+            a.rpc.getnewaddress()
+    assert err.value.code == -12
+
+    # Unlocked, it signs; locked again, it does not.
+    done = obol_wallet(a, "unlock", "--timeout", "60", stdin=PASSPHRASE + "\n")
+    assert done.returncode == 0, done.stderr
+    assert a.rpc.getwalletinfo()["unlocked_until"] > time.time()
+    txid = a.rpc.sendtoaddress(first, 1)
+    assert txid in a.rpc.getrawmempool()
+    assert obol_wallet(a, "lock").returncode == 0
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.sendtoaddress(first, 1)
+    assert err.value.code == -13
+
+    # A short unlock expires by itself.
+    a.rpc.walletpassphrase(PASSPHRASE, 1)
+    time.sleep(1.5)
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.sendtoaddress(first, 1)
+    assert err.value.code == -13
+
+    # Passphrase change: the old one stops working.
+    a.rpc.walletpassphrasechange(PASSPHRASE, "new passphrase")
+    with pytest.raises(RpcFailure) as err:
+        a.rpc.walletpassphrase(PASSPHRASE, 10)
+    assert err.value.code == -14
+
+    backup = obol_wallet_json(a, "backup", stdin="new passphrase\n")
+    words = backup["mnemonic"]
+    assert len(words.split()) == 24
+    assert words not in wallet_file.read_text()
+    assert_one_line_error(obol_wallet(a, "backup", stdin="nope\n"), "incorrect")
+
+    # Restore the phrase into a wallet of a new node: same addresses, same balance.
+    (b,) = start_nodes(1, [["--no-wallet"]])
+    relay_all(a, b)
+    done = obol_wallet(b, "restore", "restored", stdin=words + "\n")
+    assert done.returncode == 0, done.stderr
+    restored = b.wallet("restored")
+    assert restored.getbalances()["mine"] == a.rpc.getbalances()["mine"]
+    assert restored.getbalances()["mine"]["trusted"] > Decimal(0)
+    assert restored.getaddressinfo(first)["ismine"] is True
+    assert all(restored.getaddressinfo(addr)["ismine"] for addr in handed)
+    coins = {(u["txid"], u["vout"], u["address"]) for u in restored.listunspent(0)}
+    assert coins == {(u["txid"], u["vout"], u["address"]) for u in a.rpc.listunspent(0)}
+    assert_one_line_error(
+        obol_wallet(b, "restore", "restored", stdin=words + "\n"), "already exists"
+    )
+    assert_one_line_error(
+        obol_wallet(b, "restore", "typo", stdin=words.replace(words.split()[3], "zzzz") + "\n"),
+        "word 4",
+    )
