@@ -43,19 +43,30 @@ def check_proof_of_work(block_hash: bytes, bits: int, params: NetworkParams) -> 
         raise RuleError(RejectCode.BLOCK_BAD_POW, "proof of work does not meet the target")
 
 
-def next_bits(params: NetworkParams, parent_height: int, parent_time: int) -> int:
+ASERT_ANCHOR_HEIGHT = 1
+
+
+def next_bits(
+    params: NetworkParams, parent_height: int, parent_time: int, anchor_time: int | None
+) -> int:
     """The bits the block after (``parent_height``, ``parent_time``) must carry.
 
-    regtest: always the limit. devnet: aserti3-2d anchored at genesis, whose (virtual)
-    parent time is one target spacing before the genesis time.
+    regtest: always the limit. devnet: aserti3-2d anchored at block 1 of the branch, whose
+    time is ``anchor_time`` (None while the parent is genesis). Block 1 itself is mined at
+    the limit. The anchor is block 1, not genesis, because genesis is fixed in the past: a
+    devnet started today would be years behind a schedule counted from genesis and stay
+    at the easiest target forever. Block 1 is taken to be on schedule (its virtual parent
+    time is one spacing before it), so the target settles to one block per spacing.
     """
-    if params.retarget == "none":
+    if params.retarget == "none" or parent_height < ASERT_ANCHOR_HEIGHT:
         return params.pow_limit_bits
-    anchor_parent_time = params.genesis_time - params.target_spacing
+    if anchor_time is None:
+        raise ValueError("devnet needs the time of block 1 for the next bits")
+    anchor_parent_time = anchor_time - params.target_spacing
     return asert_next_bits(
         params.pow_limit_bits,
         parent_time - anchor_parent_time,
-        parent_height,
+        parent_height - ASERT_ANCHOR_HEIGHT,
         spacing=params.target_spacing,
         half_life=params.asert_half_life,
         pow_limit_bits=params.pow_limit_bits,

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from consensus.builder import BLOCK_VERSION, block_merkle_root, make_coinbase
 from consensus.params import NetworkParams, block_subsidy
-from consensus.pow import bits_to_target, next_bits
+from consensus.pow import bits_to_target
 from consensus.primitives import U64, Block, BlockHeader, Tx, TxOut
 
 __all__ = [
@@ -163,7 +163,7 @@ def build_template(
     *,
     prev_hash: bytes,
     height: int,
-    prev_time: int,
+    bits: int,
     median_time_past: int,
     now: int,
     txs_with_fees: Sequence[tuple[Tx, int]],
@@ -184,7 +184,7 @@ def build_template(
         prev_hash=prev_hash,
         height=height,
         time=max(median_time_past + 1, now),
-        bits=next_bits(params, height - 1, prev_time),
+        bits=bits,
         txs=txs,
         tx_fees=tx_fees,
         coinbase_lock=coinbase_lock,

@@ -91,6 +91,11 @@ class ChainBuilder:
     def tip(self) -> Block:
         return self.blocks[-1]
 
+    @property
+    def anchor_time(self) -> int | None:
+        """The time of block 1, devnet's ASERT anchor (None before it exists)."""
+        return self.times[1] if len(self.times) > 1 else None
+
     def mtp(self) -> int:
         return median_time_past(self.times[-11:])
 
@@ -106,7 +111,7 @@ class ChainBuilder:
             "coinbase", make_coinbase(height, [TxOut(reward, (miner or self.miner).lock)])
         )
         time = kw.pop("time", self.times[-1] + 1)
-        bits = kw.pop("bits", next_bits(self.params, self.height, self.times[-1]))
+        bits = kw.pop("bits", next_bits(self.params, self.height, self.times[-1], self.anchor_time))
         return make_block(self.tip.hash, [coinbase, *txs], time, bits, **kw)
 
     def fees(self, txs: list[Tx]) -> int:

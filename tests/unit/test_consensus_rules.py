@@ -475,7 +475,7 @@ def test_invalid_bits(chain: ChainBuilder, bits: int) -> None:
 
 
 def test_bits_not_the_expected_bits(chain: ChainBuilder) -> None:
-    expected = next_bits(REGTEST, chain.height, chain.times[-1])
+    expected = next_bits(REGTEST, chain.height, chain.times[-1], chain.anchor_time)
     assert expected == REGTEST.pow_limit_bits
     harder = chain.build([], bits=0x2000FFFF)
     check_block(harder, REGTEST)  # fine on its own: valid PoW for its bits
@@ -498,7 +498,7 @@ def test_bad_version(chain: ChainBuilder) -> None:
 
 def test_time_not_above_median_time_past(chain: ChainBuilder) -> None:
     mtp = chain.mtp()
-    bits = next_bits(REGTEST, chain.height, chain.times[-1])
+    bits = next_bits(REGTEST, chain.height, chain.times[-1], chain.anchor_time)
     now = mtp + 1000
     for time, ok in [(mtp - 1, False), (mtp, False), (mtp + 1, True)]:
         header = chain.build([], time=time).header

@@ -45,7 +45,7 @@ def template(params=REGTEST, txs_with_fees=(), **kw) -> BlockTemplate:
     args = dict(
         prev_hash=PREV,
         height=5,
-        prev_time=1_800_000_000,
+        bits=params.pow_limit_bits,
         median_time_past=1_799_999_000,
         now=1_800_000_010,
         txs_with_fees=list(txs_with_fees),
@@ -95,11 +95,10 @@ def test_template_time_is_now_unless_not_above_median_time_past():
     assert template(now=1_799_999_000, median_time_past=1_799_999_000).time == 1_799_999_001
 
 
-def test_template_bits_are_the_next_bits():
-    assert template(REGTEST).bits == REGTEST.pow_limit_bits
-    tpl = template(DEVNET, height=50, prev_time=DEVNET.genesis_time + 200)
-    assert tpl.bits == next_bits(DEVNET, 49, DEVNET.genesis_time + 200)
-    assert tpl.bits != DEVNET.pow_limit_bits  # blocks came fast: the target tightened
+def test_template_carries_the_bits_it_is_given():
+    bits = next_bits(DEVNET, 49, DEVNET.genesis_time + 200, DEVNET.genesis_time + 10)
+    assert bits != DEVNET.pow_limit_bits  # blocks came fast: the target tightened
+    assert template(DEVNET, height=50, bits=bits).bits == bits
 
 
 def test_coinbase_pays_subsidy_plus_fees():
@@ -200,7 +199,7 @@ async def test_mined_block_passes_validation_and_connects():
         REGTEST,
         prev_hash=chain.tip.hash,
         height=chain.height + 1,
-        prev_time=chain.times[-1],
+        bits=next_bits(REGTEST, chain.height, chain.times[-1], chain.anchor_time),
         median_time_past=chain.mtp(),
         now=now,
         txs_with_fees=[(tx1, 1000), (tx2, 500)],
@@ -213,7 +212,7 @@ async def test_mined_block_passes_validation_and_connects():
     check_block(block, REGTEST)
     contextual_check_header(
         block.header,
-        expected_bits=next_bits(REGTEST, chain.height, chain.times[-1]),
+        expected_bits=next_bits(REGTEST, chain.height, chain.times[-1], chain.anchor_time),
         median_time_past=chain.mtp(),
         now=now,
         params=REGTEST,
