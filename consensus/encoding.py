@@ -10,16 +10,22 @@ rejects integers in wider types than needed, str instead of bin, maps, trailing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgpack
 
 from .coins import Coin
 from .errors import DecodeError, RejectCode
+from .hashing import sha256d
 from .params import MAX_MONEY
 from .primitives import (
     HEADER_SIZE,
     LOCK_SIZE,
+    MAX_PUBKEY_SIZE,
+    MAX_SIG_SIZE,
+    U32,
+    U64,
     Block,
     BlockHeader,
     Tx,
@@ -28,6 +34,9 @@ from .primitives import (
     _pack,
     _pack_block,
     set_cached_raw,
+    trusted_tx,
+    trusted_txin,
+    trusted_txout,
 )
 
 MAX_BLOCK_BYTES = 1_000_000
@@ -77,6 +86,59 @@ def _tx_from_obj(obj: Any) -> Tx:
     return Tx(version, inputs, outputs, locktime)
 
 
+def _tx_from_obj_fast(obj: Any, raw: bytes) -> Tx | None:
+    """The common case of ``_tx_from_obj``, given ``raw = _pack(obj)``: every field
+    checked inline, objects built without re-validation, both hashes computed at once;
+    None if anything is off, and then the validating path decides (and words the error).
+
+    The txid's encoding is the tx's own with every sig emptied, so it is packed from the
+    same arrays after blanking them: no second walk over the tx's objects.
+    """
+    if type(obj) is not list or len(obj) != 4:
+        return None
+    version, ins, outs, locktime = obj
+    if (
+        type(version) is not int
+        or not 0 <= version <= U32
+        or type(locktime) is not int
+        or not 0 <= locktime <= U32
+        or type(ins) is not list
+        or type(outs) is not list
+    ):
+        return None
+    inputs = []
+    for i in ins:
+        if type(i) is not list or len(i) != 4:
+            return None
+        prev, index, pubkey, sig = i
+        if (
+            type(prev) is not bytes
+            or len(prev) != 32
+            or type(index) is not int
+            or not 0 <= index <= U32
+            or type(pubkey) is not bytes
+            or len(pubkey) > MAX_PUBKEY_SIZE
+            or type(sig) is not bytes
+            or len(sig) > MAX_SIG_SIZE
+        ):
+            return None
+        inputs.append(trusted_txin(prev, index, pubkey, sig))
+    outputs = []
+    for o in outs:
+        if type(o) is not list or len(o) != 2:
+            return None
+        value, lock = o
+        if type(value) is not int or not 0 <= value <= U64:
+            return None
+        if type(lock) is not bytes or len(lock) != LOCK_SIZE:
+            return None
+        outputs.append(trusted_txout(value, lock))
+    for i in ins:
+        i[3] = b""
+    txid = sha256d(_pack(obj))
+    return trusted_tx(version, tuple(inputs), tuple(outputs), locktime, raw, txid, sha256d(raw))
+
+
 def _noncanonical(what: str) -> DecodeError:
     return DecodeError(
         f"{what}: not the canonical encoding (wider types than needed, or other types)",
@@ -90,16 +152,18 @@ def encode_tx(tx: Tx) -> bytes:
 
 def decode_tx(data: bytes, max_size: int = MAX_TX_BYTES) -> Tx:
     obj = _unpack(data, max_size, "tx")
-    try:
-        tx = _tx_from_obj(obj)
-    except ValueError as exc:
-        if isinstance(exc, DecodeError):
-            raise
-        raise DecodeError(f"tx: {exc}") from exc
     raw = _pack(obj)
+    tx = _tx_from_obj_fast(obj, raw)
+    if tx is None:
+        try:
+            tx = _tx_from_obj(obj)
+        except ValueError as exc:
+            if isinstance(exc, DecodeError):
+                raise
+            raise DecodeError(f"tx: {exc}") from exc
+        set_cached_raw(tx, raw)
     if raw != data:
         raise _noncanonical("tx")
-    set_cached_raw(tx, raw)
     return tx
 
 
@@ -107,8 +171,18 @@ def encode_block(block: Block) -> bytes:
     return block.serialize()
 
 
-def decode_block(data: bytes, max_size: int = MAX_BLOCK_BYTES) -> Block:
+def decode_block(
+    data: bytes, max_size: int = MAX_BLOCK_BYTES, known: Mapping[bytes, Tx] | None = None
+) -> Block:
+    """The block encoded in ``data``, strictly.
+
+    ``known`` maps the encodings of txs already decoded (a node's mempool) to their
+    objects: a tx of the block with the same bytes is that object, not built again. The
+    result is the same (decoding is deterministic and a Tx immutable); only the work of
+    checking and hashing a tx the node has already checked is skipped.
+    """
     obj = _unpack(data, max_size, "block")
+    lookup = known.get if known else None
     try:
         header_bytes, tx_objs = _array(obj, 2, "block")
         if type(header_bytes) is not bytes or len(header_bytes) != HEADER_SIZE:
@@ -117,9 +191,13 @@ def decode_block(data: bytes, max_size: int = MAX_BLOCK_BYTES) -> Block:
         txs = []
         raws = []
         for t in _array(tx_objs, None, "block txs"):
-            tx = _tx_from_obj(t)
             raw = _pack(t)
-            set_cached_raw(tx, raw)
+            tx = lookup(raw) if lookup is not None else None
+            if tx is None:
+                tx = _tx_from_obj_fast(t, raw)
+                if tx is None:
+                    tx = _tx_from_obj(t)
+                    set_cached_raw(tx, raw)
             txs.append(tx)
             raws.append(raw)
         block = Block(header, tuple(txs))

@@ -46,6 +46,9 @@ def outpoint_key(txid: bytes, index: int) -> bytes:
     return txid + index.to_bytes(4, "little")
 
 
+NULL_OUTPOINT_KEY = outpoint_key(ZERO_HASH, COINBASE_INDEX)
+
+
 @dataclass(frozen=True, slots=True)
 class OutPoint:
     txid: bytes
@@ -73,20 +76,20 @@ class TxIn:
     prev_index: int
     pubkey: bytes
     sig: bytes
+    # The key of the coin spent, computed once: validation, the coin view, the mempool and
+    # the indexes each look it up, several times per input of every block.
+    outpoint_key: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _bin("prev_txid", self.prev_txid, 32)
         _u32("prev_index", self.prev_index)
         _bin("pubkey", self.pubkey, max_size=MAX_PUBKEY_SIZE)
         _bin("sig", self.sig, max_size=MAX_SIG_SIZE)
-
-    @property
-    def outpoint_key(self) -> bytes:
-        return self.prev_txid + self.prev_index.to_bytes(4, "little")
+        object.__setattr__(self, "outpoint_key", outpoint_key(self.prev_txid, self.prev_index))
 
     @property
     def is_null(self) -> bool:
-        return self.prev_txid == ZERO_HASH and self.prev_index == COINBASE_INDEX
+        return self.outpoint_key == NULL_OUTPOINT_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +165,8 @@ class Tx:
 
     @property
     def is_coinbase(self) -> bool:
-        return len(self.inputs) == 1 and self.inputs[0].is_null
+        inputs = self.inputs
+        return len(inputs) == 1 and inputs[0].outpoint_key == NULL_OUTPOINT_KEY
 
     @property
     def txid_hex(self) -> str:
@@ -245,6 +249,64 @@ class Block:
     @property
     def size(self) -> int:
         return len(self.serialize())
+
+
+# Constructors without validation, for the decoder only: it checks every field of a whole
+# block in one pass (and falls back to the validating constructors to word an error). A
+# frozen dataclass's __init__ and __post_init__ cost three to four times what setting its
+# slots does, and a block holds thousands of inputs and outputs.
+_new = object.__new__
+_TXIN_SLOTS = tuple(
+    getattr(TxIn, n).__set__ for n in ("prev_txid", "prev_index", "pubkey", "sig", "outpoint_key")
+)
+_TXOUT_SLOTS = tuple(getattr(TxOut, n).__set__ for n in ("value", "lock"))
+_TX_SLOTS = tuple(
+    getattr(Tx, n).__set__
+    for n in ("version", "inputs", "outputs", "locktime", "_raw", "_txid", "_wtxid")
+)
+
+
+def trusted_txin(prev_txid: bytes, prev_index: int, pubkey: bytes, sig: bytes) -> TxIn:
+    """A TxIn from fields the caller has already validated as ``TxIn.__post_init__`` would."""
+    obj = _new(TxIn)
+    a, b, c, d, e = _TXIN_SLOTS
+    a(obj, prev_txid)
+    b(obj, prev_index)
+    c(obj, pubkey)
+    d(obj, sig)
+    e(obj, prev_txid + prev_index.to_bytes(4, "little"))
+    return obj
+
+
+def trusted_txout(value: int, lock: bytes) -> TxOut:
+    """A TxOut from fields the caller has already validated."""
+    obj = _new(TxOut)
+    a, b = _TXOUT_SLOTS
+    a(obj, value)
+    b(obj, lock)
+    return obj
+
+
+def trusted_tx(
+    version: int,
+    inputs: tuple[TxIn, ...],
+    outputs: tuple[TxOut, ...],
+    locktime: int,
+    raw: bytes,
+    txid: bytes,
+    wtxid: bytes,
+) -> Tx:
+    """A Tx from validated fields, with its encoding and both hashes already known."""
+    obj = _new(Tx)
+    s_version, s_inputs, s_outputs, s_locktime, s_raw, s_txid, s_wtxid = _TX_SLOTS
+    s_version(obj, version)
+    s_inputs(obj, inputs)
+    s_outputs(obj, outputs)
+    s_locktime(obj, locktime)
+    s_raw(obj, raw)
+    s_txid(obj, txid)
+    s_wtxid(obj, wtxid)
+    return obj
 
 
 def _array_header(n: int) -> bytes:

@@ -14,12 +14,15 @@ from .params import NetworkParams
 SIGHASH_TAG = b"OBOL/sighash"
 
 
+def sighash_head(params: NetworkParams, txid: bytes) -> bytes:
+    """What every input's sighash of a tx starts with: validation builds it once per tx."""
+    return SIGHASH_TAG + params.magic + txid
+
+
+def sighash_from_head(head: bytes, index: int, value: int, lock: bytes) -> bytes:
+    """``sighash`` given ``sighash_head(params, txid)``."""
+    return sha256d(b"".join((head, index.to_bytes(4, "little"), value.to_bytes(8, "little"), lock)))
+
+
 def sighash(params: NetworkParams, txid: bytes, index: int, value: int, lock: bytes) -> bytes:
-    return sha256d(
-        SIGHASH_TAG
-        + params.magic
-        + txid
-        + index.to_bytes(4, "little")
-        + value.to_bytes(8, "little")
-        + lock
-    )
+    return sighash_from_head(sighash_head(params, txid), index, value, lock)

@@ -27,6 +27,9 @@ class Ed25519:
     name = "ed25519"
     pubkey_len = 32
     sig_len = _ED25519_SIG_LEN
+    # What one verification costs, in Ed25519 verifications (measured by scripts/bench):
+    # how a node sizes the batches of checks it sends to worker processes.
+    verify_cost = 1
 
     @staticmethod
     def pubkey_from_secret(secret: bytes) -> bytes:
@@ -58,6 +61,7 @@ class Secp256k1:
     name = "secp256k1"
     pubkey_len = 33
     sig_len = 64
+    verify_cost = 25  # python-ecdsa with gmpy2, against libsodium's Ed25519
     _order = SECP256k1.order
     _half_order = SECP256k1.order // 2
 

@@ -6,16 +6,18 @@ everything else as arguments: the coin view, the height, the median time past, t
 clock reading, the expected bits. Nothing here reads a clock, a socket or a database.
 
 Signature checks are collected as plain tuples (``SigCheck``) and verified last, through a
-``verify`` callable the caller may replace with a cached or parallel one; the verdict is
-the same either way.
+``verify`` callable the caller may replace with a cached one, or handed as they are found
+to a ``SigBatch`` that may verify them elsewhere (worker processes) while the rest of the
+block is checked; the verdict is the same either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from hashlib import blake2b
+from typing import Protocol
 
-from .coins import Coin, CoinView, CoinViewCache
+from .coins import Coin, CoinView, CoinViewCache, new_coin
 from .errors import RejectCode, RuleError
 from .merkle import merkle_root
 from .params import (
@@ -26,14 +28,40 @@ from .params import (
     block_subsidy,
 )
 from .pow import check_proof_of_work
-from .primitives import MAX_COINBASE_SIG_SIZE, Block, BlockHeader, Tx, outpoint_key
-from .sighash import sighash
+from .primitives import (
+    MAX_COINBASE_SIG_SIZE,
+    NULL_OUTPOINT_KEY,
+    Block,
+    BlockHeader,
+    Tx,
+    outpoint_key,
+)
+from .sighash import sighash_from_head, sighash_head
 from .signatures import REGISTRY
 
 # (key type, pubkey, sig, message): one signature to verify.
 SigCheck = tuple[int, bytes, bytes, bytes]
 Verifier = Callable[[Sequence[SigCheck]], None]
 BlockUndo = tuple[Coin, ...]
+
+
+class SigBatch(Protocol):
+    """Signature checks handed over while a block is validated, settled at the end.
+
+    ``known_valid(tx)`` says whether every input check of ``tx`` (``input_sig_checks``
+    and the signatures) already passed once, for example when it entered the mempool:
+    they depend only on the tx (its wtxid) and the outputs it spends, which its outpoints
+    fix, so such a tx needs none of them again. ``add`` may start verifying at once,
+    elsewhere, and never raises for a bad signature. ``finish`` returns when every check
+    added has passed, or raises the ``RuleError`` of the first failing check in the order
+    added: what ``verify_sig_checks`` would raise given them all in one list.
+    """
+
+    def known_valid(self, tx: Tx) -> bool: ...
+
+    def add(self, checks: Sequence[SigCheck]) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 def _fail(code: RejectCode, message: str = "") -> RuleError:
@@ -45,11 +73,12 @@ def _fail(code: RejectCode, message: str = "") -> RuleError:
 
 def check_tx(tx: Tx, params: NetworkParams) -> None:
     """Rules that hold for a tx wherever it appears."""
-    if not tx.inputs:
+    inputs = tx.inputs
+    if not inputs:
         raise _fail(RejectCode.TX_NO_INPUTS, "a transaction needs at least one input")
     if not tx.outputs:
         raise _fail(RejectCode.TX_NO_OUTPUTS, "a transaction needs at least one output")
-    if tx.size > params.max_block_size:
+    if len(tx.serialize()) > params.max_block_size:
         raise _fail(RejectCode.TX_OVERSIZE, "transaction larger than a block")
     total = 0
     for out in tx.outputs:
@@ -58,17 +87,20 @@ def check_tx(tx: Tx, params: NetworkParams) -> None:
         total += out.value
         if total > MAX_MONEY:
             raise _fail(RejectCode.TX_OUTPUT_TOTAL_TOO_LARGE, "sum of outputs above MAX_MONEY")
-    keys = {i.outpoint_key for i in tx.inputs}
-    if len(keys) != len(tx.inputs):
+    keys = {i.outpoint_key for i in inputs}
+    if len(keys) != len(inputs):
         raise _fail(RejectCode.TX_DUPLICATE_INPUTS, "the same coin is spent twice")
-    if tx.is_coinbase:
-        cb = tx.inputs[0]
-        if len(cb.pubkey) != 4:
-            raise _fail(RejectCode.TX_COINBASE_SHAPE, "coinbase pubkey must be the 4-byte height")
-        if len(cb.sig) > MAX_COINBASE_SIG_SIZE:
-            raise _fail(RejectCode.TX_COINBASE_LENGTH, "coinbase free field above 100 bytes")
-    elif any(i.is_null for i in tx.inputs):
-        raise _fail(RejectCode.TX_PREVOUT_NULL, "a non-coinbase input spends the null outpoint")
+    if NULL_OUTPOINT_KEY in keys:
+        if len(inputs) == 1:  # the coinbase
+            cb = inputs[0]
+            if len(cb.pubkey) != 4:
+                raise _fail(
+                    RejectCode.TX_COINBASE_SHAPE, "coinbase pubkey must be the 4-byte height"
+                )
+            if len(cb.sig) > MAX_COINBASE_SIG_SIZE:
+                raise _fail(RejectCode.TX_COINBASE_LENGTH, "coinbase free field above 100 bytes")
+        else:
+            raise _fail(RejectCode.TX_PREVOUT_NULL, "a non-coinbase input spends the null outpoint")
 
 
 def check_header(header: BlockHeader, params: NetworkParams) -> None:
@@ -143,8 +175,9 @@ def check_tx_inputs(
     """(fee, spent coins) of a non-coinbase tx, or the reason it cannot spend its inputs."""
     value_in = 0
     coins = []
+    get_coin = view.get_coin
     for inp in tx.inputs:
-        coin = view.get_coin(inp.outpoint_key)
+        coin = get_coin(inp.outpoint_key)
         if coin is None:
             raise _fail(RejectCode.TX_MISSING_OR_SPENT, f"input {len(coins)} is missing or spent")
         if coin.coinbase and spend_height - coin.height < params.coinbase_maturity:
@@ -152,11 +185,14 @@ def check_tx_inputs(
                 RejectCode.TX_PREMATURE_COINBASE_SPEND,
                 f"tried to spend a coinbase at depth {spend_height - coin.height}",
             )
-        value_in += coin.value
-        if not 0 <= coin.value <= MAX_MONEY or value_in > MAX_MONEY:
+        value = coin.value
+        value_in += value
+        if not 0 <= value <= MAX_MONEY or value_in > MAX_MONEY:
             raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "input values out of range")
         coins.append(coin)
-    value_out = sum(o.value for o in tx.outputs)
+    value_out = 0
+    for out in tx.outputs:
+        value_out += out.value
     if value_in < value_out:
         raise _fail(RejectCode.TX_IN_BELOW_OUT, f"value in {value_in} below value out {value_out}")
     return value_in - value_out, coins
@@ -164,20 +200,20 @@ def check_tx_inputs(
 
 def input_sig_checks(tx: Tx, coins: Sequence[Coin], params: NetworkParams) -> list[SigCheck]:
     """Check every input's key against the lock it spends; return the signatures to verify."""
-    txid = tx.txid
+    head = sighash_head(params, tx.txid)
     checks: list[SigCheck] = []
     for n, (inp, coin) in enumerate(zip(tx.inputs, coins, strict=True)):
-        key_type = coin.lock[0]
+        lock = coin.lock
+        key_type = lock[0]
         scheme = REGISTRY.get(key_type)
         if scheme is None:
             raise _fail(RejectCode.TX_UNKNOWN_KEY_TYPE, f"input {n} spends an unknown key type")
-        if len(inp.pubkey) != scheme.pubkey_len:
+        pubkey = inp.pubkey
+        if len(pubkey) != scheme.pubkey_len:
             raise _fail(RejectCode.TX_WRONG_KEY_TYPE, f"input {n}: not a {scheme.name} key")
-        if blake2b(inp.pubkey, digest_size=20).digest() != coin.lock[1:]:
+        if blake2b(pubkey, digest_size=20).digest() != lock[1:]:
             raise _fail(RejectCode.TX_LOCK_MISMATCH, f"input {n}: key does not match the lock")
-        checks.append(
-            (key_type, inp.pubkey, inp.sig, sighash(params, txid, n, coin.value, coin.lock))
-        )
+        checks.append((key_type, pubkey, inp.sig, sighash_from_head(head, n, coin.value, lock)))
     return checks
 
 
@@ -210,10 +246,17 @@ def connect_block(
     median_time_past: int,
     params: NetworkParams,
     verify: Verifier = verify_sig_checks,
+    sigs: SigBatch | None = None,
 ) -> BlockUndo:
     """Apply ``block`` (already through ``check_block``) to ``view``; return its undo data.
 
-    On a RuleError the view holds a partial change and must be thrown away.
+    Signatures are the verdict's last word: every other rule of every tx is checked first.
+    Without ``sigs``, the signature checks are passed to ``verify`` in one list at the end.
+    With ``sigs``, each tx's checks go to it as soon as they are known, and settling them
+    is left to the caller: the block is valid only once ``sigs.finish()`` has returned, so
+    that the caller can prepare its writes while they are verified elsewhere, and must not
+    commit anything before. On a RuleError the view holds a partial change and must be
+    thrown away (and ``sigs`` with it).
     """
     txs = block.txs
     coinbase = txs[0]
@@ -224,8 +267,12 @@ def connect_block(
     fees = 0
     spent: list[Coin] = []
     checks: list[SigCheck] = []
+    add_checks = checks.extend if sigs is None else sigs.add
+    known_valid = None if sigs is None else sigs.known_valid
+    spend_coin = view.spend_coin
+    add_coin = view.add_coin
     for tx in txs:
-        if not is_final_tx(tx, height, median_time_past):
+        if tx.locktime and not is_final_tx(tx, height, median_time_past):
             raise _fail(RejectCode.TX_NONFINAL, "block contains a non-final transaction")
         is_coinbase = tx is coinbase
         if not is_coinbase:
@@ -233,18 +280,23 @@ def connect_block(
             fees += fee
             if fees > MAX_MONEY:
                 raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "total fees out of range")
-            checks.extend(input_sig_checks(tx, coins, params))
+            if known_valid is None or not known_valid(tx):
+                add_checks(input_sig_checks(tx, coins, params))
             for inp in tx.inputs:
-                view.spend_coin(inp.outpoint_key)
-            spent.extend(coins)
+                spend_coin(inp.outpoint_key)
+            spent += coins
         txid = tx.txid
         for index, out in enumerate(tx.outputs):
-            view.add_coin(outpoint_key(txid, index), Coin(out.value, out.lock, height, is_coinbase))
+            add_coin(
+                txid + index.to_bytes(4, "little"),
+                new_coin(out.value, out.lock, height, is_coinbase),
+            )
     reward = sum(o.value for o in coinbase.outputs)
     allowed = block_subsidy(height, params) + fees
     if reward > allowed:
         raise _fail(RejectCode.BLOCK_COINBASE_AMOUNT, f"coinbase pays {reward}, limit {allowed}")
-    verify(checks)
+    if sigs is None:
+        verify(checks)
     return tuple(spent)
 
 

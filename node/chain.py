@@ -15,16 +15,17 @@ import logging
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 from consensus.builder import genesis_block
 from consensus.coins import CoinViewCache
 from consensus.errors import RejectCode, RuleError
 from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
-from consensus.pow import block_work, next_bits
+from consensus.pow import ASERT_ANCHOR_HEIGHT, block_work, next_bits
 from consensus.primitives import Block, BlockHeader
 from consensus.validation import (
+    BlockUndo,
     Verifier,
     check_block,
     check_header,
@@ -35,7 +36,9 @@ from consensus.validation import (
     verify_sig_checks,
 )
 
-from .storage import ChainDB, IndexRecord
+from .coincache import DEFAULT_MAX_COINS, CoinCache
+from .sigpool import SigPool
+from .storage import Batch, ChainDB, IndexRecord
 
 log = logging.getLogger("obol.chain")
 
@@ -47,6 +50,10 @@ FAILED_CHILD = 8  # an ancestor broke a rule
 FAILED_MASK = FAILED | FAILED_CHILD
 
 MAX_ORPHAN_BLOCKS = 64
+# Bodies stored but not yet connected are kept decoded, up to this many bytes of encoding
+# (some five times that in memory), so connecting them does not read and decode them
+# again: a block arrives and is connected at once, or a few blocks ahead during sync.
+MAX_PENDING_BODY_BYTES = 4_000_000
 
 # Failures that say the body does not match its header (a peer mangled it), not that the
 # block is invalid: the header's hash must not be blacklisted for them.
@@ -62,10 +69,32 @@ _MUTATION_CODES = frozenset(
 _TRANSIENT_CODES = frozenset({RejectCode.BLOCK_TIME_TOO_NEW})
 
 
+def _skip_height(height: int) -> int:
+    """Where a block's skip pointer leads (Bitcoin Core's GetSkipHeight): any lower height
+    would do; this choice reaches any ancestor in O(log n) steps."""
+    if height < 2:
+        return 0
+    if height & 1:
+        n = height - 1
+        n &= n - 1
+        return (n & (n - 1)) + 1
+    return height & (height - 1)
+
+
 class BlockIndex:
     """What the node knows of one header. Mutable status; everything else fixed."""
 
-    __slots__ = ("chainwork", "hash", "header", "height", "ntx", "parent", "seq", "status")
+    __slots__ = (
+        "chainwork",
+        "hash",
+        "header",
+        "height",
+        "ntx",
+        "parent",
+        "seq",
+        "skip",
+        "status",
+    )
 
     def __init__(
         self,
@@ -85,6 +114,9 @@ class BlockIndex:
         self.ntx = ntx
         self.parent = parent
         self.seq = seq
+        # A pointer further back than the parent, so that ``ancestor`` (block download
+        # planning, forks, locators) takes logarithmic steps, not one per block.
+        self.skip = parent.ancestor(_skip_height(height)) if parent is not None else None
 
     @property
     def failed(self) -> bool:
@@ -95,9 +127,27 @@ class BlockIndex:
         return bool(self.status & HAVE_DATA)
 
     def ancestor(self, height: int) -> BlockIndex | None:
-        node: BlockIndex | None = self
-        while node is not None and node.height > height:
-            node = node.parent
+        """The block at ``height`` on this block's chain: itself if ``height`` is not
+        lower, None if it is negative. Core's GetAncestor: follow the skip pointer unless
+        the parent's skip pointer is the better way there."""
+        if height < 0:
+            return None
+        node = self
+        while node.height > height:
+            skip = node.skip
+            skip_height = _skip_height(node.height)
+            skip_prev = _skip_height(node.height - 1)
+            if skip is not None and (
+                skip_height == height
+                or (
+                    skip_height > height
+                    and not (skip_prev < skip_height - 2 and skip_prev >= height)
+                )
+            ):
+                node = skip
+            else:
+                assert node.parent is not None, "a block above genesis has a parent"
+                node = node.parent
         return node
 
     def record(self) -> IndexRecord:
@@ -145,8 +195,16 @@ class Chain:
         clock: Callable[[], int] = lambda: int(_time.time()),
         verifier: Verifier = verify_sig_checks,
         on_connect: Callable[[Block, int, float], None] | None = None,
+        coin_cache_size: int = DEFAULT_MAX_COINS,
+        sig_pool: SigPool | None = None,
     ) -> None:
+        """Blocks' signatures go through ``sig_pool`` when given, else ``verifier``."""
         self.db = db
+        self.sig_pool = sig_pool
+        self.coins = CoinCache(db.get_coin, coin_cache_size)
+        self._pending_bodies: OrderedDict[bytes, Block] = OrderedDict()
+        self._pending_bytes = 0
+        self._unwritten: dict[bytes, Block] = {}  # bodies taken, not yet in the database
         self.params = params
         self.clock = clock
         self.verifier = verifier
@@ -238,7 +296,11 @@ class Chain:
 
     def next_bits(self, parent: BlockIndex | None = None) -> int:
         parent = parent or self.tip
-        return next_bits(self.params, parent.height, parent.header.time)
+        anchor = (
+            parent.ancestor(ASERT_ANCHOR_HEIGHT) if parent.height >= ASERT_ANCHOR_HEIGHT else None
+        )
+        anchor_time = anchor.header.time if anchor is not None else None
+        return next_bits(self.params, parent.height, parent.header.time, anchor_time)
 
     def get_block(self, block_hash: bytes) -> Block | None:
         return self.db.block(block_hash)
@@ -334,7 +396,10 @@ class Chain:
                 self._index_failed_header(block.header)
             return BlockResult("invalid", block_hash, err)
         self._store_body(entry, block)
-        update = self.activate_best_chain()
+        try:
+            update = self.activate_best_chain()
+        finally:
+            self._write_bodies()
         update = update + self._process_orphans(block_hash)
         for bad_hash, err in update.invalid:
             if bad_hash == block_hash:
@@ -361,11 +426,13 @@ class Chain:
         self._add_entry(entry)
 
     def _store_body(self, entry: BlockIndex, block: Block) -> None:
+        """Take a block's body. It is written with the batch that connects it, if that
+        happens in this call (one LevelDB write per block instead of two), else by
+        ``_write_bodies`` before the call returns."""
         entry.status |= HAVE_DATA
         entry.ntx = len(block.txs)
-        with self.db.batch() as batch:
-            batch.put_block(block)
-            batch.put_index(entry.hash, entry.record())
+        self._unwritten[entry.hash] = block
+        self._keep_body(block)
         # Bodies may arrive out of order (headers first, several peers): this block may
         # complete the branch of descendants whose bodies came earlier.
         tip_work = self.tip.chainwork
@@ -377,6 +444,30 @@ class Chain:
             if node.chainwork > tip_work:
                 self._candidates.add(node)
             stack.extend(self.children.get(node.hash, ()))
+
+    def _write_bodies(self) -> None:
+        """Write the bodies taken but not written with a connection."""
+        if not self._unwritten:
+            return
+        with self.db.batch() as batch:
+            for block_hash, block in self._unwritten.items():
+                batch.put_block(block)
+                batch.put_index(block_hash, self.index[block_hash].record())
+        self._unwritten.clear()
+
+    def _keep_body(self, block: Block) -> None:
+        self._pending_bodies[block.hash] = block
+        self._pending_bytes += block.size
+        while self._pending_bytes > MAX_PENDING_BODY_BYTES:
+            _, old = self._pending_bodies.popitem(last=False)
+            self._pending_bytes -= old.size
+
+    def _body(self, entry: BlockIndex) -> Block | None:
+        block = self._pending_bodies.pop(entry.hash, None)
+        if block is None:
+            return self._unwritten.get(entry.hash) or self.db.block(entry.hash)
+        self._pending_bytes -= block.size
+        return block
 
     def _add_orphan(self, block: Block) -> None:
         self.orphans[block.hash] = block
@@ -465,28 +556,50 @@ class Chain:
 
     def _connect(self, entry: BlockIndex) -> Block:
         started = _time.perf_counter()
-        block = self.db.block(entry.hash)
+        block = self._body(entry)
         if block is None:
             raise RuntimeError(f"block {entry.header.hash_hex} has no stored body")
-        view = CoinViewCache(self.db)
-        undo = connect_block(
-            block,
-            view,
-            entry.height,
-            self.median_time_past(entry.parent),
-            self.params,
-            self.verifier,
-        )
+        view = CoinViewCache(self.coins)
+        mtp = self.median_time_past(entry.parent)
+        record = entry.record()
+        record = replace(record, status=record.status | VALID_CHAIN)
+        unwritten = entry.hash in self._unwritten
+        if self.sig_pool is None:
+            undo = connect_block(block, view, entry.height, mtp, self.params, self.verifier)
+            with self.db.batch() as batch:
+                self._connect_writes(batch, block, entry, record, undo, view, unwritten)
+        else:
+            # The workers may still be verifying when connect_block returns: the batch is
+            # prepared meanwhile, and a bad signature found by sigs.finish() drops it.
+            with self.sig_pool.batch() as sigs:
+                undo = connect_block(block, view, entry.height, mtp, self.params, sigs=sigs)
+                sigs.send_rest()
+                with self.db.batch() as batch:
+                    self._connect_writes(batch, block, entry, record, undo, view, unwritten)
+                    sigs.finish()
+        self._unwritten.pop(entry.hash, None)
         entry.status |= VALID_CHAIN
-        with self.db.batch() as batch:
-            batch.apply_coin_changes(view.changes)
-            batch.connect(block, entry.height, undo)
-            batch.put_index(entry.hash, entry.record())
-            batch.set_best(entry.hash)
+        self.coins.apply(view.changes)
         self.active.append(entry)
         if self.on_connect is not None:
             self.on_connect(block, entry.height, _time.perf_counter() - started)
         return block
+
+    @staticmethod
+    def _connect_writes(
+        batch: Batch,
+        block: Block,
+        entry: BlockIndex,
+        record: IndexRecord,
+        undo: BlockUndo,
+        view: CoinViewCache,
+        with_body: bool,
+    ) -> None:
+        if with_body:
+            batch.put_block(block)
+        batch.connect(block, entry.height, undo, view.changes)
+        batch.put_index(entry.hash, record)
+        batch.set_best(entry.hash)
 
     def _disconnect_tip(self) -> Block:
         entry = self.tip
@@ -496,12 +609,12 @@ class Chain:
         undo = self.db.undo(entry.hash)
         if block is None or undo is None:
             raise RuntimeError(f"block {entry.header.hash_hex} lacks its body or undo data")
-        view = CoinViewCache(self.db)
+        view = CoinViewCache(self.coins)
         disconnect_block(block, undo, view)
         with self.db.batch() as batch:
-            batch.apply_coin_changes(view.changes)
-            batch.disconnect(block, entry.height, undo)
+            batch.disconnect(block, entry.height, undo, view.changes)
             batch.set_best(entry.header.prev_hash)
+        self.coins.apply(view.changes)
         self.active.pop()
         return block
 

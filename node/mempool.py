@@ -36,7 +36,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from consensus.coins import Coin, MemoryCoinView
@@ -75,6 +75,9 @@ class MempoolConfig:
     median_time_past: Callable[[], int]  # of the tip: what the next block's txs are final by
     clock: Callable[[], float]  # wall time in seconds
     verifier: Verifier = verify_sig_checks  # e.g. SigCache.verifier
+    # Told of each tx whose every input check passed (SigCache.add_tx), so that a block
+    # holding it need not redo them.
+    on_verified: Callable[[Tx], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class Mempool:
         self.params = config.params
         self.policy = config.policy
         self._nodes: dict[bytes, _Node] = {}  # insertion order is a dependency order
+        self._by_encoding: dict[bytes, Tx] = {}  # for decoding blocks of known txs
         self._spenders: dict[bytes, bytes] = {}  # outpoint key -> txid spending it
         self._bytes = 0
         self._fees = 0
@@ -188,6 +192,11 @@ class Mempool:
 
     def txids(self) -> list[bytes]:
         return list(self._nodes)
+
+    @property
+    def by_encoding(self) -> Mapping[bytes, Tx]:
+        """Every tx by its encoding: ``decode_block(..., known=)`` reuses them."""
+        return self._by_encoding
 
     @property
     def total_bytes(self) -> int:
@@ -380,6 +389,8 @@ class Mempool:
         parents = {key[:32] for key in coins if key[:32] in self._nodes}
         ancestors = self._ancestors_within_limits(parents)
         self.config.verifier(checks)
+        if self.config.on_verified is not None:
+            self.config.on_verified(tx)
 
         clock_now = keep.time if keep else self.config.clock()
         entry = MempoolEntry(
@@ -455,6 +466,7 @@ class Mempool:
         for key in entry.spends:
             self._spenders[key] = entry.txid
         self._nodes[entry.txid] = node
+        self._by_encoding[entry.tx.serialize()] = entry.tx
         self._bytes += entry.size
         self._fees += entry.fee
         self._push_evict(node)
@@ -465,26 +477,32 @@ class Mempool:
         nodes = sorted((self._nodes[t] for t in doomed), key=lambda n: n.seq)
         for node in nodes:
             e = node.entry
-            for txid in self._walk(e.txid, "parents") - doomed:
-                a = self._nodes[txid]
-                a.desc_count -= 1
-                a.desc_fee -= e.fee
-                a.desc_size -= e.size
-                self._push_evict(a)
-            for txid in self._walk(e.txid, "children") - doomed:
-                d = self._nodes[txid]
-                d.anc_count -= 1
-                d.anc_fee -= e.fee
-                d.anc_size -= e.size
+            # Most txs have no relatives in the pool (a block removes thousands at once).
+            if node.parents:
+                for txid in self._walk(e.txid, "parents") - doomed:
+                    a = self._nodes[txid]
+                    a.desc_count -= 1
+                    a.desc_fee -= e.fee
+                    a.desc_size -= e.size
+                    self._push_evict(a)
+            if node.children:
+                for txid in self._walk(e.txid, "children") - doomed:
+                    d = self._nodes[txid]
+                    d.anc_count -= 1
+                    d.anc_fee -= e.fee
+                    d.anc_size -= e.size
         for node in nodes:
             e = node.entry
-            for txid in node.parents - doomed:
-                self._nodes[txid].children.discard(e.txid)
-            for txid in node.children - doomed:
-                self._nodes[txid].parents.discard(e.txid)
+            if node.parents:
+                for txid in node.parents - doomed:
+                    self._nodes[txid].children.discard(e.txid)
+            if node.children:
+                for txid in node.children - doomed:
+                    self._nodes[txid].parents.discard(e.txid)
             for key in e.spends:
                 del self._spenders[key]
             del self._nodes[e.txid]
+            del self._by_encoding[e.tx.serialize()]
             self._bytes -= e.size
             self._fees -= e.fee
         return [n.entry.tx for n in nodes]
@@ -661,6 +679,7 @@ class Mempool:
     def _rebuild(self, front: Sequence[Tx]) -> tuple[list[MempoolEntry], list[Tx]]:
         old = self.entries()
         self._nodes.clear()
+        self._by_encoding.clear()
         self._spenders.clear()
         self._evict_heap.clear()
         self._bytes = self._fees = 0

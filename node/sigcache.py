@@ -5,23 +5,35 @@ is connected; with the cache the second check is a dictionary lookup. Only succe
 verifications are stored, so a bad signature is verified (and rejected) every time: the
 cache can make validation faster, never more lenient.
 
+It also remembers, by wtxid, txs whose every input check passed (``add_tx``): block
+validation then skips those txs' input checks altogether, as Bitcoin Core's script
+execution cache does. Those checks depend only on the tx and the outputs it spends, and
+the wtxid covers the whole tx, keys and signatures included.
+
 Entries are keyed by a salted 16-byte BLAKE2b of the whole check (key type, public key,
-signature, message, each with its length), so the cache holds small keys, and the salt,
-random per process, keeps anyone from crafting colliding checks offline. Eviction is FIFO.
+signature, message, with their lengths up front), so the cache holds small keys, and the
+salt, random per process, keeps anyone from crafting colliding checks offline. The key is
+one BLAKE2b call over one joined string: on a block whose signatures are all cached it is
+most of what checking a signature costs. Eviction is FIFO.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from hashlib import blake2b
+from itertools import islice
 
+from consensus.primitives import Tx
 from consensus.signatures import REGISTRY
 from consensus.validation import SigCheck
 
 DEFAULT_MAX_ENTRIES = 200_000
+DEFAULT_MAX_TXS = 50_000
+_LENGTHS = struct.Struct("<BHHH").pack  # key type, then the lengths of pubkey, sig, msg
 
 
 class SigCache:
@@ -31,27 +43,31 @@ class SigCache:
     operation runs under one lock, and verification itself runs outside it.
     """
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        if max_entries < 1:
+    def __init__(
+        self, max_entries: int = DEFAULT_MAX_ENTRIES, max_txs: int = DEFAULT_MAX_TXS
+    ) -> None:
+        if max_entries < 1 or max_txs < 0:
             raise ValueError("a signature cache needs room for at least one entry")
         self.max_entries = max_entries
+        self.max_txs = max_txs
+        self._txs: dict[bytes, None] = {}
         self.hits = 0  # checks found in the cache
         self.misses = 0  # checks verified for real
         self._salt = os.urandom(16)
         self._entries: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _key(self, check: SigCheck) -> bytes:
+    def key(self, check: SigCheck) -> bytes:
+        """The cache's name for ``check``."""
         key_type, pubkey, sig, msg = check
-        h = blake2b(digest_size=16, key=self._salt)
-        h.update(key_type.to_bytes(1, "little"))
-        for part in (pubkey, sig, msg):
-            h.update(len(part).to_bytes(4, "little"))
-            h.update(part)
-        return h.digest()
+        head = _LENGTHS(key_type, len(pubkey), len(sig), len(msg))
+        return blake2b(b"".join((self._salt, head, pubkey, sig, msg)), digest_size=16).digest()
 
     def contains(self, check: SigCheck) -> bool:
-        return self._key(check) in self._entries
+        return self.key(check) in self._entries
+
+    def has_key(self, key: bytes) -> bool:
+        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,25 +79,45 @@ class SigCache:
         ``consensus.validation.verify_sig_checks`` would: cached checks are all valid, so
         skipping them cannot change which check fails first.
         """
+        entries = self._entries
         for check in checks:
-            key = self._key(check)
-            if key in self._entries:
+            key = self.key(check)
+            if key in entries:
                 self.hits += 1
                 continue
             self.misses += 1
             key_type, pubkey, sig, msg = check
             REGISTRY[key_type].verify(pubkey, sig, msg)
-            self._insert(key)
+            self.add_keys((key,))
 
-    def _insert(self, key: bytes) -> None:
+    def add_tx(self, tx: Tx) -> None:
+        """Record that every input check of ``tx`` passed (its keys match the locks it
+        spends, its signatures verify)."""
+        if not self.max_txs:
+            return
         with self._lock:
-            self._entries[key] = None
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            txs = self._txs
+            txs[tx.wtxid] = None
+            if len(txs) > self.max_txs:
+                for wtxid in list(islice(txs, len(txs) - self.max_txs + self.max_txs // 10)):
+                    del txs[wtxid]
+
+    def has_tx(self, wtxid: bytes) -> bool:
+        return wtxid in self._txs
+
+    def add_keys(self, keys: Iterable[bytes]) -> None:
+        """Record checks (by ``key``) that were verified elsewhere and passed."""
+        with self._lock:
+            entries = self._entries
+            for key in keys:
+                entries[key] = None
+            while len(entries) > self.max_entries:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._txs.clear()
 
     @property
     def stats(self) -> dict[str, int]:

@@ -50,6 +50,7 @@ _META = b"m"
 _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
 _META_NETWORK = _META + b"network"
+_TXINDEX_VALUE_HEAD = b"\x92\xc4\x20"  # a 2-array, then a 32-byte bin: the block hash
 
 
 class StorageError(Exception):
@@ -172,6 +173,9 @@ class ChainDB:
         return Batch(self._db.write_batch(transaction=True))
 
 
+_pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+
 def _index_value(rec: IndexRecord) -> bytes:
     return msgpack.packb(
         [rec.header, rec.height, rec.chainwork.to_bytes(32, "big"), rec.status, rec.ntx],
@@ -207,34 +211,72 @@ class Batch:
     def delete_mempool_tx(self, txid: bytes) -> None:
         self._wb.delete(_MEMPOOL + txid)
 
-    def apply_coin_changes(self, changes: dict[bytes, Coin | None]) -> None:
+    def _apply_coin_changes(self, changes: dict[bytes, Coin | None]) -> dict[bytes, bytes]:
+        """Write the coin set's changes; return each written coin's encoding by key."""
+        put, delete = self._wb.put, self._wb.delete
+        encoded = {}
         for key, coin in changes.items():
             if coin is None:
-                self._wb.delete(_COIN + key)
+                delete(_COIN + key)
             else:
-                self._wb.put(_COIN + key, encode_coin(coin))
+                raw = encoded[key] = encode_coin(coin)
+                put(_COIN + key, raw)
+        return encoded
 
-    def connect(self, block: Block, height: int, undo: tuple[Coin, ...]) -> None:
-        """Undo data, tx index and address index of a block being connected."""
-        self._wb.put(_UNDO + block.hash, encode_undo(undo))
-        for position, tx, spent in _per_tx(block, undo):
+    def connect(
+        self,
+        block: Block,
+        height: int,
+        undo: tuple[Coin, ...],
+        changes: dict[bytes, Coin | None],
+    ) -> None:
+        """Everything connecting a block changes: the coins (``changes``, from the view the
+        block was validated against), undo data, tx index and address index.
+
+        This runs for every tx of every block, in one pass: each new coin is encoded once
+        for both its entries, an output spent later in the same block gets no address
+        entry (its coin change is already a deletion) instead of a put and a delete, and
+        the parts of keys and values shared by a whole block are built once.
+        """
+        encoded = self._apply_coin_changes(changes)
+        put, delete = self._wb.put, self._wb.delete
+        block_hash = block.hash
+        put(_UNDO + block_hash, encode_undo(undo))
+        location = _TXINDEX_VALUE_HEAD + block_hash  # msgpack [bin32 block hash, position]
+        height_be = height.to_bytes(4, "big")
+        get_encoded = encoded.get
+        at = 0
+        for position, tx in enumerate(block.txs):
             txid = tx.txid
-            self._wb.put(_TXINDEX + txid, msgpack.packb([block.hash, position]))
+            put(_TXINDEX + txid, location + _pack(position))
             touched = set()
-            for inp, coin in zip(tx.inputs, spent, strict=False):
-                self._wb.delete(_ADDR_UTXO + coin.lock + inp.outpoint_key)
-                touched.add(coin.lock)
+            if position:  # the coinbase spends nothing
+                for inp in tx.inputs:
+                    lock = undo[at].lock
+                    at += 1
+                    delete(_ADDR_UTXO + lock + inp.outpoint_key)
+                    touched.add(lock)
             for n, out in enumerate(tx.outputs):
-                coin = Coin(out.value, out.lock, height, position == 0)
-                self._wb.put(_ADDR_UTXO + out.lock + outpoint_key(txid, n), encode_coin(coin))
-                touched.add(out.lock)
-            hist = _hist_suffix(height, position, txid)
+                lock = out.lock
+                key = txid + n.to_bytes(4, "little")
+                raw = get_encoded(key)
+                if raw is not None:
+                    put(_ADDR_UTXO + lock + key, raw)
+                touched.add(lock)
+            hist = height_be + position.to_bytes(4, "big") + txid
             for lock in touched:
-                self._wb.put(_ADDR_HIST + lock + hist, b"")
+                put(_ADDR_HIST + lock + hist, b"")
 
-    def disconnect(self, block: Block, height: int, undo: tuple[Coin, ...]) -> None:
+    def disconnect(
+        self,
+        block: Block,
+        height: int,
+        undo: tuple[Coin, ...],
+        changes: dict[bytes, Coin | None],
+    ) -> None:
         """Reverse of ``connect``, tx by tx from the last, so that a coin created and
         spent inside the block ends up absent."""
+        self._apply_coin_changes(changes)
         self._wb.delete(_UNDO + block.hash)
         for position, tx, spent in reversed(list(_per_tx(block, undo))):
             txid = tx.txid

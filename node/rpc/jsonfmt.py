@@ -54,13 +54,23 @@ def dumps(obj: Any) -> bytes:
     floats; anything else raises TypeError, so a bytes or object result is a bug caught here
     rather than a silently stringified value.
     """
+    kind = type(obj)
+    if kind is int:  # the commonest results (heights, counts) skip the general walk
+        return int.__repr__(obj).encode("ascii")
+    if kind is str:
+        return encode_basestring_ascii(obj).encode("ascii")
     parts: list[str] = []
     _write(obj, parts.append)
     return "".join(parts).encode("ascii")
 
 
 def _write(obj: Any, out: Callable[[str], object]) -> None:
-    if obj is None:
+    kind = type(obj)  # exact types first: most values are plain str, int, dict, list
+    if kind is str:
+        out(encode_basestring_ascii(obj))
+    elif kind is int:
+        out(int.__repr__(obj))
+    elif obj is None:
         out("null")
     elif obj is True:
         out("true")
@@ -106,9 +116,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads with arguments builds a new decoder (and scanner) per call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def loads(data: bytes | str) -> Any:
     """Parse a request: fractions become Decimal; NaN/Infinity (a Python extension) are refused."""
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    if isinstance(data, bytes | bytearray):  # as json.loads reads bytes
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)
 
 
 # JSON number syntax; Core's ParseFixedPoint accepts the same strings (no spaces, "+", "_").
