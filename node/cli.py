@@ -25,6 +25,15 @@ class CliError(Exception):
     """A one-line message for the user; exit code 1."""
 
 
+class RpcCallError(CliError):
+    """The node answered with a JSON-RPC error; ``code`` and ``message`` are Core's."""
+
+    def __init__(self, code: Any, message: Any) -> None:
+        super().__init__(f"error code: {code}\nerror message:\n{message}")
+        self.code = code
+        self.message = message
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", choices=sorted(NETWORKS), default="regtest")
     p.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR)
@@ -45,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
     node.add_argument("--mine", metavar="ADDRESS", help="mine continuously to ADDRESS")
     node.add_argument("--mine-workers", type=int, default=1)
+    node.add_argument(
+        "--auto-mine",
+        type=float,
+        metavar="SECONDS",
+        help="mine a block to the default wallet every SECONDS (for local networks)",
+    )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
 
@@ -57,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     rpc.add_argument("--wallet", help="send to /wallet/<name>")
     rpc.add_argument("method")
     rpc.add_argument("args", nargs="*")
+
+    from .wallet_cli import add_parser as add_wallet_parser
+
+    add_wallet_parser(sub, _add_common)
+
+    from .localnet import add_parser as add_localnet_parser
+
+    add_localnet_parser(sub)
     return parser
 
 
@@ -81,6 +104,8 @@ def cmd_node(args: argparse.Namespace) -> int:
             "credentials controls this node",
             file=sys.stderr,
         )
+    if args.auto_mine is not None and args.auto_mine <= 0:
+        raise CliError("--auto-mine takes a number of seconds above 0")
     if bool(args.rpc_user) != bool(args.rpc_password):
         raise CliError("--rpc-user and --rpc-password go together")
     config = NodeConfig(
@@ -95,6 +120,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         connect=tuple(args.connect),
         mine_address=args.mine,
         mine_workers=args.mine_workers,
+        auto_mine_interval=args.auto_mine,
         wallet=not args.no_wallet,
     )
     if args.mine:
@@ -149,7 +175,7 @@ def rpc_call(
         raise CliError(f"cannot reach the node at {url}: is it running? ({exc})") from exc
     error = reply.get("error")
     if error:
-        raise CliError(f"error code: {error.get('code')}\nerror message:\n{error.get('message')}")
+        raise RpcCallError(error.get("code"), error.get("message"))
     return reply.get("result")
 
 
@@ -216,10 +242,27 @@ def cmd_rpc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wallet(args: argparse.Namespace) -> int:
+    from .wallet_cli import run
+
+    return run(args)
+
+
+def cmd_localnet(args: argparse.Namespace) -> int:
+    from .localnet import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"node": cmd_node, "rpc": cmd_rpc}
+    handlers = {
+        "node": cmd_node,
+        "rpc": cmd_rpc,
+        "wallet": cmd_wallet,
+        "localnet": cmd_localnet,
+    }
     try:
         return handlers[args.command](args)
     except CliError as exc:
@@ -230,4 +273,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: exceptions raised by modules
+    # that import node.cli (wallet_cli) must be the classes main catches.
+    from node.cli import main as _main
+
+    sys.exit(_main())

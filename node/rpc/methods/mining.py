@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consensus.builder import make_block, make_coinbase
-from consensus.encoding import decode_block
 from consensus.errors import DecodeError
 from consensus.hashing import hash_to_hex
 from consensus.params import block_subsidy
@@ -21,7 +20,7 @@ from ..errors import (
     RPC_VERIFY_ERROR,
     RpcError,
 )
-from ..params import as_address, as_hash, as_hex, as_int, as_list
+from ..params import as_address, as_bool, as_hash, as_hex, as_int, as_list
 from ..registry import RpcRegistry
 from ..views import difficulty
 from .rawtransactions import parse_tx_hex
@@ -94,6 +93,19 @@ def register(reg: RpcRegistry, node: Node) -> None:
             raise RpcError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {reason}")
         return {"hash": block.hash_hex}
 
+    @reg.method(category="generating")
+    def setgenerate(generate: Any, genproclimit: Any = 1) -> None:
+        """setgenerate generate ( genproclimit )
+
+        Mine continuously to fresh addresses of the default wallet (generate=true), or stop
+        (false), as Bitcoin Core's old setgenerate. genproclimit is the worker count and
+        applies from the next start of the node (--mine-workers)."""
+        as_int(genproclimit, "genproclimit", 1, 64)
+        if as_bool(generate):
+            node.set_mining(None)
+        else:
+            node.stop_mining()
+
     @reg.method(category="mining")
     def getmininginfo() -> dict[str, Any]:
         """getmininginfo
@@ -105,6 +117,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "difficulty": difficulty(tip.header.bits),
             "networkhashps": network_hashps(node, 120),
             "localhashps": node.solver.hashrate(),
+            "generate": node.mining,
             "pooledtx": len(node.mempool),
             "chain": params.name,
             "warnings": "",
@@ -156,7 +169,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
         Submit a solved block; null when accepted, else the reason."""
         raw = as_hex(hexdata, "Block")
         try:
-            block = decode_block(raw)
+            block = await node.decode_block(raw)
         except DecodeError as exc:
             raise RpcError(
                 RPC_DESERIALIZATION_ERROR, f"Block decode failed: {exc.message}"

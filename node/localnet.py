@@ -1,0 +1,469 @@
+"""``obol localnet``: a local network of nodes in one command.
+
+``up`` starts N nodes on loopback, each with its own datadir, free ports and ``default``
+wallet, connected to each other; node 1 mines (continuously on devnet, at an interval on
+regtest). It shows a live table until Ctrl-C, then stops every node cleanly. The other
+commands work from any terminal through the state file ``<dir>/localnet.json``: ``status``,
+``down``, ``faucet``, ``partition``/``heal`` (to make a fork and watch the reorg) and
+``time`` (moves every regtest node's clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from consensus.params import NETWORKS
+
+from .cli import CliError, RpcCallError, rpc_call
+from .rpc.auth import read_cookie
+
+STATE_FILE = "localnet.json"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+MATURE_BLOCKS = 101
+
+
+@dataclass(frozen=True, slots=True)
+class LocalNode:
+    name: str
+    datadir: str
+    rpc_port: int
+    p2p_port: int
+    pid: int
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.rpc_port}/"
+
+    @property
+    def p2p_address(self) -> str:
+        return f"127.0.0.1:{self.p2p_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalnetState:
+    network: str
+    nodes: tuple[LocalNode, ...]
+    mocktime: int = 0
+
+    def save(self, directory: Path) -> None:
+        tmp = directory / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, directory / STATE_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> LocalnetState:
+        path = directory / STATE_FILE
+        try:
+            raw = json.loads(path.read_text())
+            return cls(raw["network"], tuple(LocalNode(**n) for n in raw["nodes"]), raw["mocktime"])
+        except FileNotFoundError as exc:
+            raise CliError(
+                f"no localnet in {directory} (start one with: obol localnet up)"
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CliError(f"{path} is damaged; remove it after stopping the nodes") from exc
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("localnet", help="run a local network of nodes")
+    lsub = p.add_subparsers(dest="localnet_command", required=True)
+
+    def with_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--dir", type=Path, default=Path("localnet"), help="default ./localnet")
+        return parser
+
+    up = with_dir(lsub.add_parser("up", help="start the nodes and show them live until Ctrl-C"))
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--network", choices=sorted(NETWORKS), default="regtest")
+    up.add_argument(
+        "--block-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="regtest: node 1 mines a block every S seconds (devnet mines at its ASERT pace)",
+    )
+    status = with_dir(lsub.add_parser("status", help="one line per node"))
+    status.add_argument("--json", action="store_true")
+    with_dir(lsub.add_parser("down", help="stop every node"))
+    faucet = with_dir(lsub.add_parser("faucet", help="pay from node 1's wallet"))
+    faucet.add_argument("address")
+    faucet.add_argument("amount")
+    part = with_dir(lsub.add_parser("partition", help="cut the links between two groups"))
+    part.add_argument("groups", nargs=2, metavar="GROUP", help="node numbers or names, e.g. 1,2")
+    with_dir(lsub.add_parser("heal", help="undo every partition"))
+    clock = with_dir(lsub.add_parser("time", help="move every regtest node's clock"))
+    clock.add_argument("offset", metavar="+SECONDS")
+    for name, what in (("rpc", "obol rpc"), ("wallet", "obol wallet")):
+        through = with_dir(lsub.add_parser(name, help=f"{what} against node N of the localnet"))
+        through.add_argument("node", metavar="N", help="node number or name")
+        through.add_argument("args", nargs=argparse.REMAINDER, help=f"what {what} takes")
+
+
+def run(args: argparse.Namespace) -> int:
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "up": cmd_up,
+        "status": cmd_status,
+        "down": cmd_down,
+        "faucet": cmd_faucet,
+        "partition": cmd_partition,
+        "heal": cmd_heal,
+        "time": cmd_time,
+        "rpc": cmd_through,
+        "wallet": cmd_through,
+    }
+    return commands[args.localnet_command](args)
+
+
+# --- talking to the nodes -----------------------------------------------------------
+
+
+def call(node: LocalNode, network: str, method: str, *params: Any, wallet: str = "") -> Any:
+    user, password = read_cookie(Path(node.datadir) / network / ".cookie")
+    url = node.rpc_url + (f"wallet/{wallet}" if wallet else "")
+    return rpc_call(url, user, password, method, list(params))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(CliError, OSError, ValueError):
+            if predicate():
+                return
+        time.sleep(0.1)
+    raise CliError(f"timed out waiting for {what}")
+
+
+# --- up / down -------------------------------------------------------------------------
+
+
+def _start_node(
+    index: int, directory: Path, network: str, peers: list[LocalNode], extra: list[str]
+) -> LocalNode:
+    datadir = (directory / f"node{index}").resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
+    rpc_port, p2p_port = free_port(), free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "node.cli",
+        "node",
+        "--network",
+        network,
+        "--datadir",
+        str(datadir),
+        "--rpc-port",
+        str(rpc_port),
+        "--p2p-port",
+        str(p2p_port),
+        *(arg for peer in peers for arg in ("--connect", peer.p2p_address)),
+        *extra,
+    ]
+    with open(datadir / "node.log", "ab") as out:
+        # A session of its own: Ctrl-C in this terminal reaches us, and we stop the nodes
+        # in order instead of every process getting SIGINT at once.
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return LocalNode(f"node{index}", str(datadir), rpc_port, p2p_port, proc.pid)
+
+
+def _stop_nodes(state: LocalnetState) -> None:
+    for node in state.nodes:
+        if alive(node.pid):
+            with contextlib.suppress(CliError, OSError, ValueError):
+                call(node, state.network, "stop")
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for node in state.nodes:
+        while alive(node.pid) and time.monotonic() < deadline:
+            _reap(node.pid)
+            time.sleep(0.1)
+        if alive(node.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGTERM)
+            time.sleep(2)
+            _reap(node.pid)
+        if alive(node.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGKILL)
+            _reap(node.pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect a child of ours that exited, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if not 1 <= args.nodes <= 16:
+        raise CliError("--nodes takes 1 to 16")
+    if args.block_interval <= 0:
+        raise CliError("--block-interval takes a number of seconds above 0")
+    directory: Path = args.dir
+    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(CliError):
+        old = LocalnetState.load(directory)
+        if any(alive(n.pid) for n in old.nodes):
+            raise CliError(f"a localnet is already running in {directory}: obol localnet down")
+    network = args.network
+    nodes: list[LocalNode] = []
+    state = LocalnetState(network, ())
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for i in range(1, args.nodes + 1):
+            extra = []
+            if i == 1 and network == "regtest":
+                extra = ["--auto-mine", str(args.block_interval)]
+            nodes.append(_start_node(i, directory, network, list(nodes), extra))
+            state = LocalnetState(network, tuple(nodes))
+            state.save(directory)
+        for node in nodes:
+            wait_for(
+                lambda n=node: call(n, network, "getblockcount") >= 0,
+                START_TIMEOUT,
+                f"{node.name} to start (see {node.datadir}/node.log)",
+            )
+        if network == "regtest":
+            # Mature coins at once, so the faucet works from the first minute.
+            call(nodes[0], network, "generate", MATURE_BLOCKS)
+        else:
+            call(nodes[0], network, "setgenerate", True, 1)
+        if len(nodes) > 1:
+            for node in nodes:
+                wait_for(
+                    lambda n=node: call(n, network, "getconnectioncount") >= 1,
+                    START_TIMEOUT,
+                    f"{node.name} to connect",
+                )
+        print(f"localnet up: {len(nodes)} {network} nodes in {directory.resolve()}", flush=True)
+        _show_live(state, lambda: stop_requested)
+    finally:
+        print("\nstopping the localnet...", flush=True)
+        _stop_nodes(state)
+        with contextlib.suppress(FileNotFoundError):
+            (directory / STATE_FILE).unlink()
+        print("localnet down", flush=True)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state = LocalnetState.load(args.dir)
+    _stop_nodes(state)
+    with contextlib.suppress(FileNotFoundError):
+        (args.dir / STATE_FILE).unlink()
+    print(f"stopped {len(state.nodes)} nodes")
+    return 0
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+def node_status(node: LocalNode, network: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": node.name,
+        "pid": node.pid,
+        "rpc_url": node.rpc_url,
+        "p2p": node.p2p_address,
+        "datadir": node.datadir,
+        "running": False,
+        "height": None,
+        "tip": None,
+        "peers": None,
+        "mempool": None,
+        "balance": None,
+        "hashrate": None,
+    }
+    if not alive(node.pid):
+        return row
+    try:
+        info = call(node, network, "getblockchaininfo")
+        row["running"] = True
+        row["height"] = info["blocks"]
+        row["tip"] = info["bestblockhash"]
+        row["peers"] = call(node, network, "getconnectioncount")
+        row["mempool"] = call(node, network, "getmempoolinfo")["size"]
+        row["hashrate"] = float(call(node, network, "getmininginfo")["localhashps"])
+    except (CliError, OSError, ValueError, KeyError):
+        return row
+    with contextlib.suppress(CliError, OSError, ValueError):
+        row["balance"] = f"{Decimal(call(node, network, 'getbalance', wallet='default')):.8f}"
+    return row
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'node':<7} {'height':>7} {'tip':<18} {'peers':>5} {'mempool':>7} "
+    head += f"{'balance (OBOL)':>16} {'hash/s':>10}  rpc"
+    lines = [head]
+    for r in rows:
+        if not r["running"]:
+            lines.append(f"{r['name']:<7} {'down':>7}")
+            continue
+        tip = r["tip"][:16] + ".." if r["tip"] else "-"
+        rate = f"{r['hashrate']:.0f}" if r["hashrate"] else "-"
+        lines.append(
+            f"{r['name']:<7} {r['height']:>7} {tip:<18} {r['peers']:>5} {r['mempool']:>7} "
+            f"{r['balance'] or '-':>16} {rate:>10}  {r['rpc_url']}"
+        )
+    return "\n".join(lines)
+
+
+def _show_live(state: LocalnetState, stopped: Callable[[], bool]) -> None:
+    tty = sys.stdout.isatty()
+    while not stopped():
+        rows = [node_status(n, state.network) for n in state.nodes]
+        if tty:
+            print("\x1b[H\x1b[2J", end="")
+        print(time.strftime("%H:%M:%S"), "  Ctrl-C stops every node", flush=True)
+        print(_table(rows), flush=True)
+        for _ in range(10):
+            if stopped():
+                return
+            time.sleep(0.1)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = LocalnetState.load(args.dir)
+    rows = [node_status(n, state.network) for n in state.nodes]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(_table(rows))
+    return 0
+
+
+# --- faucet, partitions, time ---------------------------------------------------------
+
+
+def cmd_faucet(args: argparse.Namespace) -> int:
+    state = LocalnetState.load(args.dir)
+    try:
+        amount = Decimal(args.amount)
+    except ArithmeticError as exc:
+        raise CliError(f"not an amount: {args.amount}") from exc
+    first = state.nodes[0]
+    txid = call(first, state.network, "sendtoaddress", args.address, amount, wallet="default")
+    print(txid)
+    if state.network == "regtest":
+        call(first, state.network, "generate", 1)
+    return 0
+
+
+def _group(text: str, state: LocalnetState) -> list[LocalNode]:
+    by_name = {n.name: n for n in state.nodes}
+    chosen = []
+    for item in text.split(","):
+        item = item.strip()
+        name = f"node{item}" if item.isdigit() else item
+        if name not in by_name:
+            raise CliError(f"no node {item!r} (nodes: {', '.join(by_name)})")
+        chosen.append(by_name[name])
+    return chosen
+
+
+def _node_ids(state: LocalnetState, nodes: list[LocalNode]) -> dict[str, str]:
+    return {n.name: call(n, state.network, "getnetworkinfo")["node_id"] for n in nodes}
+
+
+def cmd_partition(args: argparse.Namespace) -> int:
+    """Each side bans the other's node ids: links drop and do not come back until heal."""
+    state = LocalnetState.load(args.dir)
+    left, right = (_group(g, state) for g in args.groups)
+    if {n.name for n in left} & {n.name for n in right}:
+        raise CliError("a node cannot be on both sides of a partition")
+    ids = _node_ids(state, left + right)
+    for a, b in ((x, y) for x in left for y in right):
+        for here, there in ((a, b), (b, a)):
+            with contextlib.suppress(RpcCallError):  # already banned: already cut
+                call(here, state.network, "setban", f"node:{ids[there.name]}", "add")
+    print(f"partitioned {','.join(n.name for n in left)} | {','.join(n.name for n in right)}")
+    return 0
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    state = LocalnetState.load(args.dir)
+    for node in state.nodes:
+        call(node, state.network, "clearbanned")
+    for node in state.nodes:
+        for other in state.nodes:
+            if other is not node:
+                with contextlib.suppress(RpcCallError):
+                    call(node, state.network, "addnode", other.p2p_address, "onetry")
+    print("healed: every node may connect to every other again")
+    return 0
+
+
+def cmd_time(args: argparse.Namespace) -> int:
+    state = LocalnetState.load(args.dir)
+    if state.network != "regtest":
+        raise CliError("only regtest clocks can be moved")
+    try:
+        offset = int(args.offset)
+    except ValueError as exc:
+        raise CliError(f"expected +SECONDS, got {args.offset!r}") from exc
+    now = max(state.mocktime, int(time.time()))
+    mocktime = now + offset
+    for node in state.nodes:
+        call(node, state.network, "setmocktime", mocktime)
+    LocalnetState(state.network, state.nodes, mocktime).save(args.dir)
+    print(
+        f"every node's clock is now {mocktime} ({time.strftime('%c', time.gmtime(mocktime))} UTC)"
+    )
+    return 0
+
+
+def cmd_through(args: argparse.Namespace) -> int:
+    """``obol rpc`` / ``obol wallet`` with node N's network, datadir and port filled in."""
+    from .cli import main
+
+    state = LocalnetState.load(args.dir)
+    (node,) = _group(args.node, state)
+    where = [
+        "--network",
+        state.network,
+        "--datadir",
+        node.datadir,
+        "--rpc-port",
+        str(node.rpc_port),
+    ]
+    return main([args.localnet_command, *where, *args.args])

@@ -1,0 +1,167 @@
+"""`obol localnet` end to end: real processes, status, faucet, a partition and its reorg."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import aiohttp
+
+from consensus.address import encode_address
+from consensus.params import DEVNET, REGTEST
+from tests.chain_helpers import key
+
+from .framework import ROOT, wait_until
+
+
+def obol(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Localnet:
+    def __init__(self, directory: Path, network: str, *extra: str) -> None:
+        self.dir = directory
+        self.network = network
+        self.log = open(directory.parent / "up.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "node.cli",
+                "localnet",
+                "up",
+                "--dir",
+                str(directory),
+                "--network",
+                network,
+                *extra,
+            ],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def status(self) -> list[dict]:
+        done = obol("localnet", "status", "--dir", str(self.dir), "--json")
+        return json.loads(done.stdout) if done.returncode == 0 else []
+
+    def run(self, *args: str) -> str:
+        done = obol("localnet", *args, "--dir", str(self.dir))
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def rpc(self, index: int, method: str, *params: str) -> str:
+        node = self.status()[index]
+        done = obol(
+            "rpc",
+            "--network",
+            self.network,
+            "--datadir",
+            node["datadir"],
+            "--rpc-port",
+            node["rpc_url"].rsplit(":", 1)[1].strip("/"),
+            method,
+            *params,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        pids = [n["pid"] for n in self.status()]
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=90)
+        self.log.close()
+        for pid in pids:  # Ctrl-C leaves no process behind
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            raise AssertionError(f"node process {pid} survived Ctrl-C")
+        assert not (self.dir / "localnet.json").exists()
+
+
+def wait_ready(net: Localnet, min_height: int) -> list[dict]:
+    def ready() -> list[dict] | None:
+        rows = net.status()
+        if len(rows) == 3 and all(
+            r["running"] and r["peers"] >= 1 and r["height"] >= min_height for r in rows
+        ):
+            return rows
+        return None
+
+    return wait_until(ready, timeout=120, interval=0.5)
+
+
+def test_regtest_localnet_with_faucet(tmp_path):
+    net = Localnet(tmp_path / "net", "regtest", "--block-interval", "1")
+    try:
+        rows = wait_ready(net, 102)
+        assert {r["name"] for r in rows} == {"node1", "node2", "node3"}
+        assert all(r["rpc_url"].startswith("http://127.0.0.1:") for r in rows)
+        address = encode_address(key(42).lock, REGTEST)
+        txid = net.run("faucet", address, "12.5").strip()
+        assert len(txid) == 64
+        wait_until(
+            lambda: json.loads(net.rpc(2, "getaddressbalance", address))["balance"] == 12.5,
+            timeout=60,
+            interval=0.5,
+        )
+        height = net.status()[0]["height"]
+        wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
+        net.run("time", "+3600")
+        assert int(net.rpc(1, "getblockcount")) > 0
+    finally:
+        net.stop()
+
+
+def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            while not stop.is_set():
+                try:
+                    msg = await ws.receive(timeout=0.5)
+                except TimeoutError:
+                    continue
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    found.append(json.loads(msg.data))
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return
+
+    asyncio.run(main())
+
+
+def test_devnet_partition_and_heal_make_a_reorg(tmp_path):
+    net = Localnet(tmp_path / "net", "devnet")
+    events: list[dict] = []
+    stop = threading.Event()
+    try:
+        rows = wait_ready(net, 5)
+        url = rows[2]["rpc_url"].replace("http://", "ws://") + "events"
+        reader = threading.Thread(target=_collect_events, args=(url, events, stop), daemon=True)
+        reader.start()
+        net.run("partition", "1", "2,3")
+        wait_until(lambda: net.status()[0]["peers"] == 0, timeout=30, interval=0.5)
+        address = encode_address(key(43).lock, DEVNET)
+        net.rpc(2, "generatetoaddress", "2", address)  # the minority side forks off
+        side = net.status()[2]["height"]
+        wait_until(lambda: net.status()[0]["height"] > side + 2, timeout=120, interval=0.5)
+        net.run("heal")
+        wait_until(lambda: len({r["tip"] for r in net.status()}) == 1, timeout=60, interval=0.5)
+        wait_until(lambda: any(e["type"] == "reorg" for e in events), timeout=10)
+        reorg = next(e for e in events if e["type"] == "reorg")
+        assert reorg["depth"] >= 2
+    finally:
+        stop.set()
+        net.stop()
