@@ -211,19 +211,21 @@ def _stop_nodes(state: LocalnetState) -> None:
         while alive(node.pid) and time.monotonic() < deadline:
             _reap(node.pid)
             time.sleep(0.1)
-        if alive(node.pid):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not alive(node.pid):
+                break
+            print(f"{node.name} did not stop in time: sending {sig.name}", file=sys.stderr)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(node.pid, signal.SIGTERM)
-            time.sleep(2)
-            _reap(node.pid)
-        if alive(node.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(node.pid, signal.SIGKILL)
-            _reap(node.pid)
+                os.kill(node.pid, sig)
+            end = time.monotonic() + 5
+            while alive(node.pid) and time.monotonic() < end:
+                _reap(node.pid)
+                time.sleep(0.1)
 
 
 def _reap(pid: int) -> None:
-    """Collect a child of ours that exited, so it does not linger as a zombie."""
+    """Collect a child of ours that exited, so it does not linger as a zombie (a node
+    started by another ``obol localnet`` is not our child: then there is nothing to do)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 

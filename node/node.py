@@ -48,6 +48,7 @@ from .wallets import WalletManager
 from .web import install as install_web
 
 log = logging.getLogger("obol.node")
+SHUTDOWN_TIMEOUT = 20
 T = TypeVar("T")
 
 
@@ -70,6 +71,7 @@ class Node:
         self._lock = asyncio.Lock()
         self._stop_requested = asyncio.Event()
         self._closed = False
+        self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
         self._tasks: list[asyncio.Task[Any]] = []
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None
@@ -183,8 +185,10 @@ class Node:
             return
         self._closed = True
         self._stop_requested.set()
+        self.stop_stage = "peers"
         if self.p2p is not None:
             await self.p2p.stop()
+        self.stop_stage = "miner"
         miner, self._miner_task = self._miner_task, None
         if miner is not None:
             miner.cancel()
@@ -196,15 +200,20 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self.stop_stage = "rpc"
         if hasattr(self, "rpc"):
             await self.rpc.stop()
+        self.stop_stage = "worker pools"
         await self.solver.stop()
         await self.sig_pool.stop()
+        self.stop_stage = "wallets"
         if hasattr(self, "wallets"):
             await self.wallets.stop()
+        self.stop_stage = "database"
         if self.db is not None:
             await self.in_chain_thread(self.db.close)
         self._chain_thread.shutdown(wait=True)
+        self.stop_stage = "stopped"
         log.info("obol node stopped")
 
     def request_stop(self) -> None:
@@ -502,5 +511,14 @@ async def run_node(config: NodeConfig) -> int:
         print(f"  p2p      {node.p2p.url}", flush=True)
     print(f"  height   {node.chain.height}  pid {os.getpid()}", flush=True)
     await node.wait_stopped()
-    await node.stop()
+    try:
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+            await node.stop()
+    except TimeoutError:
+        # Every write is an atomic batch (the crash tests kill nodes at random), so leaving
+        # now loses nothing; hanging would leave a process behind.
+        log.error(
+            "shutdown stuck at %r for %d s: exiting anyway", node.stop_stage, SHUTDOWN_TIMEOUT
+        )
+        return 1
     return 0
