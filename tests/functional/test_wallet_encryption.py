@@ -8,12 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from .framework import RpcFailure
+from .framework import RpcFailure, connect_nodes, sync_blocks
 from .wallet_helpers import (
     assert_one_line_error,
     obol_wallet,
     obol_wallet_json,
-    relay_all,
 )
 
 PASSPHRASE = "correct horse battery staple"
@@ -100,7 +99,11 @@ def test_encrypt_unlock_backup_and_restore(start_nodes):
 
     # Restore the phrase into a wallet of a new node: same addresses, same balance.
     (b,) = start_nodes(1, [["--no-wallet"]])
-    relay_all(a, b)
+    connect_nodes(b, a)
+    sync_blocks([a, b])
+    # Like Core without BIP 35, a new peer is not sent the txs already in the mempool.
+    for txid in a.rpc.getrawmempool():
+        b.rpc.sendrawtransaction(a.rpc.getrawtransaction(txid))
     done = obol_wallet(b, "restore", "restored", stdin=words + "\n")
     assert done.returncode == 0, done.stderr
     restored = b.wallet("restored")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from .framework import RpcFailure
-from .wallet_helpers import obol_wallet, obol_wallet_json, relay_all, relay_blocks, units
+from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
+from .wallet_helpers import obol_wallet, obol_wallet_json, units
 
 
 def entry_for(entries: list[dict], txid: str, category: str) -> dict:
@@ -17,10 +17,17 @@ def entry_for(entries: list[dict], txid: str, category: str) -> dict:
     return found[0]
 
 
+def sync(a, b) -> None:
+    """Wait for gossip: same tip, same mempool."""
+    sync_blocks([a, b])
+    sync_mempools([a, b])
+
+
 def test_send_confirm_reorg_and_reconfirm(start_nodes):
     a, b = start_nodes(2)
+    connect_nodes(a, b)
     a.rpc.generate(101)
-    relay_all(a, b)
+    sync(a, b)
 
     bal = a.rpc.getbalances()["mine"]
     assert bal == {
@@ -40,7 +47,7 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
     raw = a.rpc.getrawtransaction(txid, True)
     assert fee == 10 * raw["size"]  # the fallback rate, exactly: the tx has change
 
-    relay_all(a, b)
+    sync(a, b)
     assert b.rpc.getbalances()["mine"]["untrusted_pending"] == Decimal("12.5")
     assert a.rpc.getbalances()["mine"]["trusted"] == Decimal("37.5") - Decimal(fee) / 10**8
     pending = entry_for(b.rpc.listtransactions(), txid, "receive")
@@ -52,7 +59,7 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
     }
 
     (block,) = a.rpc.generate(1)
-    relay_all(a, b)
+    sync(a, b)
     assert b.rpc.getbalance() == Decimal("12.5")
     assert units(a.rpc.getbalance()) == units(Decimal("87.5")) - fee
 
@@ -98,7 +105,7 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
 
     # A longer competing branch confirms the payment again, on both sides.
     branch = a.rpc.generate(2)
-    relay_blocks(a, b)
+    sync_blocks([a, b])
     assert b.rpc.getbestblockhash() == branch[-1]
     for node in (a, b):
         node.rpc.reconsiderblock(block)

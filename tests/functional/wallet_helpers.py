@@ -1,10 +1,5 @@
-"""Helpers for the wallet's functional tests: moving blocks and txs between nodes by RPC, and
-running ``obol wallet`` against a test node.
-
-Until the nodes have peers, blocks and txs travel as they would over P2P but by hand:
-``getblock hex -> submitblock`` and ``getrawtransaction -> sendrawtransaction``. With P2P
-these become ``connect_nodes`` and ``sync_blocks``/``sync_mempools`` from the framework.
-"""
+"""Helpers for the wallet's functional tests: amounts in units and ``obol wallet`` run
+against a test node."""
 
 from __future__ import annotations
 
@@ -14,39 +9,9 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from .framework import ROOT, RpcFailure, TestNode
+from .framework import ROOT, TestNode
 
 COIN = Decimal(100_000_000)
-
-
-def relay_blocks(src: TestNode, dst: TestNode) -> None:
-    """Submit to ``dst`` every block of ``src``'s active chain above their fork point."""
-    height = min(src.rpc.getblockcount(), dst.rpc.getblockcount())
-    while height > 0 and src.rpc.getblockhash(height) != dst.rpc.getblockhash(height):
-        height -= 1
-    for h in range(height + 1, src.rpc.getblockcount() + 1):
-        result = dst.rpc.submitblock(src.rpc.getblock(src.rpc.getblockhash(h), 0))
-        assert result in (None, "duplicate"), result
-
-
-def relay_mempool(src: TestNode, dst: TestNode) -> None:
-    have = set(dst.rpc.getrawmempool())
-    for txid in src.rpc.getrawmempool():  # parents before children
-        if txid not in have:
-            try:
-                dst.rpc.sendrawtransaction(src.rpc.getrawtransaction(txid))
-            except RpcFailure as exc:
-                if exc.code != -27:  # already confirmed on dst
-                    raise
-
-
-def relay_all(a: TestNode, b: TestNode) -> None:
-    """Blocks both ways, then mempools both ways: what gossip would do."""
-    relay_blocks(a, b)
-    relay_blocks(b, a)
-    relay_mempool(a, b)
-    relay_mempool(b, a)
-    assert a.rpc.getbestblockhash() == b.rpc.getbestblockhash()
 
 
 def units(value: Decimal) -> int:
