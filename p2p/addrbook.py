@@ -9,13 +9,12 @@ keep eight outbound peers; obol connects only where it is told to: ``--connect``
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .jsonfile import read_json, write_json
 from .messages import NetAddress
 
 log = logging.getLogger("obol.p2p.addr")
@@ -61,13 +60,7 @@ class AddrBook:
         return [NetAddress(self._entries[k], k[0], k[1]) for k in picked]
 
     def load(self) -> None:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", self.path, exc)
-            return
+        data = read_json(self.path)
         items = data.get("addresses", []) if isinstance(data, dict) else []
         for item in items[: self.capacity]:
             try:
@@ -82,9 +75,7 @@ class AddrBook:
                 {"host": host, "port": port, "time": t} for (host, port), t in self._entries.items()
             ],
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.path)
+        write_json(self.path, data)
 
 
 @dataclass(slots=True)

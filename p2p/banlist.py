@@ -14,12 +14,12 @@ them, as in Core); expired ones are swept on every read.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .jsonfile import read_json, write_json
 
 log = logging.getLogger("obol.p2p.ban")
 
@@ -70,13 +70,7 @@ class BanList:
 
     def load(self) -> None:
         """Read the file if there is one; unreadable entries are skipped with a warning."""
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", self.path, exc)
-            return
+        data = read_json(self.path)
         entries = data.get("banned", []) if isinstance(data, dict) else []
         for item in entries[:MAX_BANS]:
             try:
@@ -97,9 +91,7 @@ class BanList:
                 for b in self._bans.values()
             ],
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
+        write_json(self.path, data)
 
     # --- changes ---------------------------------------------------------------------------
 

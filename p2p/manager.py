@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
-import os
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from .addrbook import AddrBook, TokenBucket
 from .banlist import Ban, BanList, ip_subject, node_subject, parse_subject
 from .config import ChainChange, PeerManagerConfig
 from .identity import NodeKey
+from .jsonfile import read_json, write_json
 from .messages import (
     INV_BLOCK,
     INV_TX,
@@ -418,22 +417,14 @@ class PeerManager:
             delay = min(delay * 2, self.settings.reconnect_max)
 
     def _load_anchors(self) -> list[str]:
-        try:
-            data = json.loads(self._anchors_path.read_text())
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", self._anchors_path, exc)
-            return []
+        data = read_json(self._anchors_path)
         return [t for t in data if isinstance(t, str)] if isinstance(data, list) else []
 
     def _save_anchors(self) -> None:
         targets = sorted(
             {p.target for p in self.peers.values() if p.target and p.handshake_complete}
         )
-        tmp = self._anchors_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(targets))
-        os.replace(tmp, self._anchors_path)
+        write_json(self._anchors_path, targets)
 
     # --- the handshake (PeerHandler) -------------------------------------------------------
 
