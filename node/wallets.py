@@ -60,6 +60,7 @@ log = logging.getLogger("obol.wallet")
 
 DEFAULT_WALLET = "default"
 WALLET_FILE = "wallet.json"
+SETTINGS_FILE = "settings.json"
 FALLBACK_FEE_RATE = 10  # units per byte, Core's -fallbackfee: obol has no fee estimator
 MAX_UNLOCK_SECONDS = 100_000_000  # Core's cap on walletpassphrase's timeout
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -185,18 +186,47 @@ class WalletManager:
         self.node = node
         self.params = node.params
         self.dir = node.config.netdir / "wallets"
+        self.settings_path = node.config.netdir / SETTINGS_FILE
         self.loaded: dict[str, LoadedWallet] = {}
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create ``default`` on first start and load it (unless ``--no-wallet``)."""
+        """Create ``default`` on first start and load it (unless ``--no-wallet``), then
+        the wallets marked load_on_startup, as Core does with its settings.json."""
         if not self.node.config.wallet:
             return
         if (self.dir / DEFAULT_WALLET / WALLET_FILE).exists():
             await self.load(DEFAULT_WALLET)
         else:
             await self.create(DEFAULT_WALLET)
+        for name in self.startup_wallets():
+            if name in self.loaded:
+                continue
+            try:
+                await self.load(name)
+            except WalletError as exc:
+                log.warning("wallet %r marked load_on_startup was not loaded: %s", name, exc)
+
+    def startup_wallets(self) -> list[str]:
+        """Names marked load_on_startup (``<netdir>/settings.json``, key ``wallet``)."""
+        try:
+            names = json.loads(self.settings_path.read_text()).get("wallet", [])
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("ignoring unreadable %s: %s", self.settings_path, exc)
+            return []
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+    def set_load_on_startup(self, name: str, load: bool | None) -> None:
+        """Core's load_on_startup argument: true adds, false removes, null leaves as is."""
+        if load is None:
+            return
+        names = [n for n in self.startup_wallets() if n != name]
+        if load:
+            names.append(name)
+        write_atomic(self.settings_path, json.dumps({"wallet": names}, indent=1).encode())
 
     async def stop(self) -> None:
         for name in list(self.loaded):

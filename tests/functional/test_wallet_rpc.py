@@ -181,3 +181,18 @@ def test_fund_sign_and_restart(funded):
     assert node.rpc.getnewaddress() != used
     node.rpc.loadwallet("extra")
     assert node.wallet("extra").getaddressinfo(extra)["ismine"] is True
+
+
+def test_load_on_startup_like_core(start_nodes):
+    (node,) = start_nodes(1)
+    node.rpc.createwallet(wallet_name="kept", load_on_startup=True)
+    node.rpc.createwallet("passing")
+    node.restart()
+    assert node.rpc.listwallets() == ["default", "kept"]
+    node.rpc.unloadwallet(wallet_name="kept", load_on_startup=False)
+    node.rpc.loadwallet("passing", True)
+    node.restart()
+    assert node.rpc.listwallets() == ["default", "passing"]
+    with pytest.raises(framework.RpcFailure) as err:
+        node.rpc.loadwallet("passing", "yes")
+    assert err.value.code == -3

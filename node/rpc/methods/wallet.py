@@ -200,7 +200,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
         Create and load a new HD wallet (24 new words), or restore one from "mnemonic"
         (obol's addition: 12 to 24 BIP39 words). With "passphrase" it is encrypted and
-        locked at once. Watch-only, blank and external-signer wallets are not supported."""  # noqa: E501
+        locked at once. load_on_startup=true loads it at every start (settings.json). Watch-only, blank and external-signer wallets are not supported."""  # noqa: E501
         name = as_str(wallet_name)
         for flag, what in (
             (disable_private_keys, "disable_private_keys"),
@@ -211,10 +211,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 raise RpcError(RPC_WALLET_ERROR, f"{what} wallets are not supported by obol")
         words = None if mnemonic is None else as_str(mnemonic)
         secret = None if passphrase in (None, "") else as_str(passphrase)
+        startup = None if load_on_startup is None else as_bool(load_on_startup)
         try:
             await manager.create(name, words, secret)
         except InvalidMnemonic as exc:
             raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+        manager.set_load_on_startup(name, startup)
         return {"name": name, "warning": ""}
 
     @method
@@ -223,7 +225,9 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
         Load the wallet <netdir>/wallets/<filename>."""
         name = as_str(filename)
+        startup = None if load_on_startup is None else as_bool(load_on_startup)
         await manager.load(name)
+        manager.set_load_on_startup(name, startup)
         return {"name": name, "warning": ""}
 
     @method
@@ -244,7 +248,9 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 RPC_INVALID_PARAMETER,
                 "RPC endpoint wallet and wallet_name parameter specify different wallets",
             )
+        startup = None if load_on_startup is None else as_bool(load_on_startup)
         manager.unload(name)
+        manager.set_load_on_startup(name, startup)
         return {"warning": ""}
 
     @method
