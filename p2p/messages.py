@@ -239,40 +239,34 @@ class Verack(Message):
         return cls(*_fields(fields, 1, "verack"))
 
 
+class _NonceMessage(Message):
+    """ping and pong share one shape: a 64-bit nonce (the pong echoes the ping's)."""
+
+    __slots__ = ()
+    max_payload: ClassVar[int] = 16
+    nonce: int
+
+    def __post_init__(self) -> None:
+        _uint("nonce", self.nonce, U64)
+
+    def to_fields(self) -> list[Any]:
+        return [self.nonce]
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> Self:
+        return cls(*_fields(fields, 1, cls.command))
+
+
 @dataclass(frozen=True, slots=True)
-class Ping(Message):
+class Ping(_NonceMessage):
     command: ClassVar[str] = "ping"
-    max_payload: ClassVar[int] = 16
-
     nonce: int
-
-    def __post_init__(self) -> None:
-        _uint("nonce", self.nonce, U64)
-
-    def to_fields(self) -> list[Any]:
-        return [self.nonce]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> Self:
-        return cls(*_fields(fields, 1, "ping"))
 
 
 @dataclass(frozen=True, slots=True)
-class Pong(Message):
+class Pong(_NonceMessage):
     command: ClassVar[str] = "pong"
-    max_payload: ClassVar[int] = 16
-
     nonce: int
-
-    def __post_init__(self) -> None:
-        _uint("nonce", self.nonce, U64)
-
-    def to_fields(self) -> list[Any]:
-        return [self.nonce]
-
-    @classmethod
-    def from_fields(cls, fields: list[Any]) -> Self:
-        return cls(*_fields(fields, 1, "pong"))
 
 
 @dataclass(frozen=True, slots=True)
