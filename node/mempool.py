@@ -38,6 +38,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from consensus.coins import Coin, MemoryCoinView
 from consensus.errors import RejectCode, RuleError
@@ -62,6 +63,12 @@ MEMPOOL_HEIGHT = 0x7FFF_FFFF
 ROLLING_FEE_HALFLIFE = 12 * 60 * 60
 # Rough per-entry memory overhead of the Python objects around a tx, for ``info()["usage"]``.
 _ENTRY_OVERHEAD = 640
+# Sort key of nodes: their order of entry, which is a dependency order.
+_BY_SEQ = attrgetter("seq")
+# The links of a tx without parents or children in the pool, shared: most txs have none,
+# and two empty sets per entry cost memory, and time to create and free by the thousand
+# (a block removes thousands of entries at once).
+_NO_LINKS: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +131,10 @@ class _Node:
 
     def __init__(self, entry: MempoolEntry, parents: set[bytes], seq: int) -> None:
         self.entry = entry
-        self.parents = parents
-        self.children: set[bytes] = set()
+        # The shared ``_NO_LINKS`` while empty: a tx's parents never change, and
+        # ``Mempool._add`` gives ``children`` a set of its own with the first child.
+        self.parents: set[bytes] | frozenset[bytes] = parents or _NO_LINKS
+        self.children: set[bytes] | frozenset[bytes] = _NO_LINKS
         self.seq = seq
         self.anc_count, self.anc_fee, self.anc_size = 1, entry.fee, entry.size
         self.desc_count, self.desc_fee, self.desc_size = 1, entry.fee, entry.size
@@ -462,7 +471,11 @@ class Mempool:
             a.desc_size += entry.size
             self._push_evict(a)
         for txid in cand.parents:
-            self._nodes[txid].children.add(entry.txid)
+            parent = self._nodes[txid]
+            if parent.children:
+                parent.children.add(entry.txid)
+            else:
+                parent.children = {entry.txid}
         for key in entry.spends:
             self._spenders[key] = entry.txid
         self._nodes[entry.txid] = node
@@ -471,41 +484,63 @@ class Mempool:
         self._fees += entry.fee
         self._push_evict(node)
 
-    def _remove(self, doomed: set[bytes]) -> list[Tx]:
-        """Remove these txids, keeping every survivor's relatives' totals exact; return
-        the removed txs in dependency order."""
-        nodes = sorted((self._nodes[t] for t in doomed), key=lambda n: n.seq)
-        for node in nodes:
+    def _in_order(self, txids: Iterable[bytes]) -> list[Tx]:
+        """The txs of these in-mempool txids, in dependency order (the order they entered)."""
+        return [n.entry.tx for n in sorted(map(self._nodes.__getitem__, txids), key=_BY_SEQ)]
+
+    def _remove(self, doomed: set[bytes]) -> None:
+        """Remove these txids, keeping every survivor's relatives' totals exact.
+
+        A block removes thousands of txs at once, nearly all without relatives in the pool:
+        only the few with some are walked; the rest cost a few dict deletions each. The
+        order of removal does not matter (``_in_order`` gives it to callers that report
+        what they removed).
+        """
+        nodes = self._nodes
+        if nodes.keys() == doomed:
+            # Everything goes, as when a block takes the whole pool (the usual case on a
+            # quiet network): no survivor to keep exact, so the indexes are just emptied.
+            nodes.clear()
+            self._spenders.clear()
+            self._by_encoding.clear()
+            self._evict_heap.clear()
+            self._bytes = self._fees = 0
+            return
+        doomed_nodes = list(map(nodes.__getitem__, doomed))
+        linked = [n for n in doomed_nodes if n.parents or n.children]
+        # Totals first, while every link still stands: the walks pass through doomed txs.
+        for node in linked:
             e = node.entry
-            # Most txs have no relatives in the pool (a block removes thousands at once).
-            if node.parents:
-                for txid in self._walk(e.txid, "parents") - doomed:
-                    a = self._nodes[txid]
-                    a.desc_count -= 1
-                    a.desc_fee -= e.fee
-                    a.desc_size -= e.size
-                    self._push_evict(a)
-            if node.children:
-                for txid in self._walk(e.txid, "children") - doomed:
-                    d = self._nodes[txid]
-                    d.anc_count -= 1
-                    d.anc_fee -= e.fee
-                    d.anc_size -= e.size
-        for node in nodes:
+            for txid in self._walk(e.txid, "parents") - doomed:
+                a = nodes[txid]
+                a.desc_count -= 1
+                a.desc_fee -= e.fee
+                a.desc_size -= e.size
+                self._push_evict(a)
+            for txid in self._walk(e.txid, "children") - doomed:
+                d = nodes[txid]
+                d.anc_count -= 1
+                d.anc_fee -= e.fee
+                d.anc_size -= e.size
+        # A survivor's link to a doomed tx is in a set of its own (never ``_NO_LINKS``).
+        for node in linked:
+            txid = node.entry.txid
+            for t in node.parents - doomed:
+                nodes[t].children.discard(txid)
+            for t in node.children - doomed:
+                nodes[t].parents.discard(txid)
+        spenders, by_encoding = self._spenders, self._by_encoding
+        size = fee = 0
+        for node in doomed_nodes:
             e = node.entry
-            if node.parents:
-                for txid in node.parents - doomed:
-                    self._nodes[txid].children.discard(e.txid)
-            if node.children:
-                for txid in node.children - doomed:
-                    self._nodes[txid].parents.discard(e.txid)
             for key in e.spends:
-                del self._spenders[key]
-            del self._nodes[e.txid]
-            del self._by_encoding[e.tx.serialize()]
-            self._bytes -= e.size
-            self._fees -= e.fee
-        return [n.entry.tx for n in nodes]
+                del spenders[key]
+            del nodes[e.txid]
+            del by_encoding[e.tx.serialize()]
+            size += e.size
+            fee += e.fee
+        self._bytes -= size
+        self._fees -= fee
 
     def _walk(self, txid: bytes, direction: str) -> set[bytes]:
         seen: set[bytes] = set()
@@ -618,7 +653,9 @@ class Mempool:
         """
         accepted: list[MempoolEntry] = []
         queue = deque(parent_txids)
-        while queue:
+        # Stop once no orphan waits for any parent: usually at once (a block's thousands
+        # of txids are parents of nothing).
+        while queue and self._orphans_by_parent:
             for txid in sorted(self._orphans_by_parent.get(queue.popleft(), ())):
                 orphan = self._orphans.get(txid)
                 if orphan is None:
@@ -645,15 +682,21 @@ class Mempool:
         Descendants of the block's own txs stay: their parents are now confirmed. Orphans
         in the block or conflicting with it are dropped. Call once per connected block.
         """
-        txs = [tx for tx in block.txs if not tx.is_coinbase]
-        self._remove({tx.txid for tx in txs if tx.txid in self._nodes})
-        spent = {inp.outpoint_key for tx in txs for inp in tx.inputs}
-        conflicts = {self._spenders[k] for k in spent if k in self._spenders}
-        removed = self._remove(self._with_descendants(conflicts))
+        txs = block.txs[1:]  # all but the coinbase, always first in a connected block
         in_block = {tx.txid for tx in txs}
-        for txid, orphan in list(self._orphans.items()):
-            if txid in in_block or any(i.outpoint_key in spent for i in orphan.tx.inputs):
-                self._remove_orphan(txid)
+        self._remove(self._nodes.keys() & in_block)
+        removed: list[Tx] = []
+        spenders, orphans = self._spenders, self._orphans
+        # Often the block took every mempool tx and no orphan waits: nothing can conflict.
+        if spenders or orphans:
+            spent = {inp.outpoint_key for tx in txs for inp in tx.inputs}
+            # With the block's own txs gone, any spender of a coin it spent is a conflict.
+            doomed = self._with_descendants({spenders[k] for k in spenders.keys() & spent})
+            removed = self._in_order(doomed)
+            self._remove(doomed)
+            for txid, orphan in list(orphans.items()):
+                if txid in in_block or any(i.outpoint_key in spent for i in orphan.tx.inputs):
+                    self._remove_orphan(txid)
         self._rolling_updated = self.config.clock()
         self._block_since_bump = True
         return removed
@@ -705,7 +748,9 @@ class Mempool:
             now = self.config.clock()
         cutoff = now - self.policy.expiry_seconds
         old = [txid for txid, node in self._nodes.items() if node.entry.time < cutoff]
-        removed = self._remove(self._with_descendants(old))
+        doomed = self._with_descendants(old)
+        removed = self._in_order(doomed)
+        self._remove(doomed)
         self._expire_orphans(now)
         return removed
 

@@ -17,7 +17,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -276,10 +276,13 @@ class Node:
             height = self.chain.index[block.hash].height
             self.events.publish("block_disconnected", {"hash": block.hash_hex, "height": height})
         entered = []  # txs new to the mempool: orphans a block completed, txs a reorg returned
+        left: list[bytes] = []  # txids that may have left it (for the journal's sake)
         for block in update.connected:
-            self.mempool.remove_for_block(block)
-            entered += self.mempool.retry_orphans([tx.txid for tx in block.txs])
-        self.mempool.expire()
+            txids = [tx.txid for tx in block.txs]
+            left += txids
+            left += [tx.txid for tx in self.mempool.remove_for_block(block)]
+            entered += self.mempool.retry_orphans(txids)
+        left += [tx.txid for tx in self.mempool.expire()]
         if update.disconnected:
             returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
             entered += self.mempool.readd_disconnected(returned)
@@ -295,7 +298,7 @@ class Node:
             )
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
         self._persist_txs(new_txs)
-        self._sync_persisted_mempool()
+        self._sync_persisted_mempool(left)
         if self.p2p is not None:
             self.p2p.on_chain_update(update)
             self.p2p.relay_txs(new_txs)
@@ -331,15 +334,25 @@ class Node:
                 batch.put_mempool_tx(tx)
                 self._persisted_txids.add(tx.txid)
 
-    def _sync_persisted_mempool(self) -> None:
+    def _sync_persisted_mempool(self, left: Iterable[bytes] = ()) -> None:
+        """Delete from the journal every tx no longer in the mempool.
+
+        ``left``: txids that may have left it, checked first. Every mempool tx is in the
+        journal (each is persisted as it enters), so if the journal then holds as many
+        txids as the mempool, the two are equal; only if not (a tx left some other way:
+        evicted for space, dropped by a reorg's revalidation) is every txid checked.
+        """
         assert self.db is not None
-        gone = [t for t in self._persisted_txids if t not in self.mempool]
+        persisted, mempool = self._persisted_txids, self.mempool
+        gone = [t for t in persisted.intersection(left) if t not in mempool]
+        if len(persisted) - len(gone) != len(mempool):
+            gone = [t for t in persisted if t not in mempool]
         if not gone:
             return
         with self.db.batch() as batch:
             for txid in gone:
                 batch.delete_mempool_tx(txid)
-                self._persisted_txids.discard(txid)
+        persisted.difference_update(gone)
 
     async def _restore_mempool(self) -> None:
         """Txs acknowledged before a crash or shutdown come back; the rest are dropped."""
