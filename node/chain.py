@@ -305,6 +305,10 @@ class Chain:
     def get_block(self, block_hash: bytes) -> Block | None:
         return self.db.block(block_hash)
 
+    def get_block_raw(self, block_hash: bytes) -> bytes | None:
+        """The block's stored encoding (what the p2p layer serves), not decoded."""
+        return self.db.block_raw(block_hash)
+
     def find_fork(self, entry: BlockIndex) -> BlockIndex:
         """The last block ``entry``'s chain shares with the active chain."""
         node: BlockIndex | None = entry.ancestor(min(entry.height, self.height))

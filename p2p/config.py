@@ -64,6 +64,8 @@ class ChainView(Protocol):
 
     def get_block(self, block_hash: bytes) -> Block | None: ...
 
+    def get_block_raw(self, block_hash: bytes) -> bytes | None: ...
+
 
 class ChainChange(Protocol):
     """node/chain.py ``ChainUpdate``: blocks connected and disconnected, blocks found invalid."""

@@ -213,11 +213,14 @@ class Peer:
     async def send(self, msg: Message) -> None:
         """Queue a reply, waiting while the queue is above the soft limit: a peer that asks
         for data faster than it reads only slows down its own requests."""
-        frame = encode_frame(self.magic, msg)
+        await self.send_frame(encode_frame(self.magic, msg), msg.command)
+
+    async def send_frame(self, frame: bytes, command: str) -> None:
+        """``send`` for a frame already encoded (a block served from the database)."""
         while self._queued_bytes > self.settings.send_buffer_soft and not self.closing:
             self._space.clear()
             await self._space.wait()
-        self._enqueue(frame, msg.command)
+        self._enqueue(frame, command)
 
     def send_nowait(self, msg: Message) -> None:
         """Queue an announcement or ping at once; a peer whose queue would pass the hard

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -67,6 +67,7 @@ class PeerBlocks:
     common_height: int = -1  # last block its best chain shares with ours
     in_flight: dict[bytes, float] = field(default_factory=dict)  # block hash -> asked at
     last_progress: float = 0.0  # loop time of its last block, or of the first request
+    validating: int = 0  # its blocks received and handed to the node, not yet judged
     unconnecting: int = 0
     blocks_received: int = 0
     last_block_time: int = 0
@@ -140,12 +141,7 @@ def plan_downloads(
         chosen: list[bytes] = []
         if not best.failed and best.chainwork > tip.chainwork:
             end = min(best.height, fork.height + window)
-            node = best.ancestor(end)
-            path = []
-            while node is not None and node.height > fork.height:
-                path.append(node)
-                node = node.parent
-            for entry in reversed(path):
+            for entry in _ascending(best, fork.height + 1, end):
                 if entry.failed:
                     break
                 if entry.have_data or entry.hash in taken:
@@ -156,6 +152,21 @@ def plan_downloads(
                     break
         plan.append((peer_id, fork.height, chosen))
     return plan
+
+
+def _ascending(best: IndexEntry, start: int, end: int, step: int = 64) -> Iterator[IndexEntry]:
+    """``best``'s ancestors from height ``start`` to ``end``, lowest first, fetched ``step``
+    at a time: a planner that stops after the first few missing bodies walks a few blocks,
+    not the whole download window (it runs each time a block arrives)."""
+    while start <= end:
+        top = min(start + step - 1, end)
+        node = best.ancestor(top)
+        part = []
+        while node is not None and node.height >= start:
+            part.append(node)
+            node = node.parent
+        yield from reversed(part)
+        start = top + 1
 
 
 class BlockSync:
@@ -173,6 +184,7 @@ class BlockSync:
         self._state: dict[int, PeerBlocks] = {}
         self._in_flight: dict[bytes, int] = {}  # block hash -> the peer asked
         self._sources: OrderedDict[bytes, int] = OrderedDict()  # block hash -> sender
+        self._validating: set[bytes] = set()  # received, handed to the node, not yet stored
         # Blocks handed to the node and getheaders being prepared: finished, not abandoned.
         self._background: set[asyncio.Future[Any]] = set()
         self._wake = asyncio.Event()
@@ -323,17 +335,25 @@ class BlockSync:
         while len(self._sources) > MAX_BLOCK_SOURCES:
             self._sources.popitem(last=False)
         self._wake.set()
-        verdict = await self._submit(block)
-        self._judge(block_hash, verdict)
-        self._wake.set()
-
-    async def _submit(self, block: Block) -> BlockVerdict:
-        """Hand a block to the node. Shielded: if this peer is dropped meanwhile, the block
-        still finishes (a half-applied chain update must never be abandoned)."""
-        task = asyncio.ensure_future(self.config.submit_block(block))
+        # The read loop goes on at once: while the node validates this block, the next
+        # ones are received and decoded. The node's lock keeps them in arrival order.
+        st.validating += 1
+        self._validating.add(block_hash)
+        task = asyncio.ensure_future(self._submit(st, block))
         self._background.add(task)
         task.add_done_callback(self._finished)
-        return await asyncio.shield(task)
+
+    async def _submit(self, st: PeerBlocks, block: Block) -> None:
+        """Hand a block to the node and judge the verdict. A task of its own, never
+        cancelled (``stop`` waits for it): a half-applied chain update must not be
+        abandoned, even if the peer that sent the block is gone."""
+        try:
+            verdict = await self.config.submit_block(block)
+        finally:
+            st.validating -= 1
+            self._validating.discard(block.hash)
+            self._wake.set()
+        self._judge(block.hash, verdict)
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
         self._background.discard(task)
@@ -362,16 +382,20 @@ class BlockSync:
                     del self._in_flight[block_hash]
                 self._wake.set()
 
-    async def serve_block(self, peer: Peer, block_hash: bytes) -> Block | None:
-        """A block we have and consider valid, read off the event loop; else None. A peer
-        asking for a block has its header: that is what we know of its chain."""
-        entry = self.chain.index.get(block_hash)
-        if entry is None or not entry.have_data or entry.failed:
-            return None
+    async def serve_blocks(self, peer: Peer, hashes: Sequence[bytes]) -> list[bytes | None]:
+        """The stored encodings of the blocks we have and consider valid (None for the
+        others), read off the event loop in one trip. A peer asking for a block has its
+        header: that is what we know of its chain."""
         st = self._state.get(peer.id)
-        if st is not None:
-            self._saw(st, entry)
-        return await asyncio.to_thread(self.chain.get_block, block_hash)
+        wanted = []
+        for block_hash in hashes:
+            entry = self.chain.index.get(block_hash)
+            servable = entry is not None and entry.have_data and not entry.failed
+            if servable and st is not None:
+                self._saw(st, entry)
+            wanted.append(block_hash if servable else None)
+        get_raw = self.chain.get_block_raw
+        return await asyncio.to_thread(lambda: [None if h is None else get_raw(h) for h in wanted])
 
     async def _plan_loop(self) -> None:
         while True:
@@ -386,15 +410,18 @@ class BlockSync:
             st = self._state.get(peer.id)
             if st is None or peer.closing or st.best_known is None:
                 continue
-            if len(st.in_flight) < cap:
-                requests.append((peer.id, st.best_known, cap - len(st.in_flight)))
+            # Up to ``cap`` blocks on the wire, and as many again received and waiting for
+            # the node: enough to keep validation busy, and a bound on what is held.
+            free = min(cap - len(st.in_flight), 2 * cap - len(st.in_flight) - st.validating)
+            if free > 0:
+                requests.append((peer.id, st.best_known, free))
         if not requests:
             return
         plan = await self.config.run_chain(
             plan_downloads,
             self.chain,
             requests,
-            frozenset(self._in_flight),
+            frozenset(self._in_flight.keys() | self._validating),
             self.settings.block_download_window,
         )
         now = asyncio.get_running_loop().time()
@@ -404,7 +431,8 @@ class BlockSync:
             if peer is None or st is None or peer.closing:
                 continue
             st.common_height = common_height
-            fresh = [h for h in hashes if h not in self._in_flight][: cap - len(st.in_flight)]
+            fresh = [h for h in hashes if h not in self._in_flight and h not in self._validating]
+            fresh = fresh[: cap - len(st.in_flight)]
             if not fresh:
                 continue
             if not st.in_flight:

@@ -35,6 +35,7 @@ from p2p.messages import (
     TxMsg,
     Verack,
     Version,
+    block_frame,
     decode_frame,
     decode_payload,
     encode_frame,
@@ -244,3 +245,11 @@ def test_block_and_tx_go_through_the_consensus_decoder() -> None:
     header = block.serialize()[:83]
     with pytest.raises(DecodeError):
         decode_frame(frame("block", [header + b"\x91" + wide]), MAGIC)
+
+
+def test_a_stored_block_is_framed_as_its_block_message() -> None:
+    block = sample_block()
+    for params in (REGTEST, DEVNET):
+        framed = block_frame(params.magic, block.serialize())
+        assert framed == encode_frame(params.magic, BlockMsg(block))
+        assert decode_frame(framed, params.magic) == BlockMsg(block)
