@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import count
 
 from consensus.builder import genesis_block
-from consensus.coins import CoinViewCache
+from consensus.coins import CoinView, CoinViewCache
 from consensus.errors import RejectCode, RuleError
 from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
 from consensus.pow import ASERT_ANCHOR_HEIGHT, block_work, next_bits
@@ -37,7 +37,7 @@ from consensus.validation import (
 )
 
 from .coincache import DEFAULT_MAX_COINS, CoinCache
-from .sigpool import SigPool
+from .sigpool import PoolBatch, SigPool
 from .storage import Batch, ChainDB, IndexRecord
 
 log = logging.getLogger("obol.chain")
@@ -154,6 +154,24 @@ class BlockIndex:
         return IndexRecord(
             self.header.serialize(), self.height, self.chainwork, self.status, self.ntx
         )
+
+
+@dataclass(slots=True, eq=False)
+class _Connecting:
+    """A block checked against a coin view, its writes prepared, its signatures maybe
+    still being verified: connected once ``Chain._finish_connect`` settles them."""
+
+    entry: BlockIndex
+    block: Block
+    view: CoinViewCache
+    batch: Batch
+    sigs: PoolBatch | None
+    started: float
+
+    def abandon(self) -> None:
+        """Drop it: the writes are never made, queued checks are cancelled."""
+        if self.sigs is not None:
+            self.sigs.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +394,62 @@ class Chain:
 
     def process_block(self, block: Block) -> BlockResult:
         """Accept a block from anywhere (miner, RPC, peer) and move to the best chain."""
+        return self.process_blocks([block])[0]
+
+    def process_blocks(self, blocks: Sequence[Block]) -> list[BlockResult]:
+        """``process_block`` for each block, in order, moving to the best chain once for
+        all of them: their bodies are stored first, so that a run of blocks (a sync hands
+        over several at a time) connects as one path, each block's signatures verified
+        while the next block is checked (``_connect_path``).
+
+        A block's result carries its own entry of ``update.invalid``; the rest of the
+        update (blocks connected and disconnected, other blocks found invalid) goes with
+        the last stored block's result. With one block this is ``process_block``.
+        """
+        results: list[BlockResult | None] = []
+        stored: list[tuple[int, BlockIndex]] = []
+        for block in blocks:
+            taken = self._take_block(block)
+            if isinstance(taken, BlockResult):
+                results.append(taken)
+            else:
+                stored.append((len(results), taken))
+                results.append(None)
+        if stored:
+            try:
+                update = self.activate_best_chain()
+            finally:
+                self._write_bodies()
+            for _, entry in stored:
+                update = update + self._process_orphans(entry.hash)
+            own = {entry.hash for _, entry in stored}
+            failures = dict(update.invalid)
+            shared = ChainUpdate(
+                update.connected,
+                update.disconnected,
+                tuple((h, err) for h, err in update.invalid if h not in own),
+            )
+            last = stored[-1][0]
+            for n, entry in stored:
+                error = failures.get(entry.hash)
+                mine = ((entry.hash, error),) if error is not None else ()
+                if n == last:
+                    part = ChainUpdate(shared.connected, shared.disconnected, shared.invalid + mine)
+                else:
+                    part = ChainUpdate(invalid=mine)
+                if error is None and entry.failed:  # an ancestor failed as it connected
+                    error = RuleError(RejectCode.BLOCK_BAD_PREV, "the block's parent is invalid")
+                if error is not None:
+                    results[n] = BlockResult("invalid", entry.hash, error, part)
+                elif not self.contains(entry) and update.connected == ():
+                    results[n] = BlockResult("inconclusive", entry.hash, None, part)
+                else:
+                    results[n] = BlockResult("accepted", entry.hash, None, part)
+        return results  # type: ignore[return-value]
+
+    def _take_block(self, block: Block) -> BlockResult | BlockIndex:
+        """A block's checks before it may be connected: its verdict if it ends here
+        (duplicate, invalid, orphan), else its index entry, with the body stored."""
         block_hash = block.hash
         known = self.index.get(block_hash)
         if known is not None and known.have_data:
@@ -400,17 +474,7 @@ class Chain:
                 self._index_failed_header(block.header)
             return BlockResult("invalid", block_hash, err)
         self._store_body(entry, block)
-        try:
-            update = self.activate_best_chain()
-        finally:
-            self._write_bodies()
-        update = update + self._process_orphans(block_hash)
-        for bad_hash, err in update.invalid:
-            if bad_hash == block_hash:
-                return BlockResult("invalid", block_hash, err, update)
-        if not self.contains(entry) and update.connected == ():
-            return BlockResult("inconclusive", block_hash, None, update)
-        return BlockResult("accepted", block_hash, None, update)
+        return entry
 
     def _index_failed_header(self, header: BlockHeader) -> None:
         parent = self.index.get(header.prev_hash)
@@ -535,19 +599,12 @@ class Chain:
             while node is not fork:
                 path.append(node)
                 node = node.parent
-            connected = []
-            invalid = []
-            for entry in reversed(path):
-                try:
-                    connected.append(self._connect(entry))
-                except RuleError as err:
-                    log.warning("block %s invalid: %s", entry.header.hash_hex, err)
-                    self._mark_failed(entry)
-                    invalid.append((entry.hash, err))
-                    break
+            path.reverse()
+            connected: list[Block] = []
+            invalid = self._connect_path(path, connected)
             self._candidates.discard(best)
             self._rebuild_candidates_after_switch(disconnected)
-            update = update + ChainUpdate(tuple(connected), tuple(disconnected), tuple(invalid))
+            update = update + ChainUpdate(tuple(connected), tuple(disconnected), invalid)
 
     def _rebuild_candidates_after_switch(self, disconnected: list[Block]) -> None:
         # Blocks we left stay candidates: if the new branch fails they are the way back.
@@ -558,36 +615,99 @@ class Chain:
         tip_work = self.tip.chainwork
         self._candidates = {e for e in self._candidates if e.chainwork > tip_work and not e.failed}
 
-    def _connect(self, entry: BlockIndex) -> Block:
+    def _connect_path(
+        self, path: list[BlockIndex], connected: list[Block]
+    ) -> tuple[tuple[bytes, RuleError], ...]:
+        """Connect ``path`` (the first block's parent is the tip, each next block's parent
+        the one before) up to its first invalid block, appending each block connected to
+        ``connected``; the invalid block and its error, if any.
+
+        Pipelined two deep: block n+1 is checked against block n's view, its signatures
+        queued and its writes prepared while the workers still verify block n's. Block n
+        is written (with the best-block marker) only once its signatures pass, so the
+        database only ever holds fully validated blocks; if block n fails, block n+1's
+        work is dropped unwritten and its queued checks cancelled.
+        """
+        pending: _Connecting | None = None
+        try:
+            for entry in path:
+                base = self.coins if pending is None else pending.view
+                try:
+                    current = self._begin_connect(entry, base)
+                except RuleError as err:
+                    if pending is not None:  # the block before is judged first
+                        done, pending = pending, None
+                        failure = self._finish_connect(done, connected)
+                        if failure:
+                            return failure
+                    return self._failed(entry, err)
+                done, pending = pending, current
+                if done is not None:
+                    failure = self._finish_connect(done, connected)
+                    if failure:
+                        return failure
+            if pending is not None:
+                done, pending = pending, None
+                return self._finish_connect(done, connected)
+            return ()
+        finally:
+            if pending is not None:
+                pending.abandon()
+
+    def _begin_connect(self, entry: BlockIndex, base: CoinView) -> _Connecting:
+        """Check ``entry``'s block against ``base`` (the coins after its parent), queue
+        its signature checks and prepare its writes. RuleError for any rule but the
+        signatures, which ``_finish_connect`` settles."""
         started = _time.perf_counter()
         block = self._body(entry)
         if block is None:
             raise RuntimeError(f"block {entry.header.hash_hex} has no stored body")
-        view = CoinViewCache(self.coins)
+        view = CoinViewCache(base)
         mtp = self.median_time_past(entry.parent)
         record = entry.record()
         record = replace(record, status=record.status | VALID_CHAIN)
-        unwritten = entry.hash in self._unwritten
-        if self.sig_pool is None:
-            undo = connect_block(block, view, entry.height, mtp, self.params, self.verifier)
-            with self.db.batch() as batch:
-                self._connect_writes(batch, block, entry, record, undo, view, unwritten)
-        else:
-            # The workers may still be verifying when connect_block returns: the batch is
-            # prepared meanwhile, and a bad signature found by sigs.finish() drops it.
-            with self.sig_pool.batch() as sigs:
+        sigs = self.sig_pool.batch() if self.sig_pool is not None else None
+        try:
+            if sigs is None:
+                undo = connect_block(block, view, entry.height, mtp, self.params, self.verifier)
+            else:
                 undo = connect_block(block, view, entry.height, mtp, self.params, sigs=sigs)
                 sigs.send_rest()
-                with self.db.batch() as batch:
-                    self._connect_writes(batch, block, entry, record, undo, view, unwritten)
-                    sigs.finish()
+            batch = self.db.batch()
+            self._connect_writes(
+                batch, block, entry, record, undo, view, entry.hash in self._unwritten
+            )
+        except BaseException:
+            if sigs is not None:
+                sigs.cancel()
+            raise
+        return _Connecting(entry, block, view, batch, sigs, started)
+
+    def _finish_connect(
+        self, connecting: _Connecting, connected: list[Block]
+    ) -> tuple[tuple[bytes, RuleError], ...]:
+        """Settle a block's signatures; if they pass, write it and make it the tip (and
+        append it to ``connected``), else mark it failed and return it with its error."""
+        entry, block = connecting.entry, connecting.block
+        if connecting.sigs is not None:
+            try:
+                connecting.sigs.finish()
+            except RuleError as err:
+                return self._failed(entry, err)
+        connecting.batch.write()
         self._unwritten.pop(entry.hash, None)
         entry.status |= VALID_CHAIN
-        self.coins.apply(view.changes)
+        self.coins.apply(connecting.view.changes)
         self.active.append(entry)
+        connected.append(block)
         if self.on_connect is not None:
-            self.on_connect(block, entry.height, _time.perf_counter() - started)
-        return block
+            self.on_connect(block, entry.height, _time.perf_counter() - connecting.started)
+        return ()
+
+    def _failed(self, entry: BlockIndex, err: RuleError) -> tuple[tuple[bytes, RuleError], ...]:
+        log.warning("block %s invalid: %s", entry.header.hash_hex, err)
+        self._mark_failed(entry)
+        return ((entry.hash, err),)
 
     @staticmethod
     def _connect_writes(

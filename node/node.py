@@ -69,6 +69,10 @@ class Node:
         self.sig_pool = SigPool(self.sigcache)
         self._chain_thread = ThreadPoolExecutor(1, thread_name_prefix="chain")
         self._lock = asyncio.Lock()
+        # Blocks waiting for the chain thread, and the tasks handing them over (see
+        # ``submit_block``).
+        self._block_queue: list[tuple[Block, asyncio.Future[BlockResult]]] = []
+        self._block_drains: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
@@ -203,6 +207,9 @@ class Node:
         self.stop_stage = "rpc"
         if hasattr(self, "rpc"):
             await self.rpc.stop()
+        self.stop_stage = "blocks being connected"
+        if self._block_drains:
+            await asyncio.wait(self._block_drains)
         self.stop_stage = "worker pools"
         await self.solver.stop()
         await self.sig_pool.stop()
@@ -238,12 +245,46 @@ class Node:
         return await asyncio.to_thread(decode_block, raw, known=self.mempool.by_encoding)
 
     async def submit_block(self, block: Block) -> BlockResult:
-        async with self._lock:
-            result = await self.in_chain_thread(self.chain.process_block, block)
-            self._apply_update(result.update)
+        """Validate a block and move to the best chain; the verdict.
+
+        Blocks submitted while the chain thread is busy queue up and go over to it
+        together, in order, in one call: during a sync the chain thread goes from one
+        block to the next without waiting for the event loop in between. The work runs
+        in a task of its own, so a caller that goes away never leaves a block half
+        applied (the chain changed, the mempool not yet)."""
+        done = asyncio.get_running_loop().create_future()
+        self._block_queue.append((block, done))
+        if len(self._block_queue) == 1:  # else a drain waiting for the lock takes it too
+            task = asyncio.create_task(self._drain_blocks())
+            self._block_drains.add(task)
+            task.add_done_callback(self._block_drains.discard)
+        result = await asyncio.shield(done)
         if result.error is not None:
             log.info("block %s rejected: %s", block.hash_hex, result.error.code.value)
         return result
+
+    async def _drain_blocks(self) -> None:
+        async with self._lock:
+            queued, self._block_queue = self._block_queue, []
+            try:
+                results = await self.in_chain_thread(
+                    self.chain.process_blocks, [block for block, _ in queued]
+                )
+            except asyncio.CancelledError:
+                for _, done in queued:
+                    done.cancel()
+                raise
+            except Exception as exc:  # a database failure: every caller sees it
+                for _, done in queued:
+                    done.set_exception(exc)
+                return
+            for (_, done), result in zip(queued, results, strict=True):
+                try:
+                    self._apply_update(result.update)
+                except Exception as exc:  # the caller sees it, as if it ran this itself
+                    done.set_exception(exc)
+                else:
+                    done.set_result(result)
 
     async def chain_call(self, fn: Callable[..., ChainUpdate], *args: Any) -> ChainUpdate:
         """Run a chain-changing call (invalidate, reconsider) and update the mempool."""

@@ -94,7 +94,7 @@ def _worker_main(
         if message is None:
             return
         batch, chunk_id, checks = message
-        outcome = _SKIPPED if batch <= cancelled.value else verify_chunk(checks)
+        outcome = _SKIPPED if batch == cancelled.value else verify_chunk(checks)
         reply = pickle.dumps((chunk_id, outcome), pickle.HIGHEST_PROTOCOL)
         try:
             with result_lock:
@@ -287,8 +287,10 @@ class SigPool:
 
 
 class PoolBatch:
-    """One block's signature checks (a ``SigBatch``). Use as a context manager: chunks
-    still queued when validation stops early are skipped by the workers."""
+    """One block's signature checks (a ``SigBatch``), settled by ``finish`` or given up by
+    ``cancel`` (also on leaving it as a context manager): chunks still queued are then
+    skipped by the workers. Several may be open at once (a block's checks are queued
+    while the block before is settled); they must be settled in the order opened."""
 
     def __init__(self, pool: SigPool, seq: int) -> None:
         self._pool = pool
@@ -305,8 +307,13 @@ class PoolBatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Give up on these checks unless settled: queued chunks are skipped."""
         if not self._settled and self._sent:
             self._pool.cancel(self._seq, [chunk_id for chunk_id, _, _ in self._sent])
+        self._settled = True
 
     def known_valid(self, tx: Tx) -> bool:
         return self._cache.has_tx(tx.wtxid)

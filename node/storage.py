@@ -196,6 +196,11 @@ class Batch:
     def __exit__(self, *exc: object) -> None:
         self._wb.__exit__(*exc)
 
+    def write(self) -> None:
+        """Write now: for a batch not used as a context manager, prepared ahead of its
+        verdict (a batch never written is simply dropped)."""
+        self._wb.write()
+
     def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
         self._wb.put(_INDEX + block_hash, _index_value(rec))
 

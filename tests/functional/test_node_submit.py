@@ -1,0 +1,73 @@
+"""Node.submit_block under concurrency: blocks submitted while the chain thread is busy
+queue up and are handed over together, yet each caller gets its own block's verdict, the
+blocks connect in submission order, and the mempool follows every connected block."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from consensus.builder import make_coinbase
+from consensus.errors import RejectCode
+from consensus.params import REGTEST
+from consensus.primitives import Block, TxOut
+from node.config import NodeConfig
+from node.node import Node
+from tests.chain_helpers import ChainBuilder, key, spend
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    config = NodeConfig(
+        params=REGTEST, datadir=tmp_path / "data", rpc_port=0, p2p_port=0, wallet=False
+    )
+    n = Node(config)
+    await n.start()
+    try:
+        yield n
+    finally:
+        await n.stop()
+
+
+async def test_blocks_submitted_at_once_get_their_own_verdicts_in_order(node: Node) -> None:
+    builder = ChainBuilder()
+    builder.mine_empty(110)
+    blocks = builder.blocks[1:]
+    # The body of block 50 under a coinbase that does not match its header's merkle root:
+    # a mutated block, rejected without blacklisting its hash.
+    mutated = Block(blocks[49].header, (make_coinbase(50, [TxOut(1, key(9).lock)]),))
+    submissions = [*blocks[:49], mutated, *blocks[49:], blocks[10]]
+
+    results = await asyncio.gather(*(node.submit_block(b) for b in submissions))
+
+    statuses = [r.status for r in results]
+    assert statuses[:49] == ["accepted"] * 49
+    assert statuses[49] == "invalid"
+    assert results[49].error is not None
+    assert results[49].error.code is RejectCode.BLOCK_BAD_MERKLE_ROOT
+    assert statuses[50:-1] == ["accepted"] * 61
+    assert statuses[-1] == "duplicate"
+    assert [r.block_hash for r in results] == [b.hash for b in submissions]
+    assert node.chain.height == 110
+    assert node.chain.tip.hash == blocks[-1].hash
+
+
+async def test_queued_blocks_update_the_mempool(node: Node) -> None:
+    builder = ChainBuilder()
+    builder.mine_empty(101)
+    for block in builder.blocks[1:]:
+        assert (await node.submit_block(block)).status == "accepted"
+    tx = spend([builder.coinbase_utxo(1)], [(10**8, key(5).lock)])
+    await node.submit_tx(tx)
+    assert tx.txid in node.mempool
+    confirming = builder.mine([tx])
+    later = [builder.mine() for _ in range(3)]
+
+    results = await asyncio.gather(*(node.submit_block(b) for b in [confirming, *later]))
+
+    assert [r.status for r in results] == ["accepted"] * 4
+    assert tx.txid not in node.mempool
+    assert node.chain.height == 105
