@@ -58,6 +58,13 @@ DEFAULT_CHUNK = 128
 # at least this many Ed25519 verifications (half a millisecond, several times the trip);
 # fewer are verified here.
 MIN_SEND_COST = 8
+# Workers run below the node's priority. The validation thread is a block's critical
+# path (it decodes, looks up coins, feeds the workers, prepares and writes the batch) and
+# the event loop answers RPC and peers; with as many busy workers as cores, each would
+# otherwise get a fraction of a core while the workers' backlog waits for nothing. The
+# workers lose no throughput (they take the cores the node leaves idle); measured on 2
+# cores, cold 2,000-tx blocks were 0-20% faster, within the machine's noise.
+WORKER_NICENESS = 10
 _PIPE_BYTES = 1 << 20  # Linux's default maximum: a full block's chunks
 _POLL_SECONDS = 1.0  # how often a wait for results checks that the workers live
 
@@ -84,6 +91,8 @@ def _worker_main(
 ) -> None:
     """A worker: take the next chunk, verify it, answer; until told to stop (None) or the
     node is gone (the pipe closed)."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     while True:
         try:
             with task_lock:
