@@ -70,6 +70,16 @@ class LruSet:
         if len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
+    def update(self, items: Iterable[bytes]) -> None:
+        """``add`` each item, in order (a block's thousands of txids at once)."""
+        members = self._items
+        move_to_end = members.move_to_end
+        for item in items:
+            members[item] = None
+            move_to_end(item)
+        for _ in range(len(members) - self.capacity):
+            members.popitem(last=False)
+
     def discard(self, item: bytes) -> None:
         self._items.pop(item, None)
 
@@ -336,7 +346,11 @@ class TxRelay:
         for block in update.disconnected:
             for tx in block.txs:
                 self._confirmed.discard(tx.txid)
+        announcers, waiting = self._announcers, self._waiting
         for block in update.connected:
-            for tx in block.txs:
-                self._confirmed.add(tx.txid)
-                self._forget(tx.txid)
+            txids = [tx.txid for tx in block.txs]
+            self._confirmed.update(txids)
+            if announcers or waiting:  # else nobody is to be asked for anything
+                for txid in txids:
+                    if txid in announcers or txid in waiting:
+                        self._forget(txid)
