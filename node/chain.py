@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time as _time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import count
@@ -50,6 +50,10 @@ FAILED_CHILD = 8  # an ancestor broke a rule
 FAILED_MASK = FAILED | FAILED_CHILD
 
 MAX_ORPHAN_BLOCKS = 64
+# Blocks of a path in validation at once (``Chain._connect_path``): each block's
+# signatures are verified by the workers while the next one is checked. On the 3,000-block
+# sync profile, 2 and 4 measured the same (the machine's cores are then ~80% busy).
+PIPELINE_DEPTH = 2
 # Bodies stored but not yet connected are kept decoded, up to this many bytes of encoding
 # (some five times that in memory), so connecting them does not read and decode them
 # again: a block arrives and is connected at once, or a few blocks ahead during sync.
@@ -622,37 +626,39 @@ class Chain:
         the one before) up to its first invalid block, appending each block connected to
         ``connected``; the invalid block and its error, if any.
 
-        Pipelined two deep: block n+1 is checked against block n's view, its signatures
-        queued and its writes prepared while the workers still verify block n's. Block n
-        is written (with the best-block marker) only once its signatures pass, so the
-        database only ever holds fully validated blocks; if block n fails, block n+1's
-        work is dropped unwritten and its queued checks cancelled.
+        Pipelined ``PIPELINE_DEPTH`` blocks deep: the next blocks are checked against the
+        views of the ones before, their signatures queued and their writes prepared while
+        the workers still verify the earlier blocks'. A block is written (with the
+        best-block marker) only once its signatures pass, so the database only ever holds
+        fully validated blocks; if it fails, the work on the blocks after it is dropped
+        unwritten and their queued checks cancelled. Blocks are judged in order, so the
+        first invalid block is the one reported.
         """
-        pending: _Connecting | None = None
+        pending: deque[_Connecting] = deque()
         try:
             for entry in path:
-                base = self.coins if pending is None else pending.view
+                base = pending[-1].view if pending else self.coins
                 try:
                     current = self._begin_connect(entry, base)
                 except RuleError as err:
-                    if pending is not None:  # the block before is judged first
-                        done, pending = pending, None
-                        failure = self._finish_connect(done, connected)
+                    while pending:  # the blocks before are judged first
+                        failure = self._finish_connect(pending.popleft(), connected)
                         if failure:
                             return failure
                     return self._failed(entry, err)
-                done, pending = pending, current
-                if done is not None:
-                    failure = self._finish_connect(done, connected)
+                pending.append(current)
+                if len(pending) == PIPELINE_DEPTH:
+                    failure = self._finish_connect(pending.popleft(), connected)
                     if failure:
                         return failure
-            if pending is not None:
-                done, pending = pending, None
-                return self._finish_connect(done, connected)
+            while pending:
+                failure = self._finish_connect(pending.popleft(), connected)
+                if failure:
+                    return failure
             return ()
         finally:
-            if pending is not None:
-                pending.abandon()
+            for dropped in pending:
+                dropped.abandon()
 
     def _begin_connect(self, entry: BlockIndex, base: CoinView) -> _Connecting:
         """Check ``entry``'s block against ``base`` (the coins after its parent), queue

@@ -101,7 +101,9 @@ def verdicts(results) -> list[tuple[str, str | None]]:
     return [(r.status, r.error.code.value if r.error else None) for r in results]
 
 
-def test_a_run_connects_up_to_its_first_invalid_block(blocks, setups) -> None:
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_a_run_connects_up_to_its_first_invalid_block(blocks, setups, depth, monkeypatch) -> None:
+    monkeypatch.setattr("node.chain.PIPELINE_DEPTH", depth)
     reference = None
     for name, setup in setups.items():
         chain = setup.chain
