@@ -408,48 +408,51 @@ class Chain:
 
         A block's result carries its own entry of ``update.invalid``; the rest of the
         update (blocks connected and disconnected, other blocks found invalid) goes with
-        the last stored block's result. With one block this is ``process_block``.
+        the last stored block's result. A stored block whose ancestor fails as it
+        connects is invalid (bad-prevblk), as it would be if it came after the verdict.
         """
-        results: list[BlockResult | None] = []
+        results: dict[int, BlockResult] = {}
         stored: list[tuple[int, BlockIndex]] = []
-        for block in blocks:
+        for n, block in enumerate(blocks):
             taken = self._take_block(block)
             if isinstance(taken, BlockResult):
-                results.append(taken)
+                results[n] = taken
             else:
-                stored.append((len(results), taken))
-                results.append(None)
+                stored.append((n, taken))
         if stored:
-            try:
-                update = self.activate_best_chain()
-            finally:
-                self._write_bodies()
-            for _, entry in stored:
-                update = update + self._process_orphans(entry.hash)
-            own = {entry.hash for _, entry in stored}
-            failures = dict(update.invalid)
-            shared = ChainUpdate(
-                update.connected,
-                update.disconnected,
-                tuple((h, err) for h, err in update.invalid if h not in own),
-            )
-            last = stored[-1][0]
-            for n, entry in stored:
-                error = failures.get(entry.hash)
-                mine = ((entry.hash, error),) if error is not None else ()
-                if n == last:
-                    part = ChainUpdate(shared.connected, shared.disconnected, shared.invalid + mine)
-                else:
-                    part = ChainUpdate(invalid=mine)
-                if error is None and entry.failed:  # an ancestor failed as it connected
-                    error = RuleError(RejectCode.BLOCK_BAD_PREV, "the block's parent is invalid")
-                if error is not None:
-                    results[n] = BlockResult("invalid", entry.hash, error, part)
-                elif not self.contains(entry) and update.connected == ():
-                    results[n] = BlockResult("inconclusive", entry.hash, None, part)
-                else:
-                    results[n] = BlockResult("accepted", entry.hash, None, part)
-        return results  # type: ignore[return-value]
+            results.update(self._activate_stored(stored))
+        return [results[n] for n in range(len(blocks))]
+
+    def _activate_stored(self, stored: list[tuple[int, BlockIndex]]) -> dict[int, BlockResult]:
+        """Move to the best chain once the blocks of ``stored`` (position, entry) have
+        their bodies stored; each one's result by position."""
+        try:
+            update = self.activate_best_chain()
+        finally:
+            self._write_bodies()
+        for _, entry in stored:
+            update = update + self._process_orphans(entry.hash)
+        own = {entry.hash for _, entry in stored}
+        failures = dict(update.invalid)
+        others = tuple((h, err) for h, err in update.invalid if h not in own)
+        last = stored[-1][0]
+        results = {}
+        for n, entry in stored:
+            error = failures.get(entry.hash)
+            mine = ((entry.hash, error),) if error is not None else ()
+            if n == last:
+                part = ChainUpdate(update.connected, update.disconnected, others + mine)
+            else:
+                part = ChainUpdate(invalid=mine)
+            if error is None and entry.failed:  # an ancestor failed as it connected
+                error = RuleError(RejectCode.BLOCK_BAD_PREV, "the block's parent is invalid")
+            if error is not None:
+                results[n] = BlockResult("invalid", entry.hash, error, part)
+            elif not self.contains(entry) and update.connected == ():
+                results[n] = BlockResult("inconclusive", entry.hash, None, part)
+            else:
+                results[n] = BlockResult("accepted", entry.hash, None, part)
+        return results
 
     def _take_block(self, block: Block) -> BlockResult | BlockIndex:
         """A block's checks before it may be connected: its verdict if it ends here
