@@ -1,13 +1,32 @@
-"""Fixtures for functional tests: ``nodes(n)`` starts n real nodes, stopped afterwards."""
+"""Fixtures for functional tests: ``start_nodes(n)`` starts n real node processes, stopped
+afterwards; ``inprocess_node`` is a regtest node (no wallets) running in the test's own
+event loop, for tests that drive it directly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from consensus.params import REGTEST
+from node.config import NodeConfig
+from node.node import Node
+
 from .framework import TestNode
+
+
+@pytest.fixture
+async def inprocess_node(tmp_path: Path) -> AsyncIterator[Node]:
+    config = NodeConfig(
+        params=REGTEST, datadir=tmp_path / "data", rpc_port=0, p2p_port=0, wallet=False
+    )
+    node = Node(config)
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
 
 
 @pytest.fixture

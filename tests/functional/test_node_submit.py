@@ -5,34 +5,16 @@ blocks connect in submission order, and the mempool follows every connected bloc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from consensus.builder import make_coinbase
 from consensus.errors import RejectCode
-from consensus.params import REGTEST
 from consensus.primitives import Block, TxOut
-from node.config import NodeConfig
 from node.node import Node
 from tests.chain_helpers import ChainBuilder, key, spend
 
 
-@pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    config = NodeConfig(
-        params=REGTEST, datadir=tmp_path / "data", rpc_port=0, p2p_port=0, wallet=False
-    )
-    n = Node(config)
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-async def test_blocks_submitted_at_once_get_their_own_verdicts_in_order(node: Node) -> None:
+async def test_blocks_submitted_at_once_get_own_verdicts_in_order(inprocess_node: Node) -> None:
+    node = inprocess_node
     builder = ChainBuilder()
     builder.mine_empty(110)
     blocks = builder.blocks[1:]
@@ -55,7 +37,8 @@ async def test_blocks_submitted_at_once_get_their_own_verdicts_in_order(node: No
     assert node.chain.tip.hash == blocks[-1].hash
 
 
-async def test_queued_blocks_update_the_mempool(node: Node) -> None:
+async def test_queued_blocks_update_the_mempool(inprocess_node: Node) -> None:
+    node = inprocess_node
     builder = ChainBuilder()
     builder.mine_empty(101)
     for block in builder.blocks[1:]:

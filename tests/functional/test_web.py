@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +21,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consensus.address import encode_address
 from consensus.params import DEVNET, REGTEST
-from node.config import NodeConfig
 from node.node import Node
 from node.web.dashboard import STATIC_DIR
 from tests.chain_helpers import Utxo, key, spend
@@ -36,16 +34,8 @@ COIN = 10**8
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    config = NodeConfig(
-        params=REGTEST, datadir=tmp_path / "data", rpc_port=0, p2p_port=0, wallet=False
-    )
-    n = Node(config)
-    await n.start()
-    try:
-        yield n
-    finally:
-        await n.stop()
+def node(inprocess_node: Node) -> Node:
+    return inprocess_node
 
 
 @pytest.fixture
