@@ -10,7 +10,7 @@ rejects integers in wider types than needed, str instead of bin, maps, trailing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgpack
@@ -181,35 +181,75 @@ def decode_block(
     result is the same (decoding is deterministic and a Tx immutable); only the work of
     checking and hashing a tx the node has already checked is skipped.
     """
-    obj = _unpack(data, max_size, "block")
-    lookup = known.get if known else None
-    try:
+    decoding = BlockDecoding(data, max_size, known)
+    for _ in decoding.txs():
+        pass
+    return decoding.block()
+
+
+class BlockDecoding:
+    """``decode_block`` one tx at a time, for a caller with work to do on each tx while
+    the rest is still being decoded: the header first (at construction), then ``txs()``
+    in block order, then ``block()``. Each step raises the DecodeError that
+    ``decode_block`` would; nothing decoded is valid before ``block()`` has returned (it
+    checks the whole encoding is the canonical one)."""
+
+    __slots__ = ("_data", "_known", "_raws", "_tx_objs", "_txs", "header", "header_bytes")
+
+    def __init__(
+        self, data: bytes, max_size: int = MAX_BLOCK_BYTES, known: Mapping[bytes, Tx] | None = None
+    ) -> None:
+        obj = _unpack(data, max_size, "block")
         header_bytes, tx_objs = _array(obj, 2, "block")
         if type(header_bytes) is not bytes or len(header_bytes) != HEADER_SIZE:
             raise DecodeError("block: the header must be 80 bytes of bin")
-        header = BlockHeader.deserialize(header_bytes)
-        txs = []
-        raws = []
-        for t in _array(tx_objs, None, "block txs"):
+        self._data = data
+        self._known = known
+        self._tx_objs = _array(tx_objs, None, "block txs")
+        self._txs: list[Tx] = []
+        self._raws: list[bytes] = []
+        self.header_bytes = header_bytes
+        try:
+            self.header = BlockHeader.deserialize(header_bytes)
+        except DecodeError:
+            raise
+        except ValueError as exc:
+            raise DecodeError(f"block: {exc}") from exc
+
+    def txs(self) -> Iterator[Tx]:
+        lookup = self._known.get if self._known else None
+        txs, raws = self._txs, self._raws
+        for t in self._tx_objs:
             raw = _pack(t)
             tx = lookup(raw) if lookup is not None else None
             if tx is None:
-                tx = _tx_from_obj_fast(t, raw)
-                if tx is None:
-                    tx = _tx_from_obj(t)
-                    set_cached_raw(tx, raw)
+                try:
+                    tx = _tx_from_obj_fast(t, raw)
+                    if tx is None:
+                        tx = _tx_from_obj(t)
+                        set_cached_raw(tx, raw)
+                except DecodeError:
+                    raise
+                except ValueError as exc:
+                    raise DecodeError(f"block: {exc}") from exc
             txs.append(tx)
             raws.append(raw)
-        block = Block(header, tuple(txs))
-    except ValueError as exc:
-        if isinstance(exc, DecodeError):
+            yield tx
+
+    def block(self) -> Block:
+        """The block, once every tx has been decoded."""
+        if len(self._txs) != len(self._tx_objs):
+            raise RuntimeError("block() before every tx was decoded")
+        try:
+            block = Block(self.header, tuple(self._txs))
+        except DecodeError:
             raise
-        raise DecodeError(f"block: {exc}") from exc
-    raw = _pack_block(header_bytes, raws)
-    if raw != data:
-        raise _noncanonical("block")
-    set_cached_raw(block, bytes(data))
-    return block
+        except ValueError as exc:
+            raise DecodeError(f"block: {exc}") from exc
+        if _pack_block(self.header_bytes, self._raws) != self._data:
+            raise _noncanonical("block")
+        set_cached_raw(block, bytes(self._data))
+        return block
 
 
 def decode_header(data: bytes) -> BlockHeader:

@@ -258,46 +258,101 @@ def connect_block(
     commit anything before. On a RuleError the view holds a partial change and must be
     thrown away (and ``sigs`` with it).
     """
-    txs = block.txs
-    coinbase = txs[0]
-    if coinbase.inputs[0].pubkey != height.to_bytes(4, "little"):
-        raise _fail(
-            RejectCode.BLOCK_COINBASE_HEIGHT, f"coinbase does not commit to height {height}"
-        )
-    fees = 0
-    spent: list[Coin] = []
-    checks: list[SigCheck] = []
-    add_checks = checks.extend if sigs is None else sigs.add
-    known_valid = None if sigs is None else sigs.known_valid
-    spend_coin = view.spend_coin
-    add_coin = view.add_coin
-    for tx in txs:
-        if tx.locktime and not is_final_tx(tx, height, median_time_past):
+    connector = BlockConnector(view, height, median_time_past, params, verify, sigs)
+    for tx in block.txs:
+        connector.add(tx)
+    return connector.finish()
+
+
+class BlockConnector:
+    """``connect_block`` one tx at a time, the coinbase first: ``add`` each tx in block
+    order, then ``finish``. For a caller that has the txs before the whole block (a block
+    still being decoded): the same rules in the same order, so the same verdict."""
+
+    __slots__ = (
+        "_add_checks",
+        "_checks",
+        "_coinbase",
+        "_fees",
+        "_known_valid",
+        "_spent",
+        "height",
+        "median_time_past",
+        "params",
+        "sigs",
+        "verify",
+        "view",
+    )
+
+    def __init__(
+        self,
+        view: CoinViewCache,
+        height: int,
+        median_time_past: int,
+        params: NetworkParams,
+        verify: Verifier = verify_sig_checks,
+        sigs: SigBatch | None = None,
+    ) -> None:
+        self.view = view
+        self.height = height
+        self.median_time_past = median_time_past
+        self.params = params
+        self.verify = verify
+        self.sigs = sigs
+        self._coinbase: Tx | None = None
+        self._fees = 0
+        self._spent: list[Coin] = []
+        self._checks: list[SigCheck] = []
+        self._add_checks = self._checks.extend if sigs is None else sigs.add
+        self._known_valid = None if sigs is None else sigs.known_valid
+
+    def add(self, tx: Tx) -> None:
+        height = self.height
+        is_coinbase = self._coinbase is None
+        if is_coinbase:
+            if tx.inputs[0].pubkey != height.to_bytes(4, "little"):
+                raise _fail(
+                    RejectCode.BLOCK_COINBASE_HEIGHT,
+                    f"coinbase does not commit to height {height}",
+                )
+            self._coinbase = tx
+        if tx.locktime and not is_final_tx(tx, height, self.median_time_past):
             raise _fail(RejectCode.TX_NONFINAL, "block contains a non-final transaction")
-        is_coinbase = tx is coinbase
+        view = self.view
         if not is_coinbase:
-            fee, coins = check_tx_inputs(tx, view, height, params)
-            fees += fee
-            if fees > MAX_MONEY:
+            fee, coins = check_tx_inputs(tx, view, height, self.params)
+            self._fees += fee
+            if self._fees > MAX_MONEY:
                 raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "total fees out of range")
+            known_valid = self._known_valid
             if known_valid is None or not known_valid(tx):
-                add_checks(input_sig_checks(tx, coins, params))
+                self._add_checks(input_sig_checks(tx, coins, self.params))
+            spend_coin = view.spend_coin
             for inp in tx.inputs:
                 spend_coin(inp.outpoint_key)
-            spent += coins
+            self._spent += coins
         txid = tx.txid
+        add_coin = view.add_coin
         for index, out in enumerate(tx.outputs):
             add_coin(
                 txid + index.to_bytes(4, "little"),
                 new_coin(out.value, out.lock, height, is_coinbase),
             )
-    reward = sum(o.value for o in coinbase.outputs)
-    allowed = block_subsidy(height, params) + fees
-    if reward > allowed:
-        raise _fail(RejectCode.BLOCK_COINBASE_AMOUNT, f"coinbase pays {reward}, limit {allowed}")
-    if sigs is None:
-        verify(checks)
-    return tuple(spent)
+
+    def finish(self) -> BlockUndo:
+        """The block's last rules (the coinbase's reward); its undo data."""
+        coinbase = self._coinbase
+        if coinbase is None:
+            raise ValueError("a block has at least its coinbase")
+        reward = sum(o.value for o in coinbase.outputs)
+        allowed = block_subsidy(self.height, self.params) + self._fees
+        if reward > allowed:
+            raise _fail(
+                RejectCode.BLOCK_COINBASE_AMOUNT, f"coinbase pays {reward}, limit {allowed}"
+            )
+        if self.sigs is None:
+            self.verify(self._checks)
+        return tuple(self._spent)
 
 
 def disconnect_block(block: Block, undo: BlockUndo, view: CoinViewCache) -> None:
