@@ -14,17 +14,19 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import count
 
 from consensus.builder import genesis_block
 from consensus.coins import CoinView, CoinViewCache
+from consensus.encoding import BlockDecoding
 from consensus.errors import RejectCode, RuleError
 from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
 from consensus.pow import ASERT_ANCHOR_HEIGHT, block_work, next_bits
-from consensus.primitives import Block, BlockHeader
+from consensus.primitives import Block, BlockHeader, Tx
 from consensus.validation import (
+    BlockConnector,
     BlockUndo,
     Verifier,
     check_block,
@@ -178,6 +180,32 @@ class _Connecting:
             self.sigs.cancel()
 
 
+@dataclass(slots=True, eq=False)
+class _Speculation:
+    """A block's txs connected to the tip's coins while the block was still being decoded
+    (``Chain.process_raw_block``), their signature checks already with the workers.
+    ``_begin_connect`` adopts it if that block is then connected onto that tip; else, or
+    once any rule fails (the block then goes the usual way), it is dropped."""
+
+    block_hash: bytes
+    view: CoinViewCache
+    connector: BlockConnector
+    sigs: PoolBatch
+    failed: bool = False
+
+    def add(self, tx: Tx) -> None:
+        if self.failed:
+            return
+        try:
+            self.connector.add(tx)
+        except Exception:  # any rule, or a block check_block will refuse: the usual way
+            self.failed = True
+            self.sigs.cancel()
+
+    def abandon(self) -> None:
+        self.sigs.cancel()
+
+
 @dataclass(frozen=True, slots=True)
 class ChainUpdate:
     """What one call changed on the active chain, for the mempool, events and logs."""
@@ -227,6 +255,7 @@ class Chain:
         self._pending_bodies: OrderedDict[bytes, Block] = OrderedDict()
         self._pending_bytes = 0
         self._unwritten: dict[bytes, Block] = {}  # bodies taken, not yet in the database
+        self._speculation: _Speculation | None = None  # see process_raw_block
         self.params = params
         self.clock = clock
         self.verifier = verifier
@@ -399,6 +428,52 @@ class Chain:
     def process_block(self, block: Block) -> BlockResult:
         """Accept a block from anywhere (miner, RPC, peer) and move to the best chain."""
         return self.process_blocks([block])[0]
+
+    def process_raw_block(
+        self,
+        data: bytes,
+        known: Mapping[bytes, Tx] | None = None,
+        precheck: Callable[[Block], None] | None = None,
+    ) -> BlockResult:
+        """``process_block`` for a block still in its encoding (``decode_block``'s
+        DecodeError if it is not one; ``known`` as there).
+
+        When the block extends the tip, its txs are connected to the tip's coins as they
+        are decoded, so that the signature workers start on its first txs while the last
+        are still being decoded, instead of idling through the whole decode. That early
+        work only stands if the block then passes every rule in the usual order
+        (``check_block``, its header, the rest of ``connect_block``): on any failure it
+        is dropped and the block gets the usual verdict the usual way. ``precheck`` may
+        refuse the decoded block before anything is stored, by raising.
+        """
+        decoding = BlockDecoding(data, known=known)
+        header, tip = decoding.header, self.tip
+        speculation = None
+        seen = self.index.get(header.hash)
+        if (
+            self.sig_pool is not None
+            and header.prev_hash == tip.hash
+            and (seen is None or not seen.have_data)
+        ):
+            view = CoinViewCache(self.coins)
+            sigs = self.sig_pool.batch()
+            mtp = self.median_time_past(tip)
+            connector = BlockConnector(view, tip.height + 1, mtp, self.params, sigs=sigs)
+            speculation = _Speculation(header.hash, view, connector, sigs)
+        try:
+            for tx in decoding.txs():
+                if speculation is not None:
+                    speculation.add(tx)
+            block = decoding.block()
+            if precheck is not None:
+                precheck(block)
+            if speculation is not None and not speculation.failed:
+                self._speculation = speculation
+            return self.process_blocks([block])[0]
+        finally:
+            self._speculation = None
+            if speculation is not None:
+                speculation.abandon()  # a no-op once adopted: its checks are settled
 
     def process_blocks(self, blocks: Sequence[Block]) -> list[BlockResult]:
         """``process_block`` for each block, in order, moving to the best chain once for
@@ -671,15 +746,29 @@ class Chain:
         block = self._body(entry)
         if block is None:
             raise RuntimeError(f"block {entry.header.hash_hex} has no stored body")
-        view = CoinViewCache(base)
-        mtp = self.median_time_past(entry.parent)
         record = entry.record()
         record = replace(record, status=record.status | VALID_CHAIN)
-        sigs = self.sig_pool.batch() if self.sig_pool is not None else None
+        # Early work on this block (process_raw_block) counts only if done on the same coins.
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and (
+            speculation.block_hash != entry.hash or base is not self.coins
+        ):
+            speculation.abandon()
+            speculation = None
+        if speculation is not None:
+            view, sigs = speculation.view, speculation.sigs
+        else:
+            view = CoinViewCache(base)
+            sigs = self.sig_pool.batch() if self.sig_pool is not None else None
         try:
-            if sigs is None:
+            if speculation is not None:
+                undo = speculation.connector.finish()
+                sigs.send_rest()
+            elif sigs is None:
+                mtp = self.median_time_past(entry.parent)
                 undo = connect_block(block, view, entry.height, mtp, self.params, self.verifier)
             else:
+                mtp = self.median_time_past(entry.parent)
                 undo = connect_block(block, view, entry.height, mtp, self.params, sigs=sigs)
                 sigs.send_rest()
             batch = self.db.batch()

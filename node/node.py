@@ -19,12 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from consensus.address import decode_address
 from consensus.builder import solve_header
-from consensus.encoding import decode_block
 from consensus.errors import RuleError
+from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
 from p2p.config import PeerManagerConfig
 from p2p.manager import PeerManager
@@ -56,6 +57,14 @@ class NodeError(Exception):
     """The node cannot start (bad datadir, port in use...): a one-line reason."""
 
 
+@dataclass(frozen=True, slots=True)
+class _RawBlock:
+    """A block submitted in its encoding, waiting for the chain thread."""
+
+    data: bytes
+    precheck: Callable[[Block], None] | None
+
+
 class Node:
     def __init__(self, config: NodeConfig, policy: Policy | None = None) -> None:
         self.config = config
@@ -71,7 +80,7 @@ class Node:
         self._lock = asyncio.Lock()
         # Blocks waiting for the chain thread, and the tasks handing them over (see
         # ``submit_block``).
-        self._block_queue: list[tuple[Block, asyncio.Future[BlockResult]]] = []
+        self._block_queue: list[tuple[Block | _RawBlock, asyncio.Future[BlockResult]]] = []
         self._block_drains: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
         self._closed = False
@@ -235,15 +244,6 @@ class Node:
 
     # --- blocks --------------------------------------------------------------------
 
-    async def decode_block(self, raw: bytes) -> Block:
-        """Decode a block off the event loop (a large one takes tens of milliseconds),
-        reusing the mempool's txs it holds instead of decoding them again.
-
-        Not on the chain thread: blocks arriving back to back are decoded while the one
-        before is being connected, in the time that thread waits for the signature
-        workers and for LevelDB, which it spends without the GIL."""
-        return await asyncio.to_thread(decode_block, raw, known=self.mempool.by_encoding)
-
     async def submit_block(self, block: Block) -> BlockResult:
         """Validate a block and move to the best chain; the verdict.
 
@@ -252,15 +252,28 @@ class Node:
         block to the next without waiting for the event loop in between. The work runs
         in a task of its own, so a caller that goes away never leaves a block half
         applied (the chain changed, the mempool not yet)."""
+        return await self._submit(block)
+
+    async def submit_raw_block(
+        self, data: bytes, precheck: Callable[[Block], None] | None = None
+    ) -> BlockResult:
+        """``submit_block`` for a block in its encoding (submitblock's): decoded on the
+        chain thread as its first txs are validated (``Chain.process_raw_block``).
+        DecodeError if it is not a block; whatever ``precheck`` raises to refuse the
+        decoded block before anything is stored."""
+        return await self._submit(_RawBlock(data, precheck))
+
+    async def _submit(self, item: Block | _RawBlock) -> BlockResult:
         done = asyncio.get_running_loop().create_future()
-        self._block_queue.append((block, done))
+        self._block_queue.append((item, done))
         if len(self._block_queue) == 1:  # else a drain waiting for the lock takes it too
             task = asyncio.create_task(self._drain_blocks())
             self._block_drains.add(task)
             task.add_done_callback(self._block_drains.discard)
         result = await asyncio.shield(done)
         if result.error is not None:
-            log.info("block %s rejected: %s", block.hash_hex, result.error.code.value)
+            block_hex = hash_to_hex(result.block_hash)
+            log.info("block %s rejected: %s", block_hex, result.error.code.value)
         return result
 
     async def _drain_blocks(self) -> None:
@@ -268,7 +281,7 @@ class Node:
             queued, self._block_queue = self._block_queue, []
             try:
                 results = await self.in_chain_thread(
-                    self.chain.process_blocks, [block for block, _ in queued]
+                    self._process_queued, [item for item, _ in queued]
                 )
             except asyncio.CancelledError:
                 for _, done in queued:
@@ -279,12 +292,38 @@ class Node:
                     done.set_exception(exc)
                 return
             for (_, done), result in zip(queued, results, strict=True):
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                    continue
                 try:
                     self._apply_update(result.update)
                 except Exception as exc:  # the caller sees it, as if it ran this itself
                     done.set_exception(exc)
                 else:
                     done.set_result(result)
+
+    def _process_queued(self, items: list[Block | _RawBlock]) -> list[BlockResult | Exception]:
+        """On the chain thread: each queued block's verdict, in order, runs of decoded
+        blocks together. A block in its encoding that is not one, or that its precheck
+        refuses, has that exception for a verdict."""
+        results: list[BlockResult | Exception] = []
+        run: list[Block] = []
+        for item in [*items, None]:
+            if isinstance(item, Block):
+                run.append(item)
+                continue
+            if run:
+                results += self.chain.process_blocks(run)
+                run = []
+            if item is None:
+                break
+            try:
+                results.append(
+                    self.chain.process_raw_block(item.data, self.mempool.by_encoding, item.precheck)
+                )
+            except Exception as exc:  # its caller's to raise
+                results.append(exc)
+        return results
 
     async def chain_call(self, fn: Callable[..., ChainUpdate], *args: Any) -> ChainUpdate:
         """Run a chain-changing call (invalidate, reconsider) and update the mempool."""

@@ -10,7 +10,7 @@ from consensus.errors import DecodeError
 from consensus.hashing import hash_to_hex
 from consensus.params import block_subsidy
 from consensus.pow import bits_to_target
-from consensus.primitives import TxOut
+from consensus.primitives import Block, TxOut
 
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
@@ -169,14 +169,11 @@ def register(reg: RpcRegistry, node: Node) -> None:
         Submit a solved block; null when accepted, else the reason."""
         raw = as_hex(hexdata, "Block")
         try:
-            block = await node.decode_block(raw)
+            result = await node.submit_raw_block(raw, _starts_with_coinbase)
         except DecodeError as exc:
             raise RpcError(
                 RPC_DESERIALIZATION_ERROR, f"Block decode failed: {exc.message}"
             ) from exc
-        if not block.txs or not block.txs[0].is_coinbase:
-            raise RpcError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
-        result = await node.submit_block(block)
         if result.status == "accepted":
             return None
         if result.status in ("duplicate", "inconclusive"):
@@ -184,6 +181,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
         if result.error is not None:
             return result.error.code.value
         return "rejected"
+
+
+def _starts_with_coinbase(block: Block) -> None:
+    """submitblock refuses such a block before validating it, as Bitcoin Core does."""
+    if not block.txs or not block.txs[0].is_coinbase:
+        raise RpcError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
 
 
 def network_hashps(node: Node, nblocks: int, height: int = -1) -> float:
