@@ -763,13 +763,12 @@ class Chain:
         try:
             if speculation is not None:
                 undo = speculation.connector.finish()
-                sigs.send_rest()
-            elif sigs is None:
-                mtp = self.median_time_past(entry.parent)
-                undo = connect_block(block, view, entry.height, mtp, self.params, self.verifier)
             else:
                 mtp = self.median_time_past(entry.parent)
-                undo = connect_block(block, view, entry.height, mtp, self.params, sigs=sigs)
+                undo = connect_block(
+                    block, view, entry.height, mtp, self.params, self.verifier, sigs
+                )
+            if sigs is not None:
                 sigs.send_rest()
             batch = self.db.batch()
             self._connect_writes(

@@ -308,21 +308,22 @@ class Node:
         refuses, has that exception for a verdict."""
         results: list[BlockResult | Exception] = []
         run: list[Block] = []
-        for item in [*items, None]:
+
+        def connect_run() -> None:
+            results.extend(self.chain.process_blocks(run))
+            run.clear()
+
+        for item in items:
             if isinstance(item, Block):
                 run.append(item)
                 continue
-            if run:
-                results += self.chain.process_blocks(run)
-                run = []
-            if item is None:
-                break
+            connect_run()
             try:
-                results.append(
-                    self.chain.process_raw_block(item.data, self.mempool.by_encoding, item.precheck)
-                )
+                known = self.mempool.by_encoding
+                results.append(self.chain.process_raw_block(item.data, known, item.precheck))
             except Exception as exc:  # its caller's to raise
                 results.append(exc)
+        connect_run()
         return results
 
     async def chain_call(self, fn: Callable[..., ChainUpdate], *args: Any) -> ChainUpdate:
