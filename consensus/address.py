@@ -2,7 +2,8 @@
 
 An obol address is bech32m with the network's hrp, the lock's key type as the witness
 version symbol and the 20-byte hash as the program: ``obrt1p...`` for an Ed25519 lock on
-regtest, ``obrt1z...`` for secp256k1.
+regtest, ``obrt1z...`` for secp256k1. A policy lock (kind 0x03) has version symbol 3 and
+its 32-byte sha256 as the program: ``obrt1r...``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .params import NetworkParams
-from .primitives import LOCK_SIZE
+from .primitives import LOCK_SIZE, POLICY_LOCK_KIND, POLICY_LOCK_SIZE
 from .signatures import REGISTRY
 
 CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -129,14 +130,19 @@ def encode_segwit(hrp: str, witver: int, program: bytes) -> str:
 
 
 def encode_address(lock: bytes, params: NetworkParams) -> str:
-    if len(lock) != LOCK_SIZE or lock[0] not in REGISTRY:
+    policy = len(lock) == POLICY_LOCK_SIZE and lock[0] == POLICY_LOCK_KIND
+    if not policy and (len(lock) != LOCK_SIZE or lock[0] not in REGISTRY):
         raise AddressError("not a lock of a known key type")
     return encode_segwit(params.hrp, lock[0], lock[1:])
 
 
 def decode_address(text: str, params: NetworkParams) -> bytes:
-    """The 21-byte lock an address of this network stands for."""
+    """The lock an address of this network stands for (21 bytes, 33 for a policy)."""
     version, program = decode_segwit(params.hrp, text)
+    if version == POLICY_LOCK_KIND:
+        if len(program) != POLICY_LOCK_SIZE - 1:
+            raise AddressError("a policy address carries a 32-byte hash")
+        return bytes((version,)) + program
     if version not in REGISTRY:
         raise AddressError(f"unknown key type {version}")
     if len(program) != LOCK_SIZE - 1:

@@ -21,7 +21,6 @@ from .hashing import sha256d
 from .params import MAX_MONEY
 from .primitives import (
     HEADER_SIZE,
-    LOCK_SIZE,
     MAX_PUBKEY_SIZE,
     MAX_SIG_SIZE,
     U32,
@@ -33,6 +32,7 @@ from .primitives import (
     TxOut,
     _pack,
     _pack_block,
+    lock_size_ok,
     set_cached_raw,
     trusted_tx,
     trusted_txin,
@@ -130,7 +130,7 @@ def _tx_from_obj_fast(obj: Any, raw: bytes) -> Tx | None:
         value, lock = o
         if type(value) is not int or not 0 <= value <= U64:
             return None
-        if type(lock) is not bytes or len(lock) != LOCK_SIZE:
+        if type(lock) is not bytes or not lock_size_ok(lock):
             return None
         outputs.append(trusted_txout(value, lock))
     for i in ins:
@@ -269,8 +269,8 @@ def _coin_from_obj(obj: Any) -> Coin:
     value, lock, height, coinbase = _array(obj, 4, "coin")
     if type(value) is not int or not 0 <= value <= MAX_MONEY:
         raise DecodeError("coin: value must be an amount within MAX_MONEY")
-    if type(lock) is not bytes or len(lock) != LOCK_SIZE:
-        raise DecodeError(f"coin: lock must be {LOCK_SIZE} bytes")
+    if type(lock) is not bytes or not lock_size_ok(lock):
+        raise DecodeError("coin: lock must be 21 bytes, or 33 starting with 0x03")
     if type(height) is not int or not 0 <= height <= 0xFFFFFFFF:
         raise DecodeError("coin: height must be an unsigned 32-bit integer")
     if type(coinbase) is not bool:

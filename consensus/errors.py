@@ -35,6 +35,18 @@ class RejectCode(StrEnum):
     TX_BAD_SIGNATURE = "bad-txns-sig-invalid"
     TX_HIGH_S = "bad-txns-sig-high-s"
     TX_NONFINAL = "bad-txns-nonfinal"
+    TX_BAD_SIG_FLAG = "bad-txns-sig-flag"
+    # policy spends (lock kind 0x03)
+    POLICY_BAD_ENCODING = "bad-txns-policy-encoding"
+    POLICY_TOO_BIG = "bad-txns-policy-toobig"
+    POLICY_TOO_DEEP = "bad-txns-policy-toodeep"
+    POLICY_TOO_MANY_KEYS = "bad-txns-policy-keys"
+    SATISFACTION_BAD_ENCODING = "bad-txns-satisfaction-encoding"
+    POLICY_UNSATISFIED = "bad-txns-policy-unsatisfied"
+    POLICY_THRESHOLD_NOT_MET = "bad-txns-policy-threshold-unmet"
+    POLICY_TOO_MANY_SATISFIED = "bad-txns-policy-threshold-exceeded"
+    POLICY_TIMELOCK = "bad-txns-policy-timelock"
+    POLICY_WRONG_PREIMAGE = "bad-txns-policy-preimage"
     # headers
     BLOCK_BAD_POW = "high-hash"
     BLOCK_BAD_BITS = "bad-diffbits"

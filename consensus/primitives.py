@@ -17,8 +17,14 @@ from .hashing import ZERO_HASH, hash_to_hex, sha256d
 U32 = 0xFFFF_FFFF
 U64 = 0xFFFF_FFFF_FFFF_FFFF
 LOCK_SIZE = 21
-MAX_PUBKEY_SIZE = 520
-MAX_SIG_SIZE = 520
+# A policy lock (kind 0x03) is 0x03 || sha256(policy): the first byte of a lock fixes its
+# length, 33 bytes for this kind and 21 for every other.
+POLICY_LOCK_KIND = 0x03
+POLICY_LOCK_SIZE = 33
+# A policy spend carries the policy in the pubkey field and its satisfaction in the sig
+# field, each up to 3,600 bytes; key spends keep 32/33-byte keys and 64/65-byte sigs.
+MAX_PUBKEY_SIZE = 3600
+MAX_SIG_SIZE = 3600
 MAX_COINBASE_SIG_SIZE = 100
 COINBASE_INDEX = U32
 HEADER_SIZE = 80
@@ -39,6 +45,14 @@ def _bin(name: str, v: object, size: int | None = None, max_size: int | None = N
         raise ValueError(f"{name} must be {size} bytes")
     if max_size is not None and len(v) > max_size:
         raise ValueError(f"{name} must be at most {max_size} bytes")
+
+
+def lock_size_ok(lock: bytes) -> bool:
+    """Whether ``lock`` has the length its first byte fixes."""
+    n = len(lock)
+    if n == LOCK_SIZE:
+        return lock[0] != POLICY_LOCK_KIND
+    return n == POLICY_LOCK_SIZE and lock[0] == POLICY_LOCK_KIND
 
 
 def outpoint_key(txid: bytes, index: int) -> bytes:
@@ -100,7 +114,8 @@ class TxOut:
     def __post_init__(self) -> None:
         if type(self.value) is not int or not 0 <= self.value <= U64:
             raise ValueError("value must be an unsigned 64-bit integer")
-        _bin("lock", self.lock, LOCK_SIZE)
+        if type(self.lock) is not bytes or not lock_size_ok(self.lock):
+            raise ValueError("lock must be 21 bytes, or 33 bytes starting with 0x03")
 
 
 @dataclass(frozen=True, slots=True)

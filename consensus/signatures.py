@@ -2,7 +2,9 @@
 
 A lock is ``key_type (1 byte) || blake2b-160(pubkey)``. Everything outside this module
 treats ``pubkey`` and ``sig`` as opaque bytes; adding a scheme means adding a class here and
-one line to ``REGISTRY``.
+one line to ``REGISTRY``. The one other kind of lock, the policy (kind 0x03, 33 bytes:
+``0x03 || sha256(policy)``), is no signature scheme but a tree of these keys and conditions;
+it is defined in ``policy`` and its every used key is verified here.
 """
 
 from __future__ import annotations

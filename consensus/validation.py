@@ -27,16 +27,18 @@ from .params import (
     NetworkParams,
     block_subsidy,
 )
+from .policy import SpendContext, policy_sig_checks, used_key_count
 from .pow import check_proof_of_work
 from .primitives import (
     MAX_COINBASE_SIG_SIZE,
     NULL_OUTPOINT_KEY,
+    POLICY_LOCK_KIND,
     Block,
     BlockHeader,
     Tx,
     outpoint_key,
 )
-from .sighash import sighash_from_head, sighash_head
+from .sighash import flagged_sig, sighash_from_head, sighash_head
 from .signatures import REGISTRY
 
 # (key type, pubkey, sig, message): one signature to verify.
@@ -121,13 +123,9 @@ def check_block(block: Block, params: NetworkParams) -> None:
         raise _fail(RejectCode.BLOCK_OVERSIZE, "block larger than the size limit")
     if not txs[0].is_coinbase:
         raise _fail(RejectCode.BLOCK_COINBASE_MISSING, "first transaction is not a coinbase")
-    sigchecks = 0
     for tx in txs[1:]:
         if tx.is_coinbase:
             raise _fail(RejectCode.BLOCK_COINBASE_MULTIPLE, "more than one coinbase")
-        sigchecks += len(tx.inputs)
-    if sigchecks > params.max_block_sigchecks:
-        raise _fail(RejectCode.BLOCK_TOO_MANY_SIGCHECKS, "too many signature checks")
     for tx in txs:
         check_tx(tx, params)
     if len({tx.txid for tx in txs}) != len(txs):
@@ -207,14 +205,38 @@ def input_sig_checks(tx: Tx, coins: Sequence[Coin], params: NetworkParams) -> li
         key_type = lock[0]
         scheme = REGISTRY.get(key_type)
         if scheme is None:
+            if key_type == POLICY_LOCK_KIND:
+                checks += _policy_checks(tx, n, coin, head, params)
+                continue
             raise _fail(RejectCode.TX_UNKNOWN_KEY_TYPE, f"input {n} spends an unknown key type")
         pubkey = inp.pubkey
         if len(pubkey) != scheme.pubkey_len:
             raise _fail(RejectCode.TX_WRONG_KEY_TYPE, f"input {n}: not a {scheme.name} key")
         if blake2b(pubkey, digest_size=20).digest() != lock[1:]:
             raise _fail(RejectCode.TX_LOCK_MISMATCH, f"input {n}: key does not match the lock")
-        checks.append((key_type, pubkey, inp.sig, sighash_from_head(head, n, coin.value, lock)))
+        sig = inp.sig
+        msg = sighash_from_head(head, n, coin.value, lock)
+        if len(sig) == 65:
+            sig, msg = flagged_sig(sig, params, tx, n, coin.value, lock)
+        checks.append((key_type, pubkey, sig, msg))
     return checks
+
+
+def _policy_checks(
+    tx: Tx, n: int, coin: Coin, head: bytes, params: NetworkParams
+) -> list[SigCheck]:
+    inp = tx.inputs[n]
+    all_msg = sighash_from_head(head, n, coin.value, coin.lock)
+    ctx = SpendContext(params, tx, n, coin.value, coin.lock, all_msg)
+    return policy_sig_checks(inp.pubkey, inp.sig, ctx)
+
+
+def tx_sigchecks(tx: Tx, coins: Sequence[Coin]) -> int:
+    """The signature checks of a valid tx: one per key input, one per used policy key."""
+    count = 0
+    for inp, coin in zip(tx.inputs, coins, strict=True):
+        count += used_key_count(inp.pubkey, inp.sig) if coin.lock[0] == POLICY_LOCK_KIND else 1
+    return count
 
 
 def verify_sig_checks(checks: Sequence[SigCheck]) -> None:
@@ -275,6 +297,7 @@ class BlockConnector:
         "_coinbase",
         "_fees",
         "_known_valid",
+        "_sigchecks",
         "_spent",
         "height",
         "median_time_past",
@@ -301,6 +324,7 @@ class BlockConnector:
         self.sigs = sigs
         self._coinbase: Tx | None = None
         self._fees = 0
+        self._sigchecks = 0
         self._spent: list[Coin] = []
         self._checks: list[SigCheck] = []
         self._add_checks = self._checks.extend if sigs is None else sigs.add
@@ -326,7 +350,13 @@ class BlockConnector:
                 raise _fail(RejectCode.TX_INPUT_VALUES_OUT_OF_RANGE, "total fees out of range")
             known_valid = self._known_valid
             if known_valid is None or not known_valid(tx):
-                self._add_checks(input_sig_checks(tx, coins, self.params))
+                checks = input_sig_checks(tx, coins, self.params)
+                self._sigchecks += len(checks)
+                self._add_checks(checks)
+            else:
+                self._sigchecks += tx_sigchecks(tx, coins)
+            if self._sigchecks > self.params.max_block_sigchecks:
+                raise _fail(RejectCode.BLOCK_TOO_MANY_SIGCHECKS, "too many signature checks")
             spend_coin = view.spend_coin
             for inp in tx.inputs:
                 spend_coin(inp.outpoint_key)

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from consensus.builder import genesis_block, make_block, make_coinbase, sign_tx
 from consensus.coins import Coin, CoinViewCache, MemoryCoinView
 from consensus.params import REGTEST, NetworkParams, block_subsidy
+from consensus.policy import Key as PolicyKey
 from consensus.pow import next_bits
 from consensus.primitives import Block, Tx, TxIn, TxOut, outpoint_key
+from consensus.sighash import SIGHASH_ALL_ACP, sighash, sighash_acp
 from consensus.signatures import ED25519, REGISTRY, make_lock
 from consensus.validation import check_block, connect_block, median_time_past
 
@@ -153,3 +155,46 @@ class ChainBuilder:
 
     def utxo(self, tx: Tx, index: int, owner: Key) -> Utxo:
         return Utxo(tx.txid, index, tx.outputs[index].value, owner)
+
+
+def pk(k: Key) -> PolicyKey:
+    return PolicyKey(k.key_type, k.pubkey)
+
+
+def policy_tx(
+    coins: list[tuple[bytes, int, bytes]],
+    outputs: list[tuple[int, bytes]],
+    locktime: int = 0,
+) -> Tx:
+    """An unsigned tx spending (txid, index, pubkey field) ``coins``: a policy's encoding
+    for a policy coin, the key for a key coin. Signatures never change its txid."""
+    return Tx(
+        1,
+        tuple(TxIn(txid, index, field, b"") for txid, index, field in coins),
+        tuple(TxOut(v, lock) for v, lock in outputs),
+        locktime,
+    )
+
+
+def sign_input(
+    tx: Tx, n: int, k: Key, value: int, lock: bytes, acp: bool = False, params=REGTEST
+) -> bytes:
+    """``k``'s signature for input ``n`` of ``tx`` (64 bytes, or 65 ending in 0x81)."""
+    if acp:
+        return REGISTRY[k.key_type].sign(k.secret, sighash_acp(params, tx, n, value, lock)) + bytes(
+            (SIGHASH_ALL_ACP,)
+        )
+    return REGISTRY[k.key_type].sign(k.secret, sighash(params, tx.txid, n, value, lock))
+
+
+def with_sigs(tx: Tx, sigs: dict[int, bytes]) -> Tx:
+    """``tx`` with input n's sig field set to ``sigs[n]``."""
+    return Tx(
+        tx.version,
+        tuple(
+            TxIn(i.prev_txid, i.prev_index, i.pubkey, sigs.get(n, i.sig))
+            for n, i in enumerate(tx.inputs)
+        ),
+        tx.outputs,
+        tx.locktime,
+    )

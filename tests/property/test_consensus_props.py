@@ -38,7 +38,10 @@ tx_ins = st.builds(
     st.binary(max_size=520) | st.binary(max_size=40),
     st.binary(max_size=520) | st.binary(max_size=70),
 )
-tx_outs = st.builds(TxOut, u64 | st.integers(0, 300), st.binary(min_size=21, max_size=21))
+locks = st.binary(min_size=21, max_size=21).filter(lambda b: b[0] != 3) | st.binary(
+    min_size=32, max_size=32
+).map(lambda b: b"\x03" + b)
+tx_outs = st.builds(TxOut, u64 | st.integers(0, 300), locks)
 txs = st.builds(
     Tx,
     u32 | st.integers(0, 3),

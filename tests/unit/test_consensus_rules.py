@@ -347,7 +347,7 @@ def test_bad_ed25519_signature(base: Base, chain: ChainBuilder) -> None:
         _flip(sig),
         sig[:32] + bytes([sig[32] ^ 1]) + sig[33:],
         sig[:-1],  # wrong length
-        sig + b"\x00",
+        sig + b"\x00\x00",
         b"",
         bytes(64),
         good.inputs[0].sig,  # input 0's valid signature: commits to another index
@@ -369,7 +369,7 @@ def test_bad_secp256k1_signature(base: Base, chain: ChainBuilder) -> None:
         _flip(sig, 3),
         sig[:63] + bytes([sig[63] ^ 1]),
         sig[:-1],
-        sig + b"\x00",
+        sig + b"\x00\x00",
         b"",
         bytes(64),
         good.inputs[2].sig,

@@ -96,8 +96,8 @@ def test_header_round_trip() -> None:
 def test_extreme_values_round_trip() -> None:
     tx = Tx(
         2**32 - 1,
-        (TxIn(b"\xff" * 32, 2**32 - 1, bytes(520), bytes(520)), TxIn(ZERO_HASH, 0, b"", b"")),
-        (TxOut(2**64 - 1, bytes(21)), TxOut(0, b"\xff" * 21)),
+        (TxIn(b"\xff" * 32, 2**32 - 1, bytes(3600), bytes(3600)), TxIn(ZERO_HASH, 0, b"", b"")),
+        (TxOut(2**64 - 1, bytes(21)), TxOut(0, b"\xff" * 21), TxOut(1, b"\x03" * 33)),
         2**32 - 1,
     )
     assert decode_tx(encode_tx(tx)) == tx
@@ -207,7 +207,10 @@ def test_wrong_arity() -> None:
         ((1, 0, 1), -1),
         ((1, 0, 1), False),
         ((1, 0, 0), b"\x00" * 31),  # txid of the wrong size
-        ((1, 0, 2), b"\x00" * 521),  # pubkey above the limit
+        ((1, 0, 2), b"\x00" * 3601),  # pubkey above the limit (a policy's 3,600 bytes)
+        ((1, 0, 3), b"\x00" * 3601),  # sig above the limit (a satisfaction's)
+        ((2, 0, 1), b"\x03" * 21),  # a policy lock is 33 bytes
+        ((2, 0, 1), b"\x01" * 33),  # only a policy lock is 33 bytes
         ((2, 0, 0), -1),
         ((2, 0, 0), 0.5),
         ((2, 0, 1), "lock"),
