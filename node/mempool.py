@@ -17,7 +17,9 @@ policy failure is reported as the consensus ``RuleError``:
 5. inputs: an input found nowhere makes the tx ``txn-already-known`` if one of its
    outputs is already confirmed, else an orphan (``missing-inputs``);
 6. consensus on inputs: coinbase maturity, value ranges, inputs cover outputs, each key
-   matches the lock it spends (``check_tx_inputs``, ``input_sig_checks`` without crypto);
+   matches the lock it spends, every policy spend's satisfaction holds
+   (``check_tx_inputs``, ``input_sig_checks`` without crypto); then policy: each policy
+   spent is sane (``bad-txns-nonstandard-policy``: ``policy_text.sanity_problem``);
 7. fee policy: ``min relay fee not met``, ``mempool min fee not met`` (the rolling floor
    raised by evictions); then ``too-long-mempool-chain`` (ancestor/descendant limits);
 8. consensus: the signatures, last because they are the expensive part, so a tx that is
@@ -43,7 +45,9 @@ from operator import attrgetter
 from consensus.coins import Coin, MemoryCoinView
 from consensus.errors import RejectCode, RuleError
 from consensus.params import NetworkParams
-from consensus.primitives import Block, Tx, outpoint_key
+from consensus.policy import decode_policy
+from consensus.policy_text import sanity_problem
+from consensus.primitives import POLICY_LOCK_KIND, Block, Tx, outpoint_key
 from consensus.signatures import REGISTRY
 from consensus.validation import (
     Verifier,
@@ -97,6 +101,7 @@ class MempoolEntry:
     time: float  # clock reading when the tx entered
     height: int  # tip height when the tx entered
     spends: tuple[bytes, ...]  # outpoint keys of its inputs
+    sigchecks: int  # toward a block's limit: one per key input, one per used policy key
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +357,7 @@ class Mempool:
         if size > policy.max_tx_size:
             raise PolicyError(PolicyCode.TX_SIZE, f"{size} bytes, limit {policy.max_tx_size}")
         for n, out in enumerate(tx.outputs):
-            if out.lock[0] not in REGISTRY:
+            if out.lock[0] not in REGISTRY and out.lock[0] != POLICY_LOCK_KIND:
                 raise PolicyError(
                     PolicyCode.NONSTANDARD_KEY_TYPE, f"output {n} has unknown key type"
                 )
@@ -387,6 +392,7 @@ class Mempool:
 
         fee, spent = check_tx_inputs(tx, MemoryCoinView(coins), height, params)
         checks = input_sig_checks(tx, spent, params)
+        _check_policy_spends(tx, spent)
         if not bypass_limits:
             if fee < policy.min_relay_fee_rate * size:
                 raise PolicyError(
@@ -411,6 +417,7 @@ class Mempool:
             clock_now,
             keep.height if keep else height - 1,
             tuple(inp.outpoint_key for inp in tx.inputs),
+            len(checks),
         )
         return _Candidate(entry, parents, ancestors)
 
@@ -793,7 +800,7 @@ class Mempool:
                 heapq.heappush(heap, (-rate, seq, txid))
                 continue
             size = sum(n.entry.size for n in members)
-            checks = sum(len(n.entry.tx.inputs) for n in members)
+            checks = sum(n.entry.sigchecks for n in members)
             if size > size_left or checks > checks_left:
                 # Never fits later: the package only loses ancestors by their being
                 # taken, which costs the budget at least as much as it saves.
@@ -809,3 +816,12 @@ class Mempool:
                 _, d_rate = package(d)
                 heapq.heappush(heap, (-d_rate, nodes[d].seq, d))
         return result
+
+
+def _check_policy_spends(tx: Tx, spent: Sequence[Coin]) -> None:
+    """Standardness of the policies a tx reveals (consensus has already accepted them)."""
+    for n, (inp, coin) in enumerate(zip(tx.inputs, spent, strict=True)):
+        if coin.lock[0] == POLICY_LOCK_KIND:
+            problem = sanity_problem(decode_policy(inp.pubkey))
+            if problem is not None:
+                raise PolicyError(PolicyCode.NONSTANDARD_POLICY, f"input {n}: {problem}")

@@ -47,6 +47,9 @@ class PolicyCode(StrEnum):
     COINBASE = "coinbase"  # a coinbase only exists inside its block
     TX_SIZE = "tx-size"
     NONSTANDARD_KEY_TYPE = "bad-txns-nonstandard-keytype"
+    # a policy spend that consensus allows but no sane policy needs (a key used twice,
+    # a way to spend without any signature), as Core's "non-mandatory-script-verify-flag"
+    NONSTANDARD_POLICY = "bad-txns-nonstandard-policy"
     DUST = "dust"
     ALREADY_IN_MEMPOOL = "txn-already-in-mempool"
     CONFLICT = "txn-mempool-conflict"  # first seen wins: no replacement

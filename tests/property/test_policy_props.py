@@ -24,6 +24,7 @@ from consensus.policy import (
     policy_keys,
     policy_to_obj,
 )
+from consensus.policy_text import format_policy, parse_policy
 from consensus.primitives import Tx, TxIn, TxOut, _pack
 from consensus.signatures import SECP256K1
 from tests.chain_helpers import key, pk
@@ -150,3 +151,10 @@ def test_threshold_needs_exactly_k(keys, data) -> None:
             )
         else:
             raise AssertionError("a satisfaction with other than k used children passed")
+
+
+@given(policies)
+def test_policies_round_trip_through_text(policy) -> None:
+    text = format_policy(policy)
+    assert parse_policy(text, sane=False) == policy
+    assert format_policy(parse_policy(text, sane=False)) == text

@@ -13,6 +13,7 @@ import pytest
 from consensus.coins import CoinViewCache
 from consensus.errors import RejectCode, RuleError
 from consensus.params import COIN, REGTEST
+from consensus.policy import After, Thresh, encode_policy, encode_satisfaction, policy_lock
 from consensus.primitives import Block, Tx, TxIn, TxOut, outpoint_key
 from consensus.signatures import ED25519
 from consensus.validation import (
@@ -25,7 +26,16 @@ from consensus.validation import (
 from node.mempool import MEMPOOL_HEIGHT, Mempool, MempoolConfig
 from node.policy import Policy, PolicyCode, PolicyError
 from node.sigcache import SigCache
-from tests.chain_helpers import ChainBuilder, Utxo, key, spend
+from tests.chain_helpers import (
+    ChainBuilder,
+    Utxo,
+    key,
+    pk,
+    policy_tx,
+    sign_input,
+    spend,
+    with_sigs,
+)
 
 ALICE, BOB, CAROL = key(1), key(2), key(3)
 START = 1_800_000_000.0
@@ -723,3 +733,48 @@ def test_random_workload_keeps_indexes_exact(chain, clock):
     assert_consistent(pool)
     pool.readd_disconnected(disconnect_tip(chain).txs)
     assert_consistent(pool)
+
+
+def _fund_policy(chain: ChainBuilder, policy) -> tuple[Tx, bytes]:
+    """Mine a coin locked to ``policy``; (the funding tx, the policy's encoding)."""
+    data = encode_policy(policy)
+    fund = spend([chain.coinbase_utxo(1)], [(COIN, policy_lock(data))])
+    chain.mine([fund])
+    return fund, data
+
+
+def _policy_spend(fund: Tx, data: bytes, make_sat, to=BOB) -> Tx:
+    lock = fund.outputs[0].lock
+    tx = policy_tx([(fund.txid, 0, data)], [(COIN - 10_000, to.lock)])
+    sat = make_sat(lambda k: sign_input(tx, 0, k, COIN, lock))
+    return with_sigs(tx, {0: encode_satisfaction(sat)})
+
+
+def test_policy_spend_accepted_and_counted(chain: ChainBuilder, clock: FakeClock) -> None:
+    fund, data = _fund_policy(chain, Thresh(2, (pk(ALICE), pk(BOB), pk(CAROL))))
+    pool = make_pool(chain, clock)
+    tx = _policy_spend(fund, data, lambda s: [s(ALICE), None, s(CAROL)])
+    pool.accept(tx)
+    assert pool.select_for_block(10_000, max_sigchecks=1) == []
+    assert [t for t, _ in pool.select_for_block(10_000, max_sigchecks=2)] == [tx]
+
+
+@pytest.mark.parametrize(
+    ("policy", "make_sat"),
+    [
+        (Thresh(2, (pk(ALICE), pk(ALICE))), lambda s: [s(ALICE), s(ALICE)]),
+        (Thresh(1, (pk(ALICE), After(5))), lambda s: [None, True]),
+    ],
+    ids=["key-twice", "no-signature"],
+)
+def test_insane_policy_valid_but_not_standard(
+    chain: ChainBuilder, clock: FakeClock, policy, make_sat
+) -> None:
+    fund, data = _fund_policy(chain, policy)
+    pool = make_pool(chain, clock)
+    tx = _policy_spend(fund, data, make_sat)
+    if policy.k == 1:
+        tx = Tx(tx.version, tx.inputs, tx.outputs, 5)
+        tx = with_sigs(tx, {0: encode_satisfaction([None, True])})
+    rejects(PolicyCode.NONSTANDARD_POLICY, pool.accept, tx)
+    chain.mine([tx])  # valid in a block all the same

@@ -15,6 +15,7 @@ from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import REGTEST
 from consensus.policy import decode_policy, encode_policy, policy_lock
+from consensus.policy_text import format_policy, parse_policy
 from consensus.sighash import sighash, sighash_acp
 from consensus.validation import check_tx_contextual
 
@@ -25,6 +26,8 @@ VECTORS = json.loads((Path(__file__).parent / "data" / "policy_vectors.json").re
 def test_policy_vector(v: dict) -> None:
     data = bytes.fromhex(v["policy"])
     assert encode_policy(decode_policy(data)) == data
+    assert encode_policy(parse_policy(v["text"], sane=False)) == data
+    assert format_policy(decode_policy(data)) == v["text"]
     lock = policy_lock(data)
     assert lock.hex() == v["lock"]
     assert encode_address(lock, REGTEST) == v["address"]
