@@ -1,6 +1,6 @@
 """How blocks, headers, txs and coins look in JSON: Bitcoin Core's field names.
 
-Where Bitcoin has a script, obol has a 21-byte lock; it is shown under Core's
+Where Bitcoin has a script, obol has a lock (21 bytes, 33 for a policy); it is shown under Core's
 ``scriptPubKey`` name with ``hex``, ``address`` and ``type`` so clients find it where they
 expect it.
 """
@@ -13,7 +13,7 @@ from consensus.address import encode_address
 from consensus.compact import decode_compact
 from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams
-from consensus.primitives import Block, BlockHeader, Tx
+from consensus.primitives import POLICY_LOCK_KIND, Block, BlockHeader, Tx
 from consensus.signatures import REGISTRY
 
 from ..chain import FAILED_MASK, VALID_CHAIN, BlockIndex, Chain
@@ -30,8 +30,9 @@ def difficulty(bits: int) -> float:
 
 def lock_json(lock: bytes, params: NetworkParams) -> dict[str, Any]:
     scheme = REGISTRY.get(lock[0])
-    out: dict[str, Any] = {"hex": lock.hex(), "type": scheme.name if scheme else "nonstandard"}
-    if scheme is not None:
+    kind = "policy" if lock[0] == POLICY_LOCK_KIND else scheme.name if scheme else "nonstandard"
+    out: dict[str, Any] = {"hex": lock.hex(), "type": kind}
+    if kind != "nonstandard":
         out["address"] = encode_address(lock, params)
     return out
 

@@ -14,6 +14,7 @@ import pytest
 
 from consensus.errors import RejectCode
 from consensus.params import REGTEST
+from consensus.policy import Thresh, encode_policy, encode_satisfaction, policy_lock
 from consensus.primitives import Block, Tx
 from consensus.signatures import SECP256K1
 from consensus.validation import verify_sig_checks
@@ -23,10 +24,22 @@ from node.policy import Policy
 from node.sigcache import SigCache
 from node.sigpool import SigPool
 from node.storage import ChainDB
-from tests.chain_helpers import ChainBuilder, Utxo, key, spend
+from tests.chain_helpers import (
+    ChainBuilder,
+    Utxo,
+    key,
+    pk,
+    policy_tx,
+    sign_input,
+    spend,
+    with_sigs,
+)
 
 ED = key(1)
 SECP = key(2, SECP256K1.key_type)
+THIRD = key(3)
+POLICY = encode_policy(Thresh(2, (pk(ED), pk(SECP), pk(THIRD))))
+POLICY_LOCK = policy_lock(POLICY)
 SECP_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -45,6 +58,26 @@ def high_s(tx: Tx) -> Tx:
     sig = tx.inputs[0].sig
     s = int.from_bytes(sig[32:], "big")
     return with_sig(tx, 0, sig[:32] + (SECP_N - s).to_bytes(32, "big"))
+
+
+def policy_spend(txid: bytes, n: int, used: tuple[bool, bool, bool], flag: int = 0) -> Tx:
+    """Coin ``n`` of ``txid`` (2 of ED, SECP, THIRD) to ED, signed by the ``used`` keys;
+    ``flag`` appended to the first signature when not 0."""
+    tx = policy_tx([(txid, n, POLICY)], [(10_000_000 - 1000, ED.lock)])
+    sat = []
+    for signer, use in zip((ED, SECP, THIRD), used, strict=True):
+        sig = sign_input(tx, 0, signer, 10_000_000, POLICY_LOCK, acp=flag == 0x81)
+        if flag and not sat:
+            sig = sig[:64] + bytes((flag,))
+        sat.append(sig if use else None)
+    return with_sigs(tx, {0: encode_satisfaction(sat)})
+
+
+def bad_policy_sig(tx: Tx) -> Tx:
+    """``tx`` with a byte of the first policy signature flipped (same satisfaction shape)."""
+    raw = bytearray(tx.inputs[0].sig)
+    raw[5] ^= 1  # inside the first signature: array header, bin header, then its bytes
+    return with_sig(tx, 0, bytes(raw))
 
 
 @dataclass
@@ -82,7 +115,13 @@ def build_scenario() -> Scenario:
         valid(chain.build([]))
     fan_ed = spend([chain.coinbase_utxo(1)], [(10_000_000, ED.lock)] * 120)
     fan_secp = spend([chain.coinbase_utxo(2)], [(10_000_000, SECP.lock)] * 12)
-    valid(chain.build([fan_ed, fan_secp]))
+    fan_policy = spend([chain.coinbase_utxo(3)], [(10_000_000, POLICY_LOCK)] * 8)
+    valid(chain.build([fan_ed, fan_secp, fan_policy]))
+    pol = [
+        policy_spend(fan_policy.txid, 0, (True, True, False)),
+        policy_spend(fan_policy.txid, 1, (True, False, True), flag=0x81),
+        policy_spend(fan_policy.txid, 2, (False, True, True)),
+    ]
     ed = [chain.utxo(fan_ed, n, ED) for n in range(120)]
     secp = [chain.utxo(fan_secp, n, SECP) for n in range(12)]
 
@@ -102,6 +141,17 @@ def build_scenario() -> Scenario:
     invalid(
         [*big[:5], bad_sig(big[5]), *big[6:40], high_s(secp_tx[0])], RejectCode.TX_BAD_SIGNATURE
     )
+    # Policy spends: a bad signature among its used keys, a bad flag, three used of two.
+    invalid([*big[:20], *pol[:2], bad_policy_sig(pol[2]), *big[20:]], RejectCode.TX_BAD_SIGNATURE)
+    invalid([*big[:20], bad_policy_sig(pol[1]), *big[20:]], RejectCode.TX_BAD_SIGNATURE)
+    invalid(
+        [*big[:20], policy_spend(fan_policy.txid, 3, (True, True, False), flag=0x01)],
+        RejectCode.TX_BAD_SIG_FLAG,
+    )
+    invalid(
+        [*big[:20], policy_spend(fan_policy.txid, 3, (True, True, True))],
+        RejectCode.POLICY_TOO_MANY_SATISFIED,
+    )
     # A rule broken later in the block wins over a bad signature earlier: signatures last.
     stranger = spend([Utxo(bytes(32), 7, 10_000, ED)], [(5_000, ED.lock)])
     invalid([bad_sig(big[0]), *big[1:30], stranger], RejectCode.TX_MISSING_OR_SPENT)
@@ -109,13 +159,13 @@ def build_scenario() -> Scenario:
     warm_before = len(steps)
     invalid([*big[:10], bad_sig(big[10]), *big[11:]], RejectCode.TX_BAD_SIGNATURE)
     # Then the good block, partly known to a warm cache, and one more on top.
-    valid(chain.build(big + secp_tx))
+    valid(chain.build(big + secp_tx + pol))
     more, _ = _pay(ed[50:], 40, ED)
     valid(chain.build(more))
     # A coin spent two blocks ago, spent again: a cache must have forgotten it.
     respend = spend([ed[0]], [(ed[0].value - 2000, ED.lock)])
     invalid([respend], RejectCode.TX_MISSING_OR_SPENT)
-    return Scenario(steps, big[:30], warm_before, invalidate=chain.blocks[-2].hash)
+    return Scenario(steps, big[:30] + pol[:2], warm_before, invalidate=chain.blocks[-2].hash)
 
 
 @dataclass

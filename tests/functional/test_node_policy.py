@@ -1,0 +1,133 @@
+"""Policy coins and ANYONECANPAY through a running node: each spend judged the same way by
+testmempoolaccept and, inside a block, by submitblock, with its reject code."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from consensus.params import COIN
+from consensus.policy import After, Sha256, Thresh, encode_policy, encode_satisfaction, policy_lock
+from consensus.primitives import Tx
+from consensus.signatures import SECP256K1
+from node.node import Node
+from tests.chain_helpers import ChainBuilder, key, pk, policy_tx, sign_input, spend, with_sigs
+
+A, B, C = key(801), key(802, SECP256K1.key_type), key(803)
+DEST = key(899)
+PREIMAGE = b"p" * 32
+TWO_OF_THREE = encode_policy(Thresh(2, (pk(A), pk(B), pk(C))))
+AFTER_110 = encode_policy(Thresh(2, (pk(A), After(110))))
+HASHED = encode_policy(Thresh(2, (pk(C), Sha256(hashlib.sha256(PREIMAGE).digest()))))
+POLICIES = [TWO_OF_THREE] * 8 + [AFTER_110] * 2 + [HASHED] * 2
+VALUE = COIN
+
+
+async def rpc(node: Node, method: str, *params):
+    return await node.rpc.registry.call(method, list(params))
+
+
+async def verdicts(node: Node, builder: ChainBuilder, tx: Tx) -> tuple[str, str]:
+    """(testmempoolaccept's verdict, submitblock's verdict on a block of just ``tx``);
+    an accepted block is kept, on the node and in ``builder``."""
+    (res,) = await rpc(node, "testmempoolaccept", [tx.serialize().hex()])
+    in_pool = "valid" if res["allowed"] else res["reject-reason"]
+    block = builder.build([tx])
+    in_block = await rpc(node, "submitblock", block.serialize().hex())
+    if in_block is None:
+        builder.connect(block)
+        assert node.chain.tip.hash == block.hash
+    return in_pool, "valid" if in_block is None else in_block
+
+
+@pytest.fixture
+async def funded(inprocess_node: Node):
+    builder = ChainBuilder()
+    builder.mine_empty(101)
+    outputs = [(VALUE, policy_lock(p)) for p in POLICIES]
+    fund = spend([builder.coinbase_utxo(1)], [*outputs, (VALUE, A.lock), (2 * VALUE, B.lock)])
+    builder.mine([fund])
+    for block in builder.blocks[1:]:
+        assert (await inprocess_node.submit_block(block)).status == "accepted"
+    return inprocess_node, builder, fund
+
+
+def policy_spend(fund: Tx, n: int, make_sat, locktime: int = 0, field: bytes | None = None):
+    policy = POLICIES[n]
+    tx = policy_tx(
+        [(fund.txid, n, policy if field is None else field)],
+        [(VALUE - 10_000, DEST.lock)],
+        locktime,
+    )
+    lock = fund.outputs[n].lock
+    sat = make_sat(lambda k: sign_input(tx, 0, k, VALUE, lock))
+    return with_sigs(tx, {0: sat if type(sat) is bytes else encode_satisfaction(sat)})
+
+
+def noncanonical(s) -> bytes:
+    """[sig A, sig B, nil] under an array16 header: valid MessagePack, not canonical."""
+    return b"\xdc\x00\x03" + encode_satisfaction(s(A)) + encode_satisfaction(s(B)) + b"\xc0"
+
+
+async def test_two_of_three_through_the_node(funded) -> None:
+    node, builder, fund = funded
+    decoded = await rpc(node, "decoderawtransaction", fund.serialize().hex())
+    shown = decoded["vout"][0]["scriptPubKey"]
+    assert shown["type"] == "policy"
+    assert shown["hex"] == policy_lock(TWO_OF_THREE).hex()
+    assert shown["address"].startswith("obrt1r")
+    for n, used in enumerate([(A, B), (A, C), (B, C)]):
+        tx = policy_spend(fund, n, lambda s, u=used: [s(k) if k in u else None for k in (A, B, C)])
+        assert await verdicts(node, builder, tx) == ("valid", "valid")
+    cases = [
+        (lambda s: [s(A), s(B), s(C)], None, "bad-txns-policy-threshold-exceeded"),
+        (lambda s: [s(A), None, None], None, "bad-txns-policy-threshold-unmet"),
+        (lambda s: [s(C), s(B), None], None, "bad-txns-sig-invalid"),
+        (noncanonical, None, "bad-txns-satisfaction-encoding"),
+        (lambda s: [s(A), s(B), None], HASHED, "bad-txns-lock-mismatch"),
+    ]
+    for make_sat, field, code in cases:
+        tx = policy_spend(fund, 3, make_sat, field=field)
+        assert await verdicts(node, builder, tx) == (code, code)
+
+
+async def test_after_and_hash_lock_through_the_node(funded) -> None:
+    node, builder, fund = funded
+    assert builder.height < 109  # after(110) with locktime 110 is final once 111 is next
+    while builder.height < 110:
+        block = builder.mine()
+        assert (await node.submit_block(block)).status == "accepted"
+    early = policy_spend(fund, 8, lambda s: [s(A), True], locktime=109)
+    assert await verdicts(node, builder, early) == ("bad-txns-policy-timelock",) * 2
+    due = policy_spend(fund, 8, lambda s: [s(A), True], locktime=110)
+    assert await verdicts(node, builder, due) == ("valid", "valid")
+    wrong = policy_spend(fund, 10, lambda s: [s(C), b"q" * 32])
+    assert await verdicts(node, builder, wrong) == ("bad-txns-policy-preimage",) * 2
+    right = policy_spend(fund, 10, lambda s: [s(C), PREIMAGE])
+    assert await verdicts(node, builder, right) == ("valid", "valid")
+
+
+async def test_anyonecanpay_pledges_through_the_node(funded) -> None:
+    node, builder, fund = funded
+    n_a, n_b = len(POLICIES), len(POLICIES) + 1
+    goal = [(3 * VALUE - 10_000, DEST.lock)]
+
+    def pledge(n: int, owner) -> tuple:
+        alone = policy_tx([(fund.txid, n, owner.pubkey)], goal)
+        sig = sign_input(alone, 0, owner, fund.outputs[n].value, owner.lock, acp=True)
+        return (fund.txid, n, owner.pubkey), sig
+
+    a, b = pledge(n_a, A), pledge(n_b, B)
+
+    def combine(pledges, outputs) -> Tx:
+        tx = policy_tx([p for p, _ in pledges], outputs)
+        return with_sigs(tx, {n: sig for n, (_, sig) in enumerate(pledges)})
+
+    extra = combine([a, b], [*goal, (1000, DEST.lock)])
+    assert await verdicts(node, builder, extra) == ("bad-txns-sig-invalid",) * 2
+    flagged = [(a[0], a[1][:64] + b"\x01"), b]
+    assert await verdicts(node, builder, combine(flagged, goal)) == ("bad-txns-sig-flag",) * 2
+    (res,) = await rpc(node, "testmempoolaccept", [combine([a, b], goal).serialize().hex()])
+    assert res["allowed"] is True
+    assert await verdicts(node, builder, combine([b, a], goal)) == ("valid", "valid")
