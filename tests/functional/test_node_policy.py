@@ -7,11 +7,18 @@ import hashlib
 
 import pytest
 
-from consensus.params import COIN
+from consensus.address import encode_address
+from consensus.params import COIN, REGTEST
 from consensus.policy import After, Sha256, Thresh, encode_policy, encode_satisfaction, policy_lock
 from consensus.primitives import Tx
 from consensus.signatures import SECP256K1
 from node.node import Node
+from node.rpc.errors import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RpcError,
+)
 from tests.chain_helpers import ChainBuilder, key, pk, policy_tx, sign_input, spend, with_sigs
 
 A, B, C = key(801), key(802, SECP256K1.key_type), key(803)
@@ -131,3 +138,55 @@ async def test_anyonecanpay_pledges_through_the_node(funded) -> None:
     (res,) = await rpc(node, "testmempoolaccept", [combine([a, b], goal).serialize().hex()])
     assert res["allowed"] is True
     assert await verdicts(node, builder, combine([b, a], goal)) == ("valid", "valid")
+
+
+async def rpc_error(node: Node, method: str, *params) -> RpcError:
+    with pytest.raises(RpcError) as exc:
+        await rpc(node, method, *params)
+    return exc.value
+
+
+async def test_createmultisig_and_decodepolicy(inprocess_node: Node) -> None:
+    node = inprocess_node
+    keys = [A.pubkey.hex(), B.pubkey.hex(), f"ed25519:{C.pubkey.hex()}"]
+    made = await rpc(node, "createmultisig", 2, keys)
+    assert made["policy"] == TWO_OF_THREE.hex()
+    assert made["descriptor"] == (
+        f"thresh(2,pk(ed25519:{A.pubkey.hex()}),pk(secp256k1:{B.pubkey.hex()}),"
+        f"pk(ed25519:{C.pubkey.hex()}))"
+    )
+    assert made["address"] == encode_address(policy_lock(TWO_OF_THREE), REGTEST)
+    by_hex = await rpc(node, "decodepolicy", made["policy"])
+    by_text = await rpc(node, "decodepolicy", made["descriptor"])
+    assert by_hex == by_text
+    assert by_hex["address"] == made["address"]
+    assert by_hex["text"] == made["descriptor"]
+    assert [k["type"] for k in by_hex["keys"]] == ["ed25519", "secp256k1", "ed25519"]
+    assert by_hex["satisfiable"] is True and by_hex["standard"] is True
+    shown = await rpc(node, "validateaddress", made["address"])
+    assert shown["isvalid"] is True and shown["key_type"] == "policy" and shown["isscript"]
+
+    escrow = await rpc(node, "decodepolicy", f"and(pk(ed25519:{A.pubkey.hex()}),after(500))")
+    assert escrow["timelocks"] == [500]
+    never = await rpc(node, "decodepolicy", "thresh(2,after(5),after(600000000))")
+    assert never["satisfiable"] is False
+    assert never["standard"] is False and "no signature" in never["nonstandard_reason"]
+
+
+async def test_policy_rpc_errors(inprocess_node: Node) -> None:
+    node = inprocess_node
+    keys = [A.pubkey.hex(), B.pubkey.hex()]
+    assert (await rpc_error(node, "createmultisig", 0, keys)).code == RPC_INVALID_PARAMETER
+    err = await rpc_error(node, "createmultisig", 3, keys)
+    assert err.code == RPC_INVALID_PARAMETER and "not enough keys" in err.message
+    many = [key(900 + i).pubkey.hex() for i in range(21)]
+    assert (await rpc_error(node, "createmultisig", 1, many)).code == RPC_INVALID_PARAMETER
+    for bad in ("00" * 31, "04" + "00" * 32, "rsa:" + "00" * 32, "zz" * 32):
+        err = await rpc_error(node, "createmultisig", 1, [bad])
+        assert err.code == RPC_INVALID_ADDRESS_OR_KEY, bad
+    dup = await rpc_error(node, "createmultisig", 2, [A.pubkey.hex(), A.pubkey.hex()])
+    assert dup.code == RPC_INVALID_PARAMETER
+    err = await rpc_error(node, "decodepolicy", "and(pk(ed25519:00),after(5))")
+    assert err.code == RPC_INVALID_PARAMETER and "at position 15" in err.message
+    err = await rpc_error(node, "decodepolicy", "9202cc05")
+    assert err.code == RPC_DESERIALIZATION_ERROR

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..registry import RpcRegistry
-from . import blockchain, control, mining, network, rawtransactions, wallet
+from . import blockchain, control, mining, network, rawtransactions, util, wallet
 
 if TYPE_CHECKING:
     from ...node import Node
 
 
 def register_all(registry: RpcRegistry, node: Node) -> None:
-    for module in (blockchain, rawtransactions, mining, network, control, wallet):
+    for module in (blockchain, rawtransactions, mining, network, control, util, wallet):
         module.register(registry, node)

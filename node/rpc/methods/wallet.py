@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from consensus.address import AddressError, decode_address, encode_address
 from consensus.hashing import hash_to_hex
-from consensus.primitives import Tx, TxOut
+from consensus.primitives import POLICY_LOCK_KIND, Tx, TxOut
 from consensus.signatures import REGISTRY
 from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
@@ -340,11 +340,11 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "isvalid": True,
             "address": encode_address(lock, params),
             "scriptPubKey": lock.hex(),
-            "isscript": False,
+            "isscript": lock[0] == POLICY_LOCK_KIND,
             "iswitness": True,
             "witness_version": lock[0],
             "witness_program": lock[1:].hex(),
-            "key_type": REGISTRY[lock[0]].name,
+            "key_type": _kind_name(lock),
         }
 
     @method
@@ -361,11 +361,11 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "ismine": key is not None,
             "solvable": key is not None,
             "iswatchonly": False,
-            "isscript": False,
+            "isscript": lock[0] == POLICY_LOCK_KIND,
             "iswitness": True,
             "witness_version": lock[0],
             "witness_program": lock[1:].hex(),
-            "key_type": REGISTRY[lock[0]].name,
+            "key_type": _kind_name(lock),
         }
         if key is not None:
             out.update(
@@ -808,3 +808,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 }
             )
         return out
+
+
+def _kind_name(lock: bytes) -> str:
+    return "policy" if lock[0] == POLICY_LOCK_KIND else REGISTRY[lock[0]].name
