@@ -1,4 +1,4 @@
-"""obol's peer-to-peer layer (DESIGN §5): WebSockets, handshake, headers-first sync, relay.
+"""obol's peer-to-peer layer: WebSockets, handshake, headers-first sync, relay.
 
 It imports ``consensus`` and nothing else of ours; the node hands it what it needs in a
 ``config.PeerManagerConfig`` and calls ``PeerManager.on_chain_update`` and ``relay_txs``

@@ -1,4 +1,4 @@
-"""What the peer layer needs from the node, passed in (p2p never imports node/, DESIGN §1).
+"""What the peer layer needs from the node, passed in (p2p never imports node/).
 
 ``PeerManagerConfig`` carries callables and a read-only view of the chain; ``P2PSettings``
 the limits and timeouts (Bitcoin Core's values where Core has one). The protocols below are

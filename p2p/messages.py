@@ -172,7 +172,7 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Version(Message):
-    """The first message each side sends (DESIGN §5): who we are and what we have.
+    """The first message each side sends: who we are and what we have.
     ``node_id`` is the sender's Ed25519 public key; ``verack`` proves it holds the key."""
 
     command: ClassVar[str] = "version"

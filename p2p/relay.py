@@ -12,7 +12,7 @@ queue, so a peer announcing junk costs every tick the same small amount of work.
 
 A tx that arrives as an orphan makes us ask the same peer for its missing parents (it must
 have them to have accepted the tx). A tx nobody asked this peer for is misbehaviour
-(DESIGN §5: unrequested data); so is a consensus-invalid tx, unless another chain state
+(unrequested data); so is a consensus-invalid tx, unless another chain state
 could make it valid.
 
 Rejected txids are remembered until the tip moves (Core's recentRejects), except when the

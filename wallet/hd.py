@@ -1,6 +1,6 @@
 """Hierarchical deterministic keys: SLIP-0010 for Ed25519 and BIP32 for secp256k1.
 
-One BIP39 seed backs every key of a wallet, for both key types (DESIGN §7):
+One BIP39 seed backs every key of a wallet, for both key types:
 
 - Ed25519 (key type 1, the default) follows SLIP-0010: HMAC key ``"ed25519 seed"``, hardened
   children only (Ed25519 scalars are hashes of the private key, so there is no public
@@ -37,7 +37,7 @@ _SEED_KEYS = {CURVE_ED25519: b"ed25519 seed", CURVE_SECP256K1: b"Bitcoin seed"}
 _N = SECP256k1.order
 _G = SECP256k1.generator  # carries precomputed multiples; ecdsa uses gmpy2 when installed
 
-# Key types as in the consensus lock (DESIGN §2) and the curve that derives each.
+# Key types as in the consensus lock (docs/PROTOCOL.md, section 4), and the curve of each.
 KEY_TYPE_ED25519 = 1
 KEY_TYPE_SECP256K1 = 2
 CURVE_BY_KEY_TYPE = {KEY_TYPE_ED25519: CURVE_ED25519, KEY_TYPE_SECP256K1: CURVE_SECP256K1}

@@ -1,4 +1,4 @@
-"""The node's public web face, on the RPC server's HTTP port (DESIGN §6).
+"""The node's public web face, on the RPC server's HTTP port.
 
 Unauthenticated and read-only, next to the authenticated JSON-RPC at ``POST /``:
 

@@ -53,7 +53,7 @@ def test_auth_cookie_bind_and_limits(start_nodes):
     assert _request(node, body=body, auth="nobody:" + password)[0] == 401
     status, data = _request(node, body=body, auth=f"{user}:{password}")
     assert status == 200 and b'"result":0' in data.replace(b" ", b"")
-    # GET / is the public dashboard (DESIGN §6); methods other than GET and POST are 405.
+    # GET / is the public dashboard; methods other than GET and POST are 405.
     assert _request(node, method="GET", body=None)[0] == 200
     assert _request(node, method="PUT", body=None, auth=f"{user}:{password}")[0] == 405
     wallet_get = _request(node, "GET", None, f"{user}:{password}", path="/wallet/default")

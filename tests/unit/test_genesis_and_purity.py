@@ -1,5 +1,5 @@
 """Pinned genesis blocks, and the purity of ``consensus/``: no I/O, no clock, no upward
-imports (DESIGN.md section 1)."""
+imports (the layout README.md describes)."""
 
 from __future__ import annotations
 
