@@ -143,7 +143,9 @@ def _fit_limits(
     for tx, fee in txs_with_fees:
         if tx.is_coinbase:
             raise ValueError("the template's txs must not include a coinbase")
-        tx_sigchecks = len(tx.inputs)  # as check_block counts them: one per input
+        # One per input at least; the mempool, which chose these, also counted each used
+        # policy key (consensus counts one per key input and one per used policy key).
+        tx_sigchecks = len(tx.inputs)
         if (
             size + tx.size > max_size
             or sigchecks + tx_sigchecks > max_sigchecks

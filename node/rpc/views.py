@@ -11,9 +11,13 @@ from typing import Any
 
 from consensus.address import encode_address
 from consensus.compact import decode_compact
+from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams
+from consensus.policy import After, Key, Policy, Thresh, decode_policy, decode_satisfaction
+from consensus.policy_text import format_policy
 from consensus.primitives import POLICY_LOCK_KIND, Block, BlockHeader, Tx
+from consensus.sighash import SIGHASH_ALL_ACP
 from consensus.signatures import REGISTRY
 
 from ..chain import FAILED_MASK, VALID_CHAIN, BlockIndex, Chain
@@ -37,6 +41,54 @@ def lock_json(lock: bytes, params: NetworkParams) -> dict[str, Any]:
     return out
 
 
+def _sighash_name(sig: bytes) -> str:
+    if len(sig) != 65:
+        return "ALL"
+    return "ALL|ANYONECANPAY" if sig[64] == SIGHASH_ALL_ACP else f"invalid flag {sig[64]:#04x}"
+
+
+def policy_spend_json(pubkey: bytes, sig: bytes) -> dict[str, Any] | None:
+    """A policy spend made readable: the policy as text and what the satisfaction used
+    (each signing key with its sighash, time locks, preimages); None for a key spend.
+
+    Only the spent lock tells a policy spend apart, and a view of a lone tx has none: the
+    input is shown as a policy spend when its fields decode as a policy and a satisfaction
+    of its shape, which a 32- or 33-byte public key practically never does."""
+    try:
+        policy = decode_policy(pubkey)
+        sat = decode_satisfaction(sig)
+    except RuleError:
+        return None
+    used: list[dict[str, Any]] = []
+    if sat is None or not _used_nodes(policy, sat, used):
+        return None
+    return {"text": format_policy(policy), "used": used}
+
+
+def _used_nodes(policy: Policy, sat: Any, out: list[dict[str, Any]]) -> bool:
+    """Append the used leaves of ``policy`` under ``sat``; False if the shapes differ."""
+    kind = type(policy)
+    if kind is Thresh:
+        if type(sat) is not list or len(sat) != len(policy.subs):
+            return False
+        return all(
+            s is None or _used_nodes(p, s, out) for p, s in zip(policy.subs, sat, strict=True)
+        )
+    if kind is Key:
+        if type(sat) is not bytes:
+            return False
+        out.append({"fragment": format_policy(policy), "sighash": _sighash_name(sat)})
+    elif kind is After:
+        if sat is not True:
+            return False
+        out.append({"fragment": format_policy(policy)})
+    else:
+        if type(sat) is not bytes:
+            return False
+        out.append({"fragment": format_policy(policy), "preimage": sat.hex()})
+    return True
+
+
 def tx_json(tx: Tx, params: NetworkParams) -> dict[str, Any]:
     vin: list[dict[str, Any]] = []
     if tx.is_coinbase:
@@ -49,14 +101,18 @@ def tx_json(tx: Tx, params: NetworkParams) -> dict[str, Any]:
         )
     else:
         for i in tx.inputs:
-            vin.append(
-                {
-                    "txid": hash_to_hex(i.prev_txid),
-                    "vout": i.prev_index,
-                    "pubkey": i.pubkey.hex(),
-                    "sig": i.sig.hex(),
-                }
-            )
+            entry: dict[str, Any] = {
+                "txid": hash_to_hex(i.prev_txid),
+                "vout": i.prev_index,
+                "pubkey": i.pubkey.hex(),
+                "sig": i.sig.hex(),
+            }
+            spend = policy_spend_json(i.pubkey, i.sig)
+            if spend is not None:
+                entry["policy"] = spend
+            elif len(i.sig) == 65:
+                entry["sighash"] = _sighash_name(i.sig)
+            vin.append(entry)
     size = tx.size
     return {
         "txid": tx.txid_hex,

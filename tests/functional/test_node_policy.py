@@ -108,6 +108,12 @@ async def test_after_and_hash_lock_through_the_node(funded) -> None:
     early = policy_spend(fund, 8, lambda s: [s(A), True], locktime=109)
     assert await verdicts(node, builder, early) == ("bad-txns-policy-timelock",) * 2
     due = policy_spend(fund, 8, lambda s: [s(A), True], locktime=110)
+    shown = (await rpc(node, "decoderawtransaction", due.serialize().hex()))["vin"][0]["policy"]
+    assert shown["text"] == f"and(pk(ed25519:{A.pubkey.hex()}),after(110))"
+    assert shown["used"] == [
+        {"fragment": f"pk(ed25519:{A.pubkey.hex()})", "sighash": "ALL"},
+        {"fragment": "after(110)"},
+    ]
     assert await verdicts(node, builder, due) == ("valid", "valid")
     wrong = policy_spend(fund, 10, lambda s: [s(C), b"q" * 32])
     assert await verdicts(node, builder, wrong) == ("bad-txns-policy-preimage",) * 2
@@ -138,6 +144,8 @@ async def test_anyonecanpay_pledges_through_the_node(funded) -> None:
     (res,) = await rpc(node, "testmempoolaccept", [combine([a, b], goal).serialize().hex()])
     assert res["allowed"] is True
     assert await verdicts(node, builder, combine([b, a], goal)) == ("valid", "valid")
+    block = await rpc(node, "getblock", node.chain.tip.hash[::-1].hex(), 2)
+    assert [i["sighash"] for i in block["tx"][1]["vin"]] == ["ALL|ANYONECANPAY"] * 2
 
 
 async def rpc_error(node: Node, method: str, *params) -> RpcError:
