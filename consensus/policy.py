@@ -210,7 +210,11 @@ def decode_satisfaction(data: bytes) -> Any:
         obj = _unpack(data, MAX_SATISFACTION_SIZE, "satisfaction")
     except DecodeError as exc:
         raise RuleError(RejectCode.SATISFACTION_BAD_ENCODING, exc.message) from exc
-    if _pack(obj) != data:
+    try:
+        again = _pack(obj)
+    except ValueError as exc:  # nested deeper than the packer goes: no satisfaction is
+        raise RuleError(RejectCode.SATISFACTION_BAD_ENCODING, "nested too deep") from exc
+    if again != data:
         raise RuleError(
             RejectCode.SATISFACTION_BAD_ENCODING, "satisfaction is not in its canonical encoding"
         )

@@ -87,6 +87,10 @@ async def test_two_of_three_through_the_node(funded) -> None:
     for n, used in enumerate([(A, B), (A, C), (B, C)]):
         tx = policy_spend(fund, n, lambda s, u=used: [s(k) if k in u else None for k in (A, B, C)])
         assert await verdicts(node, builder, tx) == ("valid", "valid")
+    # the address index keys coins by the whole 33-byte lock
+    address = encode_address(policy_lock(TWO_OF_THREE), REGTEST)
+    left = await rpc(node, "getaddressutxos", address)
+    assert sorted(u["vout"] for u in left) == list(range(3, 8))
     cases = [
         (lambda s: [s(A), s(B), s(C)], None, "bad-txns-policy-threshold-exceeded"),
         (lambda s: [s(A), None, None], None, "bad-txns-policy-threshold-unmet"),

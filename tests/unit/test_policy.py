@@ -93,6 +93,9 @@ def test_two_of_three_rejections() -> None:
     rejected(RejectCode.SATISFACTION_BAD_ENCODING, TWO_OF_THREE, lambda s: [s(K1), s(K2)])
     rejected(RejectCode.SATISFACTION_BAD_ENCODING, TWO_OF_THREE, lambda s: [s(K1), True, None])
     rejected(RejectCode.SATISFACTION_BAD_ENCODING, TWO_OF_THREE, lambda s: Raw(b"\xc1"))
+    for depth in (600, 1024, 1025, 3000):  # nested arrays up to and beyond msgpack's stack
+        deep = Raw(b"\x91" * depth + b"\xc0")
+        rejected(RejectCode.SATISFACTION_BAD_ENCODING, TWO_OF_THREE, lambda s, d=deep: d)
 
 
 def test_noncanonical_satisfaction_rejected() -> None:

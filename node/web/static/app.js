@@ -550,11 +550,23 @@ function inputItems(tx) {
     }
     const prev = vin.prevout;
     const addr = prev && prev.scriptPubKey.address;
+    const tag = spendTag(vin);
     return h('li', {},
       h('span', { class: 'addr' },
         addr ? link.address(addr) : link.tx(vin.txid, `${shortHash(vin.txid)}:${vin.vout}`)),
-      prev ? h('span', { class: 'amt' }, amount(prev.value)) : null);
+      prev || tag ? h('span', { class: 'amt' }, tag, prev ? amount(prev.value) : null) : null);
   });
+}
+
+// A policy spend names its policy and what its satisfaction used; an ALL|ANYONECANPAY
+// signature (a crowdfunding pledge) says so.
+function spendTag(vin) {
+  if (vin.policy) {
+    const used = vin.policy.used.map((u) => (u.sighash && u.sighash !== 'ALL' ? `${u.fragment} ${u.sighash}` : u.fragment));
+    return h('span', { class: 'tag', title: `${vin.policy.text}\nused: ${used.join(', ')}`, text: 'policy' });
+  }
+  if (vin.sighash) return h('span', { class: 'tag', title: `signed ${vin.sighash}`, text: 'anyonecanpay' });
+  return null;
 }
 
 function outputItems(tx) {
