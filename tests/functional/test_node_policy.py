@@ -87,10 +87,15 @@ async def test_two_of_three_through_the_node(funded) -> None:
     for n, used in enumerate([(A, B), (A, C), (B, C)]):
         tx = policy_spend(fund, n, lambda s, u=used: [s(k) if k in u else None for k in (A, B, C)])
         assert await verdicts(node, builder, tx) == ("valid", "valid")
+    # a template counts each used policy key toward the block's signature checks
+    pending = policy_spend(fund, 7, lambda s: [s(A), None, s(C)])
+    await node.submit_tx(pending)
+    template = await rpc(node, "getblocktemplate")
+    assert [t["sigops"] for t in template["transactions"]] == [2]
     # the address index keys coins by the whole 33-byte lock
     address = encode_address(policy_lock(TWO_OF_THREE), REGTEST)
     left = await rpc(node, "getaddressutxos", address)
-    assert sorted(u["vout"] for u in left) == list(range(3, 8))
+    assert sorted(u["vout"] for u in left) == [3, 4, 5, 6]  # 7 is spent in the mempool
     cases = [
         (lambda s: [s(A), s(B), s(C)], None, "bad-txns-policy-threshold-exceeded"),
         (lambda s: [s(A), None, None], None, "bad-txns-policy-threshold-unmet"),

@@ -10,7 +10,7 @@ from consensus.errors import DecodeError
 from consensus.hashing import hash_to_hex
 from consensus.params import block_subsidy
 from consensus.pow import bits_to_target
-from consensus.primitives import Block, TxOut
+from consensus.primitives import Block, Tx, TxOut
 
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
@@ -146,7 +146,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
                     "txid": tx.txid_hex,
                     "hash": hash_to_hex(tx.wtxid),
                     "fee": fee,
-                    "sigops": len(tx.inputs),
+                    "sigops": _sigchecks(node, tx),
                 }
                 for tx, fee in zip(template.txs, template.tx_fees, strict=True)
             ],
@@ -181,6 +181,13 @@ def register(reg: RpcRegistry, node: Node) -> None:
         if result.error is not None:
             return result.error.code.value
         return "rejected"
+
+
+def _sigchecks(node: Node, tx: Tx) -> int:
+    """A template tx's signature checks, as its mempool entry counted them (one per used
+    policy key); one per input if it has left the mempool since."""
+    entry = node.mempool.get(tx.txid)
+    return entry.sigchecks if entry is not None else len(tx.inputs)
 
 
 def _starts_with_coinbase(block: Block) -> None:
