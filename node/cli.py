@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
+    node.add_argument(
+        "--reindex",
+        action="store_true",
+        help="rebuild the chainstate and indexes from the stored blocks",
+    )
+    node.add_argument(
+        "--repair",
+        action="store_true",
+        help="salvage a damaged database (LevelDB repair), then --reindex",
+    )
 
     rpc = sub.add_parser("rpc", help="call a JSON-RPC method (like bitcoin-cli)")
     _add_common(rpc)
@@ -84,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(log_path: Path, debug: bool) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    from .config import make_private_dirs
+
+    make_private_dirs(log_path.parent)
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
@@ -122,6 +134,8 @@ def cmd_node(args: argparse.Namespace) -> int:
         mine_workers=args.mine_workers,
         auto_mine_interval=args.auto_mine,
         wallet=not args.no_wallet,
+        reindex=args.reindex or args.repair,
+        repair=args.repair,
     )
     if args.mine:
         from consensus.address import AddressError, decode_address

@@ -33,18 +33,20 @@ from wallet.errors import WalletError
 
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
-from .config import NodeConfig
+from .config import NodeConfig, make_private_dirs
 from .events import EventBus
 from .mempool import Mempool, MempoolConfig
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
 from .policy import Policy, PolicyError
+from .reindex import reindex
 from .rpc.auth import Authenticator
 from .rpc.registry import RpcRegistry
 from .rpc.server import RpcServer
 from .sigcache import SigCache
 from .sigpool import SigPool
 from .storage import ChainDB, StorageError
+from .storage import repair as repair_db
 from .wallets import WalletManager
 from .web import install as install_web
 
@@ -95,26 +97,26 @@ class Node:
         self.p2p: PeerManager | None = None
         self.registry = RpcRegistry()
         self._persisted_txids: set[bytes] = set()
+        self.fatal_error: str | None = None  # why the node stopped itself, if it did
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.netdir.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        make_private_dirs(cfg.netdir)
+        db_path = str(cfg.netdir / "db")
+        self.sig_pool.start()
         try:
-            self.db = await self.in_chain_thread(ChainDB, str(cfg.netdir / "db"), self.params.name)
+            if cfg.repair:
+                log.info("repairing the database in %s", db_path)
+                await self.in_chain_thread(repair_db, db_path)
+            self.db = await self.in_chain_thread(
+                ChainDB, db_path, self.params.name, self._storage_failed
+            )
+            self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:
             raise NodeError(str(exc)) from exc
-        self.sig_pool.start()
-        self.chain = await self.in_chain_thread(
-            Chain,
-            self.db,
-            self.params,
-            clock=self.clock.now,
-            verifier=self.sigcache.verifier,
-            on_connect=self._on_connect,
-            sig_pool=self.sig_pool,
-        )
         self.mempool = Mempool(
             MempoolConfig(
                 params=self.params,
@@ -191,6 +193,45 @@ class Node:
             self.chain.height,
             self.chain.tip.header.hash_hex,
         )
+
+    def _open_chain(self) -> Chain:
+        """The chain, rebuilt first if asked (``--reindex``), its tip checked against its
+        blocks and the coin set (Core's -checkblocks), on its best valid chain (a kill
+        during invalidateblock may have left it half-way)."""
+        assert self.db is not None
+        db = self.db
+
+        def open_chain() -> Chain:
+            return Chain(
+                db,
+                self.params,
+                clock=self.clock.now,
+                verifier=self.sigcache.verifier,
+                on_connect=self._on_connect,
+                sig_pool=self.sig_pool,
+            )
+
+        if self.config.reindex:
+            return reindex(db, open_chain)
+        chain = open_chain()
+        problem = chain.verify()
+        if problem:
+            raise StorageError(
+                f"the chainstate in {db.path} does not match its blocks: {problem}. "
+                "Restart with --reindex to rebuild it from the stored blocks"
+            )
+        chain.activate_best_chain()
+        return chain
+
+    def _storage_failed(self, error: StorageError) -> None:
+        """The database failed (any thread): stop, as Core's AbortNode, so that nothing
+        is acknowledged past a write LevelDB may not have kept."""
+        if self.fatal_error is None:
+            self.fatal_error = str(error)
+            log.error("stopping: %s", error)
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop_requested.set)
 
     async def stop(self) -> None:
         """Stop in reverse order of start; safe to call twice."""
@@ -591,6 +632,14 @@ async def run_node(config: NodeConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         await node.stop()
         return 1
+    except Exception as exc:
+        log.exception("start-up failed")
+        print(
+            f"error: start-up failed ({exc!r}); the details are in {config.log_path}",
+            file=sys.stderr,
+        )
+        await node.stop()
+        return 1
     tune_interpreter()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -614,5 +663,8 @@ async def run_node(config: NodeConfig) -> int:
         log.error(
             "shutdown stuck at %r for %d s: exiting anyway", node.stop_stage, SHUTDOWN_TIMEOUT
         )
+        return 1
+    if node.fatal_error is not None:
+        print(f"error: {node.fatal_error}", file=sys.stderr)
         return 1
     return 0
