@@ -71,6 +71,13 @@ def test_template_submitblock_and_generateblock(node):
         int(template["bits"], 16),
     )
     assert node.rpc.submitblock(greedy.serialize().hex()) == "bad-cb-amount"
+    unknown_parent = make_block(
+        bytes(range(32)),
+        [make_coinbase(103, [TxOut(1, MINER.lock)])],
+        template["curtime"] + 1,
+        int(template["bits"], 16),
+    )
+    assert node.rpc.submitblock(unknown_parent.serialize().hex()) == "prev-blk-not-found"
     with pytest.raises(RpcFailure) as err:
         node.rpc.submitblock("00")
     assert err.value.code == -22
