@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the chainstate and indexes from the stored blocks",
     )
     node.add_argument(
+        "--min-free-mb",
+        type=int,
+        default=50,
+        metavar="MB",
+        help="stop before writing when the datadir's disk has less free space (default 50)",
+    )
+    node.add_argument(
         "--repair",
         action="store_true",
         help="salvage a damaged database (LevelDB repair), then --reindex",
@@ -93,11 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LogFileHandler(logging.FileHandler):
+    """debug.log. The first failed write (a full disk) is said once on stderr, with the
+    reason, instead of logging's traceback for every record; the lines that fail are lost."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            reason = sys.exc_info()[1]
+            print(f"error: cannot write to {self.baseFilename}: {reason}", file=sys.stderr)
+
+
 def setup_logging(log_path: Path, debug: bool) -> None:
     from .config import make_private_dirs
 
     make_private_dirs(log_path.parent)
-    handler = logging.FileHandler(log_path)
+    handler = LogFileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -116,6 +136,8 @@ def cmd_node(args: argparse.Namespace) -> int:
             "credentials controls this node",
             file=sys.stderr,
         )
+    if args.min_free_mb < 0:
+        raise CliError("--min-free-mb takes a number of MB, 0 or more")
     if args.auto_mine is not None and args.auto_mine <= 0:
         raise CliError("--auto-mine takes a number of seconds above 0")
     if bool(args.rpc_user) != bool(args.rpc_password):
@@ -136,6 +158,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         wallet=not args.no_wallet,
         reindex=args.reindex or args.repair,
         repair=args.repair,
+        min_free_mb=args.min_free_mb,
     )
     if args.mine:
         from consensus.address import AddressError, decode_address

@@ -27,6 +27,9 @@ class NodeConfig:
     listen: bool = True
     reindex: bool = False  # rebuild the chainstate from the stored blocks
     repair: bool = False  # LevelDB's repair first, then reindex
+    # Bitcoin Core's nMinDiskSpace: with less free disk the node stops before a write,
+    # rather than finding out from a failed one. 0 turns the check off.
+    min_free_mb: int = 50
 
     @property
     def netdir(self) -> Path:

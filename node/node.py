@@ -112,7 +112,11 @@ class Node:
                 log.info("repairing the database in %s", db_path)
                 await self.in_chain_thread(repair_db, db_path)
             self.db = await self.in_chain_thread(
-                ChainDB, db_path, self.params.name, self._storage_failed
+                ChainDB,
+                db_path,
+                self.params.name,
+                self._storage_failed,
+                cfg.min_free_mb * 1024 * 1024,
             )
             self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:

@@ -27,6 +27,7 @@ have dropped records, so nothing may be acknowledged past it).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -101,10 +102,13 @@ class ChainDB:
         path: str,
         network: str,
         on_failure: Callable[[StorageError], None] | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
         os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
         self._on_failure = on_failure
+        self._min_free = min_free_bytes
+        self._broken: StorageError | None = None  # the first failure: no write after it
         try:
             self._db = plyvel.DB(path, create_if_missing=True, paranoid_checks=True)
         except plyvel.IOError as exc:
@@ -134,6 +138,8 @@ class ChainDB:
             )
         else:
             error = damaged(self.path, _reason(exc))
+        if writing and self._broken is None:
+            self._broken = error
         if self._on_failure is not None:
             self._on_failure(error)
         return error
@@ -246,6 +252,21 @@ class ChainDB:
     # --- writes --------------------------------------------------------------------
 
     def batch(self) -> Batch:
+        """A batch to fill and write. Refused once a write has failed (LevelDB may have
+        dropped records after it) and when free space is below the minimum."""
+        if self._broken is not None:
+            raise self._broken
+        if self._min_free:
+            free = shutil.disk_usage(self.path).free
+            if free < self._min_free:
+                raise self.failed(
+                    StorageError(
+                        f"disk space is too low for the database in {self.path}: "
+                        f"{free // 1024} KiB free, {self._min_free // 1024} KiB needed. The "
+                        "node stops before writing: free disk space, then restart it"
+                    ),
+                    writing=True,
+                )
         return Batch(self._db.write_batch(transaction=True, sync=True), self)
 
     def wipe_chainstate(self, chunk: int = 10_000) -> int:
