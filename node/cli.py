@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop before writing when the datadir's disk has less free space (default 50)",
     )
     node.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a P2P or RPC connection that has not sent its request header by then",
+    )
+    node.add_argument(
         "--repair",
         action="store_true",
         help="salvage a damaged database (LevelDB repair), then --reindex",
@@ -113,11 +120,41 @@ class LogFileHandler(logging.FileHandler):
             print(f"error: cannot write to {self.baseFilename}: {reason}", file=sys.stderr)
 
 
+class RepeatFilter(logging.Filter):
+    """At most ``burst`` records of one message template per logger and level each
+    ``window`` seconds; the next one let through after a quiet spell says how many were
+    held back. A flood (accept() failing, a peer repeating itself) cannot fill the disk."""
+
+    def __init__(self, burst: int = 10, window: float = 60.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [start, n, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg)[:200])
+        state = self._seen.get(key)
+        if state is None or record.created - state[0] >= self.window:
+            held = int(state[2]) if state else 0
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = [record.created, 1, 0]
+            if held:
+                record.msg = f"{record.msg} [{held} more like this held back]"
+            return True
+        state[1] += 1
+        if state[1] <= self.burst:
+            return True
+        state[2] += 1
+        return False
+
+
 def setup_logging(log_path: Path, debug: bool) -> None:
     from .config import make_private_dirs
 
     make_private_dirs(log_path.parent)
     handler = LogFileHandler(log_path)
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -136,6 +173,8 @@ def cmd_node(args: argparse.Namespace) -> int:
             "credentials controls this node",
             file=sys.stderr,
         )
+    if args.header_timeout <= 0:
+        raise CliError("--header-timeout takes a number of seconds above 0")
     if args.min_free_mb < 0:
         raise CliError("--min-free-mb takes a number of MB, 0 or more")
     if args.auto_mine is not None and args.auto_mine <= 0:
@@ -159,6 +198,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         reindex=args.reindex or args.repair,
         repair=args.repair,
         min_free_mb=args.min_free_mb,
+        header_timeout=args.header_timeout,
     )
     if args.mine:
         from consensus.address import AddressError, decode_address

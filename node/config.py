@@ -30,6 +30,8 @@ class NodeConfig:
     # Bitcoin Core's nMinDiskSpace: with less free disk the node stops before a write,
     # rather than finding out from a failed one. 0 turns the check off.
     min_free_mb: int = 50
+    # Seconds a client of the P2P or RPC port has to send its first request's header.
+    header_timeout: float = 10.0
 
     @property
     def netdir(self) -> Path:

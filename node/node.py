@@ -27,10 +27,11 @@ from consensus.builder import solve_header
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
-from p2p.config import PeerManagerConfig
+from p2p.config import P2PSettings, PeerManagerConfig
 from p2p.manager import PeerManager
 from wallet.errors import WalletError
 
+from . import fdbudget
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
@@ -106,6 +107,11 @@ class Node:
         self._loop = asyncio.get_running_loop()
         make_private_dirs(cfg.netdir)
         db_path = str(cfg.netdir / "db")
+        try:
+            budget = fdbudget.plan(fdbudget.raise_limit())
+        except fdbudget.TooFewDescriptors as exc:
+            raise NodeError(str(exc)) from exc
+        log.info("%s", budget.describe())
         self.sig_pool.start()
         try:
             if cfg.repair:
@@ -117,6 +123,7 @@ class Node:
                 self.params.name,
                 self._storage_failed,
                 cfg.min_free_mb * 1024 * 1024,
+                budget.database,
             )
             self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:
@@ -156,6 +163,7 @@ class Node:
                 port=cfg.effective_p2p_port,
                 listen=cfg.listen,
                 connect=cfg.connect,
+                settings=P2PSettings(max_connections=budget.p2p, header_timeout=cfg.header_timeout),
             )
         )
         from .rpc.methods import register_all
@@ -171,6 +179,8 @@ class Node:
             host=cfg.rpc_bind,
             port=cfg.effective_rpc_port,
             on_call=self.metrics.rpc_call,
+            max_connections=budget.rpc,
+            header_timeout=cfg.header_timeout,
         )
         install_web(self.rpc.app, self)
         try:

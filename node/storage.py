@@ -103,6 +103,7 @@ class ChainDB:
         network: str,
         on_failure: Callable[[StorageError], None] | None = None,
         min_free_bytes: int = 0,
+        max_open_files: int = 1000,
     ) -> None:
         os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
@@ -110,7 +111,9 @@ class ChainDB:
         self._min_free = min_free_bytes
         self._broken: StorageError | None = None  # the first failure: no write after it
         try:
-            self._db = plyvel.DB(path, create_if_missing=True, paranoid_checks=True)
+            self._db = plyvel.DB(
+                path, create_if_missing=True, paranoid_checks=True, max_open_files=max_open_files
+            )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():
                 raise StorageError(

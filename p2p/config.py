@@ -90,6 +90,10 @@ class P2PSettings:
     """Limits and timeouts. Defaults are Core's, adapted; tests may shorten the timers."""
 
     max_inbound: int = 117  # Core's 125 connections less its 8 outbound slots
+    # Open connections to the listener, handshaken or not (the node sizes it from its
+    # descriptor budget), and how long one may take to send its upgrade request's header.
+    max_connections: int = 256
+    header_timeout: float = 10.0
     handshake_timeout: float = 10.0
     ping_interval: float = 30.0
     ping_timeout: float = 90.0
