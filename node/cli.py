@@ -305,7 +305,7 @@ def pretty_json(obj: Any, indent: int = 0) -> str:
         items = [pad + pretty_json(v, indent + 1) for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     if isinstance(obj, Decimal):
-        return str(obj)
+        return format(obj, "f")  # str() gives 0E-8 for a zero with 8 decimals
     return json.dumps(obj)
 
 
