@@ -157,6 +157,7 @@ class Node:
                 policy_error=PolicyError,
                 mempool_tx=lambda txid: e.tx if (e := self.mempool.get(txid)) else None,
                 have_tx=lambda txid: txid in self.mempool or self.mempool.has_orphan(txid),
+                mempool_txids=lambda: self.mempool.txids(),
                 clock=self.clock.now,
                 publish=self.events.publish,
                 bind=cfg.p2p_bind,

@@ -7,7 +7,7 @@ satisfied structurally by node/'s ``Chain``, ``BlockIndex`` and ``BlockResult``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,6 +136,9 @@ class PeerManagerConfig:
     policy_error: type[Exception]
     mempool_tx: Callable[[bytes], Tx | None]
     have_tx: Callable[[bytes], bool]  # in the mempool or its orphan pool
+    # The mempool's txids, parents first: announced to each new peer (as Core's BIP 35
+    # mempool message would fetch them), so txs made during a partition cross after it.
+    mempool_txids: Callable[[], Iterable[bytes]]
     clock: Callable[[], int]  # the node's (mockable) wall clock, seconds
     publish: Callable[[str, dict[str, Any]], None]  # node events
     bind: str = "127.0.0.1"
