@@ -121,9 +121,10 @@ class LogFileHandler(logging.FileHandler):
 
 
 class RepeatFilter(logging.Filter):
-    """At most ``burst`` records of one message template per logger and level each
-    ``window`` seconds; the next one let through after a quiet spell says how many were
-    held back. A flood (accept() failing, a peer repeating itself) cannot fill the disk."""
+    """At most ``burst`` identical lines (logger, level and text) each ``window`` seconds;
+    the next one let through after a quiet spell says how many were held back. A flood
+    (accept() failing, a peer repeating itself) cannot fill the disk; lines that differ,
+    as one per block, all pass."""
 
     def __init__(self, burst: int = 10, window: float = 60.0) -> None:
         super().__init__()
@@ -132,7 +133,7 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [start, n, held]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg)[:200])
+        key = (record.name, record.levelno, record.getMessage()[:300])
         state = self._seen.get(key)
         if state is None or record.created - state[0] >= self.window:
             held = int(state[2]) if state else 0
