@@ -138,13 +138,19 @@ def call(node: LocalNode, network: str, method: str, *params: Any, wallet: str =
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a node that exited stays one until the
+    ``up`` process that started it collects it, and ``down`` must not wait for that."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: kill's answer is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def free_port() -> int:
@@ -153,9 +159,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Poll ``predicate`` until true; ``check`` raises to give up at once (a node died)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        check()
         with contextlib.suppress(CliError, OSError, ValueError):
             if predicate():
                 return
@@ -223,6 +236,21 @@ def _stop_nodes(state: LocalnetState) -> None:
                 time.sleep(0.1)
 
 
+def _check_running(nodes: list[LocalNode]) -> None:
+    """Raise, with the end of its log, if a node we started has exited."""
+    for node in nodes:
+        _reap(node.pid)
+        if not alive(node.pid):
+            log_path = Path(node.datadir) / "node.log"
+            try:
+                tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            except OSError:
+                tail = []
+            raise CliError(
+                f"{node.name} exited while starting; the end of {log_path}:\n" + "\n".join(tail)
+            )
+
+
 def _reap(pid: int) -> None:
     """Collect a child of ours that exited, so it does not linger as a zombie (a node
     started by another ``obol localnet`` is not our child: then there is nothing to do)."""
@@ -237,10 +265,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise CliError("--block-interval takes a number of seconds above 0")
     directory: Path = args.dir
     directory.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(CliError):
-        old = LocalnetState.load(directory)
-        if any(alive(n.pid) for n in old.nodes):
-            raise CliError(f"a localnet is already running in {directory}: obol localnet down")
+    try:
+        old: LocalnetState | None = LocalnetState.load(directory)
+    except CliError:
+        old = None  # none, or a damaged file: a new network replaces it
+    if old is not None and any(alive(n.pid) for n in old.nodes):
+        running = ", ".join(f"{n.name} (pid {n.pid})" for n in old.nodes if alive(n.pid))
+        raise CliError(
+            f"a {old.network} localnet is already running in {directory.resolve()}: "
+            f"{running}. Stop it first with: obol localnet down"
+        )
     network = args.network
     nodes: list[LocalNode] = []
     state = LocalnetState(network, ())
@@ -265,6 +299,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 lambda n=node: call(n, network, "getblockcount") >= 0,
                 START_TIMEOUT,
                 f"{node.name} to start (see {node.datadir}/node.log)",
+                check=lambda: _check_running(nodes),
             )
         if network == "regtest":
             # Mature coins at once, so the faucet works from the first minute.
@@ -279,7 +314,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f"{node.name} to connect",
                 )
         print(f"localnet up: {len(nodes)} {network} nodes in {directory.resolve()}", flush=True)
-        _show_live(state, lambda: stop_requested)
+        _show_live(state, lambda: stop_requested or _all_stopped(nodes))
     finally:
         print("\nstopping the localnet...", flush=True)
         _stop_nodes(state)
@@ -348,6 +383,14 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"{r['balance'] or '-':>16} {rate:>10}  {r['rpc_url']}"
         )
     return "\n".join(lines)
+
+
+def _all_stopped(nodes: list[LocalNode]) -> bool:
+    """Every node has exited (``obol localnet down`` from another terminal): collected,
+    so that ``up`` can end too."""
+    for node in nodes:
+        _reap(node.pid)
+    return not any(alive(n.pid) for n in nodes)
 
 
 def _show_live(state: LocalnetState, stopped: Callable[[], bool]) -> None:

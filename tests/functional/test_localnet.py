@@ -122,8 +122,25 @@ def test_regtest_localnet_with_faucet(tmp_path):
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
         net.run("time", "+3600")
         assert int(net.rpc(1, "getblockcount")) > 0
+
+        # A second `up` on a running network refuses at once and touches nothing.
+        second = obol("localnet", "up", "--dir", str(net.dir), timeout=30)
+        assert second.returncode == 1
+        assert "regtest localnet is already running" in second.stderr
+        assert len(net.status()) == 3 and all(r["running"] for r in net.status())
+
+        # `down` from another terminal returns once the nodes are gone (zombies of `up`
+        # count as gone), and `up` then ends by itself, cleanly.
+        pids = [r["pid"] for r in net.status()]
+        assert obol("localnet", "down", "--dir", str(net.dir), timeout=30).returncode == 0
+        assert net.proc.wait(timeout=30) == 0
+        net.log.close()
+        assert not (net.dir / "localnet.json").exists()
+        for pid in pids:
+            wait_until(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=10)
     finally:
-        net.stop()
+        if net.proc.poll() is None:
+            net.stop()
 
 
 def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
