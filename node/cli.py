@@ -93,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     rpc.add_argument("--rpc-host", default="127.0.0.1")
     rpc.add_argument("--rpc-user")
     rpc.add_argument("--rpc-password")
-    rpc.add_argument("--wallet", help="send to /wallet/<name>")
+    rpc.add_argument("--wallet", "-rpcwallet", help="send to /wallet/<name> (bitcoin-cli's name)")
+    rpc.add_argument(
+        "-named", action="store_true", help="arguments are NAME=VALUE pairs (as bitcoin-cli)"
+    )
     rpc.add_argument("method")
     rpc.add_argument("args", nargs="*")
 
@@ -310,9 +313,22 @@ def pretty_json(obj: Any, indent: int = 0) -> str:
     return json.dumps(obj)
 
 
+def named_params(words: list[str]) -> dict[str, Any]:
+    """bitcoin-cli's -named: each argument is NAME=VALUE, the value read as any argument."""
+    params: dict[str, Any] = {}
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not sep or not name:
+            raise CliError(f"-named takes NAME=VALUE arguments, not {word!r}")
+        if name in params:
+            raise CliError(f"parameter {name} given twice")
+        params[name] = parse_cli_arg(value)
+    return params
+
+
 def cmd_rpc(args: argparse.Namespace) -> int:
     user, password = credentials(args)
-    params = [parse_cli_arg(a) for a in args.args]
+    params = named_params(args.args) if args.named else [parse_cli_arg(a) for a in args.args]
     result = rpc_call(rpc_url(args), user, password, args.method, params)
     text = format_result(result)
     if text:

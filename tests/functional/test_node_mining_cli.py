@@ -118,6 +118,14 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     done = obol_rpc(node, "nosuchmethod")
     assert done.returncode == 1
     assert "Method not found" in done.stderr
+    assert done.stderr.splitlines()[:2] == ["error: error code: -32601", "error message:"]
+    # bitcoin-cli's -named and -rpcwallet
+    done = obol_rpc(node, "-named", "getblockhash", "height=1")
+    assert done.stdout.strip() == node.rpc.getblockhash(1)
+    done = obol_rpc(node, "-named", "getblockhash", "1")
+    assert done.returncode == 1 and "NAME=VALUE" in done.stderr
+    done = obol_rpc(node, "-rpcwallet=nosuch", "getwalletinfo")
+    assert done.returncode == 1 and "error code: -18" in done.stderr
     done = subprocess.run(
         [sys.executable, "-m", "node.cli", "rpc", "--datadir", "/nonexistent", "getblockcount"],
         cwd=ROOT,
