@@ -36,7 +36,7 @@ from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
 from .events import EventBus
-from .mempool import Mempool, MempoolConfig
+from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
 from .policy import Policy, PolicyError
@@ -399,6 +399,21 @@ class Node:
             seconds * 1000,
         )
 
+    def _publish_reorg(self, update: ChainUpdate) -> None:
+        """The reorg event: its depth, the old and new tips, and the fork point (the last
+        block both branches share)."""
+        fork = self.chain.index[update.disconnected[-1].header.prev_hash]
+        self.events.publish(
+            "reorg",
+            {
+                "depth": update.reorg_depth,
+                "tip": self.chain.tip.header.hash_hex,
+                "old_tip": update.disconnected[0].hash_hex,
+                "fork_hash": fork.header.hash_hex,
+                "fork_height": fork.height,
+            },
+        )
+
     def _apply_update(self, update: ChainUpdate) -> None:
         """Bring the mempool, the persisted mempool and the event stream up to date."""
         if not update.connected and not update.disconnected:
@@ -420,12 +435,11 @@ class Node:
             left += [tx.txid for tx in self.mempool.remove_for_block(block)]
             entered += self.mempool.retry_orphans(txids)
         left += [tx.txid for tx in self.mempool.expire()]
+        returned: list[MempoolEntry] = []
         if update.disconnected:
-            returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
-            entered += self.mempool.readd_disconnected(returned)
-            self.events.publish(
-                "reorg", {"depth": update.reorg_depth, "tip": self.chain.tip.header.hash_hex}
-            )
+            self._publish_reorg(update)
+            txs = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
+            returned = self.mempool.readd_disconnected(txs)
             self.metrics.reorg(update.reorg_depth)
         for block in update.connected:
             entry = self.chain.index[block.hash]
@@ -433,6 +447,10 @@ class Node:
                 "block_connected",
                 {"hash": block.hash_hex, "height": entry.height, "txs": len(block.txs)},
             )
+        for entry, source in [(e, "orphan") for e in entered] + [(e, "reorg") for e in returned]:
+            if entry.txid in self.mempool:
+                self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
+        entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
         self._persist_txs(new_txs)
         self._sync_persisted_mempool(left)
