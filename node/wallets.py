@@ -29,6 +29,7 @@ for the test suite only: never set it for a wallet that holds real value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +65,11 @@ WALLET_FILE = "wallet.json"
 SETTINGS_FILE = "settings.json"
 FALLBACK_FEE_RATE = 10  # units per byte, Core's -fallbackfee: obol has no fee estimator
 MAX_UNLOCK_SECONDS = 100_000_000  # Core's cap on walletpassphrase's timeout
+# Unconfirmed wallet txs are announced again this often. Core waits about a day on a real
+# network; a local one mines every few seconds and is partitioned on purpose, so a minute.
+REBROADCAST_INTERVAL = 60.0
+MAX_SENT_SCANNED = 10_000  # the newest sent txs looked at per round
+MAX_REBROADCAST = 1_000  # txs announced per wallet per round
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -188,6 +195,7 @@ class WalletManager:
         self.dir = node.config.netdir / "wallets"
         self.settings_path = node.config.netdir / SETTINGS_FILE
         self.loaded: dict[str, LoadedWallet] = {}
+        self._rebroadcaster: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -207,6 +215,9 @@ class WalletManager:
                 await self.load(name)
             except WalletError as exc:
                 log.warning("wallet %r marked load_on_startup was not loaded: %s", name, exc)
+        self._rebroadcaster = asyncio.create_task(
+            self._rebroadcast_loop(), name="wallet-rebroadcast"
+        )
 
     def startup_wallets(self) -> list[str]:
         """Names marked load_on_startup (``<netdir>/settings.json``, key ``wallet``)."""
@@ -229,8 +240,37 @@ class WalletManager:
         write_atomic(self.settings_path, json.dumps({"wallet": names}, indent=1).encode())
 
     async def stop(self) -> None:
+        task, self._rebroadcaster = self._rebroadcaster, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for name in list(self.loaded):
             self.unload(name)
+
+    async def _rebroadcast_loop(self) -> None:
+        """Core's ResendWalletTransactions, on a local network's time scale: a tx that a
+        peer dropped, or that never crossed a partition, is announced again."""
+        while True:
+            await asyncio.sleep(REBROADCAST_INTERVAL)
+            for lw in list(self.loaded.values()):
+                try:
+                    await self.rebroadcast(lw)
+                except Exception:
+                    log.exception("wallet %s: rebroadcast failed", lw.name)
+
+    async def rebroadcast(self, lw: LoadedWallet) -> int:
+        """Resubmit the wallet's lost unconfirmed txs, then announce (up to
+        MAX_REBROADCAST of) those in the mempool to every peer not known to have them."""
+        await self._resubmit(lw)
+        txs = [
+            decode_tx(record.raw)
+            for txid, record in islice(reversed(lw.wallet.sent.items()), MAX_SENT_SCANNED)
+            if txid in self.node.mempool
+        ][:MAX_REBROADCAST]
+        if txs and self.node.p2p is not None:
+            self.node.p2p.relay_txs(txs)
+        return len(txs)
 
     # --- which wallet --------------------------------------------------------------
 
