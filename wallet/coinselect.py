@@ -192,3 +192,49 @@ def _change_value(available: int, sizes: list[int], payments: Sequence[int], rat
             return change
         previous_max = width_max
     raise ValueError("change above the largest 64-bit value")
+
+
+def select_subtracting_fee(
+    candidates: Sequence[Candidate],
+    payments: Sequence[int],
+    subtract: Sequence[int],
+    fee_rate: int,
+    dust_limit: int,
+) -> tuple[Selection, list[int]]:
+    """Coins for ``payments`` whose fee is taken from the outputs at indexes ``subtract``
+    (Core's subtractfeefromamount): (selection, the payments after the fee came off).
+
+    Coins are taken largest first until they cover the payments alone. The fee is split
+    evenly, the first subtracting output paying the remainder, as Core does. A leftover
+    below the dust limit pays toward the fee first. The size is that of the payments before
+    the fee came off, so at an integer width boundary the fee may exceed rate x size by a
+    few units. Raises ``InsufficientFunds`` when the coins fall short or an output would
+    not stay above the dust limit.
+    """
+    amount = sum(payments)
+    chosen: list[Candidate] = []
+    total = 0
+    for coin in sorted(candidates, key=lambda c: (-c.value, c.key)):
+        if total >= amount:
+            break
+        chosen.append(coin)
+        total += coin.value
+    if total < amount:
+        raise InsufficientFunds("Insufficient funds")
+    sizes = [c.input_size for c in chosen]
+    change = total - amount
+    if change >= dust_limit:
+        size = tx_size(sizes, [*payments, change])
+        owed = fee_rate * size
+    else:
+        size = tx_size(sizes, payments)
+        owed = max(0, fee_rate * size - change)
+        change = 0
+    share, rest = divmod(owed, len(subtract))
+    paid = list(payments)
+    for n, index in enumerate(subtract):
+        paid[index] -= share + (rest if n == 0 else 0)
+        if paid[index] < dust_limit:
+            raise InsufficientFunds("The transaction amount is too small to pay the fee")
+    fee = total - sum(paid) - change
+    return Selection(tuple(chosen), fee, change, size, "subtract-fee"), paid
