@@ -113,6 +113,28 @@ def test_wallet_tools(start_nodes):
     assert node.rpc.gettransaction(many)["fee"] < 0
     fails(-8, node.rpc.sendmany, "", {address: 1}, None, "", [node.rpc.getnewaddress()])
 
+    # The block with those two payments: getblockstats and listsinceblock.
+    since = node.rpc.getbestblockhash()
+    block = node.rpc.getblock(node.rpc.generate(1)[0], 2)
+    stats = node.rpc.getblockstats(block["height"])
+    fees = sorted(int(-node.rpc.gettransaction(t)["fee"] * 10**8) for t in (txid, many))
+    assert (stats["txs"], stats["totalfee"], stats["minfee"], stats["maxfee"]) == (
+        3,
+        sum(fees),
+        fees[0],
+        fees[1],
+    )
+    assert stats["subsidy"] == 50 * 10**8 and stats["blockhash"] == block["hash"]
+    assert node.rpc.getblockstats(block["hash"], ["txs", "ins"]) == {"txs": 3, "ins": stats["ins"]}
+    fails(-8, node.rpc.getblockstats, block["height"], ["nope"])
+    fails(-8, node.rpc.getblockstats, block["height"] + 1)
+    listed = node.rpc.listsinceblock(since)
+    assert {t["txid"] for t in listed["transactions"]} >= {txid, many}
+    assert listed["lastblock"] == block["hash"] and listed["removed"] == []
+    assert node.rpc.listsinceblock(block["hash"])["transactions"] == []
+    assert node.rpc.listsinceblock(since, 2)["lastblock"] == since
+    fails(-5, node.rpc.listsinceblock, "22" * 32)
+
     fails(-5, node.rpc.abandontransaction, "11" * 32)
     assert "not eligible" in fails(-5, node.rpc.abandontransaction, txid)
     assert "loaded: default" in fails(-18, node.wallet("nope").getbalance)

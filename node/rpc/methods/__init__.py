@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..registry import RpcRegistry
 from . import (
     blockchain,
+    blockstats,
     control,
     mining,
     network,
@@ -22,6 +23,6 @@ if TYPE_CHECKING:
 
 
 def register_all(registry: RpcRegistry, node: Node) -> None:
-    modules = (blockchain, rawtransactions, rawbuild, mining, network, control, util)
+    modules = (blockchain, blockstats, rawtransactions, rawbuild, mining, network, control, util)
     for module in (*modules, wallet, walletextra):
         module.register(registry, node)

@@ -538,6 +538,42 @@ def register(reg: RpcRegistry, node: Node) -> None:
         return list(reversed(newest_first[start : start + n]))
 
     @method
+    def listsinceblock(
+        request: RpcRequest,
+        blockhash: Any = None,
+        target_confirmations: Any = 1,
+        include_watchonly: Any = None,
+        include_removed: Any = True,
+        include_change: Any = False,
+        label: Any = None,
+    ) -> dict[str, Any]:
+        """listsinceblock ( "blockhash" target_confirmations include_watchonly include_removed include_change "label" )
+
+        Payments in blocks after blockhash (all, without it) and in the mempool; lastblock
+        is the block target_confirmations deep, to pass next time. "removed" stays empty:
+        txs of a block that left the chain are back in the mempool or in the new branch,
+        and show there."""  # noqa: E501
+        lw = resolve(request)
+        since = -1
+        if blockhash is not None:
+            entry = node.chain.index.get(as_hash(blockhash, "blockhash"))
+            if entry is None:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            since = node.chain.find_fork(entry).height
+        depth = as_int(target_confirmations, "target_confirmations")
+        if depth < 1:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter")
+        want = None if label is None else as_str(label)
+        manager.refresh(lw)
+        out = []
+        for wtx in manager.history(lw.wallet.locks()):
+            if wtx.height is None or wtx.height > since:
+                out += [e for e in details(lw, wtx) if want is None or e.get("label") == want]
+        last = node.chain.at_height(max(0, manager.tip_height + 1 - depth))
+        assert last is not None
+        return {"transactions": out, "removed": [], "lastblock": last.header.hash_hex}
+
+    @method
     def gettransaction(
         request: RpcRequest, txid: Any, include_watchonly: Any = None, verbose: Any = False
     ) -> dict[str, Any]:
