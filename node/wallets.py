@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
-from consensus.primitives import Tx, TxOut, outpoint_key
+from consensus.primitives import Tx, TxIn, TxOut, outpoint_key
 from wallet import keystore
 from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
 from wallet.errors import InsufficientFunds, WalletError
@@ -615,16 +615,18 @@ class WalletManager:
         payments: Sequence[int],
         fee_rate: int,
         subtract: Sequence[int] = (),
+        required: Sequence[Candidate] = (),
     ) -> tuple[Selection, list[int]]:
         """Confirmed mature coins first; our own unconfirmed change only if they fall
         short. Returns the selection and the payments (less the fee where ``subtract``)."""
         dust = self.node.policy.dust_limit
 
         def attempt(unconfirmed: bool) -> tuple[Selection, list[int]]:
-            candidates = self._candidates(lw, unconfirmed)
+            keys = {c.key for c in required}
+            candidates = [c for c in self._candidates(lw, unconfirmed) if c.key not in keys]
             if subtract:
                 return select_subtracting_fee(candidates, payments, subtract, fee_rate, dust)
-            return select_coins(candidates, payments, fee_rate, dust), list(payments)
+            return select_coins(candidates, payments, fee_rate, dust, required), list(payments)
 
         try:
             return attempt(False)
@@ -643,13 +645,18 @@ class WalletManager:
         fee_rate: int,
         replaceable: bool = True,
         subtract: Sequence[int] = (),
+        preset: Sequence[TxIn] = (),
     ) -> tuple[Tx, int, int]:
         """An unsigned tx paying ``outputs`` from our coins with change: (tx, fee, change
         position or -1). Takes a change key when there is change. ``replaceable`` sets the
         opt-in replace-by-fee signal (the tx version); ``subtract`` lists the outputs
-        that pay the fee."""
+        that pay the fee; ``preset`` inputs (the wallet's coins) are spent in any case."""
         self.refresh(lw)
-        selection, paid = self.select(lw, [o.value for o in outputs], fee_rate, subtract)
+        if preset and subtract:
+            raise InvalidWalletParameter("obol cannot subtract the fee with preset inputs")
+        required = [self._preset_candidate(lw, i) for i in preset]
+        payments = [o.value for o in outputs]
+        selection, paid = self.select(lw, payments, fee_rate, subtract, required)
         outs = [TxOut(v, o.lock) for v, o in zip(paid, outputs, strict=True)]
         change_pos = -1
         if selection.change:
@@ -660,6 +667,14 @@ class WalletManager:
         inputs = [(c.key[:32], int.from_bytes(c.key[32:], "little")) for c in selection.inputs]
         version = REPLACEABLE_TX_VERSION if replaceable else FINAL_TX_VERSION
         return unsigned_tx(inputs, outs, version), selection.fee, change_pos
+
+    def _preset_candidate(self, lw: LoadedWallet, inp: TxIn) -> Candidate:
+        coin = self.spent_coin(inp.outpoint_key)
+        if coin is None or lw.wallet.key_for(coin[1]) is None:
+            raise WalletError(
+                f"Input not found or not the wallet's: {inp.prev_txid[::-1].hex()}:{inp.prev_index}"
+            )
+        return Candidate(inp.outpoint_key, coin[0], input_size(inp.prev_index, coin[1][0]))
 
     def sign(self, lw: LoadedWallet, tx: Tx) -> tuple[Tx, list[int]]:
         """``tx`` with every input we can sign signed; and the indexes we could not sign."""

@@ -73,13 +73,18 @@ def select_coins(
     payments: Sequence[int],
     fee_rate: int,
     dust_limit: int,
+    required: Sequence[Candidate] = (),
 ) -> Selection:
     """Choose coins from ``candidates`` to pay ``payments`` at ``fee_rate`` units per byte.
 
-    Raises ``InsufficientFunds`` when no subset can pay the outputs and the fee.
+    ``required`` coins are always spent (fundrawtransaction's preset inputs); then the
+    others are added largest first, as in the fallback. Raises ``InsufficientFunds`` when
+    no subset can pay the outputs and the fee.
     """
     if fee_rate < 0 or not payments or any(v <= 0 for v in payments):
         raise ValueError("payments must be positive and the fee rate non-negative")
+    if required:
+        return _with_required(candidates, payments, fee_rate, dust_limit, required)
     amount = sum(payments)
     pool = sorted(
         (c for c in candidates if c.value - fee_rate * c.input_size > 0),
@@ -112,6 +117,26 @@ def select_coins(
             if selection.change:
                 return selection
             best = best or selection
+    if best is None:
+        raise InsufficientFunds("Insufficient funds")
+    return best
+
+
+def _with_required(
+    candidates: Sequence[Candidate],
+    payments: Sequence[int],
+    fee_rate: int,
+    dust_limit: int,
+    required: Sequence[Candidate],
+) -> Selection:
+    chosen = list(required)
+    pool = sorted(candidates, key=lambda c: (-(c.value - fee_rate * c.input_size), c.key))
+    best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
+    for coin in pool:
+        if best is not None:
+            break
+        chosen.append(coin)
+        best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
     if best is None:
         raise InsufficientFunds("Insufficient funds")
     return best

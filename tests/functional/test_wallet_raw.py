@@ -39,6 +39,17 @@ def test_raw_lesson_and_bumpfee_across_two_nodes(start_nodes):
     assert txid in a.rpc.getblock(block)["tx"]
     assert b.rpc.getreceivedbyaddress(dest) == Decimal("1.5")
 
+    # fundrawtransaction keeps a tx's own inputs (the wallet's coins) and adds more.
+    coin = next(c for c in a.rpc.listunspent() if c["amount"] == 50)
+    preset = a.rpc.createrawtransaction([{"txid": coin["txid"], "vout": coin["vout"]}], {dest: 60})
+    grown = a.rpc.decoderawtransaction(a.rpc.fundrawtransaction(preset)["hex"])
+    assert len(grown["vin"]) == 2 and grown["vin"][0]["txid"] == coin["txid"]
+    fails(
+        -4,
+        a.rpc.fundrawtransaction,
+        a.rpc.createrawtransaction([{"txid": "ab" * 32, "vout": 0}], {dest: 1}),
+    )
+
     # The same with a key from dumpprivkey, spending b's new coin on a.
     vout = next(
         o["n"]

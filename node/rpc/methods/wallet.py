@@ -723,13 +723,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
     ) -> dict[str, Any]:
         """fundrawtransaction "hexstring" ( options )
 
-        Add inputs and change to a tx's outputs (its inputs must be empty); returns the
-        unsigned tx, its fee and the change position. Options: fee_rate (units per byte),
-        replaceable (default true, the wallet's default), subtractFeeFromOutputs."""
+        Add inputs and change to pay a tx's outputs (its own inputs, the wallet's coins,
+        and its locktime are kept); returns the unsigned tx, its fee and the change
+        position. Options: fee_rate (units per byte), replaceable (default true, the
+        wallet's default), subtractFeeFromOutputs."""
         lw = resolve(request)
         tx = parse_tx_hex(hexstring)
-        if tx.inputs:
-            raise RpcError(RPC_INVALID_PARAMETER, "obol funds txs without inputs only")
         if not tx.outputs:
             raise RpcError(RPC_INVALID_PARAMETER, "TX must have at least one output")
         opts = options if isinstance(options, dict) else {}
@@ -739,7 +738,8 @@ def register(reg: RpcRegistry, node: Node) -> None:
             raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
         rbf = as_bool(opts.get("replaceable", True))
         subtract = as_output_indexes(opts.get("subtractFeeFromOutputs"), len(tx.outputs))
-        funded, fee, change_pos = manager.fund(lw, tx.outputs, rate, rbf, subtract)
+        funded, fee, change_pos = manager.fund(lw, tx.outputs, rate, rbf, subtract, tx.inputs)
+        funded = Tx(funded.version, funded.inputs, funded.outputs, tx.locktime)
         return {"hex": funded.serialize().hex(), "fee": Amount(fee), "changepos": change_pos}
 
     @method
