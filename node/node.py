@@ -464,6 +464,9 @@ class Node:
         """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
         that it unblocked). Raises RuleError or PolicyError with the reject code."""
         async with self._lock:
+            spenders = (self.mempool.spender_of(i.outpoint_key) for i in tx.inputs)
+            conflicts = {t for t in spenders if t is not None}
+            replaced = set().union(conflicts, *map(self.mempool.descendants, conflicts))
             try:
                 entries = self.mempool.accept_with_orphans(tx, allow_orphan=allow_orphan)
             except (RuleError, PolicyError) as exc:
@@ -476,6 +479,12 @@ class Node:
                 log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
             self._persist_txs(accepted)
+            if replaced:
+                for txid in replaced:
+                    old = txid[::-1].hex()
+                    log.info("mempool: replaced txid=%s by txid=%s", old, tx.txid_hex)
+                    self.events.publish("tx_replaced", {"txid": old, "replaced_by": tx.txid_hex})
+                self._sync_persisted_mempool(replaced)
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
         return accepted
