@@ -4,7 +4,7 @@ Every event the node publishes goes out as it happens: ``block_connected`` {hash
 txs}, ``block_disconnected`` {hash, height}, ``reorg`` {depth, tip, old_tip, fork_hash,
 fork_height}, ``tx_accepted`` {txid, and ``source`` "reorg" or "orphan" for a tx that a
 disconnected block returned or a new parent completed}, ``tx_rejected`` {txid, reason: the
-reject code}, and the peer events the p2p layer publishes
+reject code}, ``tx_replaced`` {txid, replaced_by}, and the peer events the p2p layer publishes
 (``peer_connected``, ``peer_disconnected`` {reason: why, an eviction included},
 ``peer_banned``). Each carries ``type`` and ``time``.
 ``?types=a,b`` narrows the stream to those types.
