@@ -222,7 +222,6 @@ def _stop_nodes(state: LocalnetState) -> None:
     deadline = time.monotonic() + STOP_TIMEOUT
     for node in state.nodes:
         while alive(node.pid) and time.monotonic() < deadline:
-            _reap(node.pid)
             time.sleep(0.1)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not alive(node.pid):
@@ -232,8 +231,10 @@ def _stop_nodes(state: LocalnetState) -> None:
                 os.kill(node.pid, sig)
             end = time.monotonic() + 5
             while alive(node.pid) and time.monotonic() < end:
-                _reap(node.pid)
                 time.sleep(0.1)
+        # alive() is false for a zombie: collect ours here, since the process that would
+        # inherit it (a container's pid 1) may never do so.
+        _reap(node.pid)
 
 
 def _check_running(nodes: list[LocalNode]) -> None:
