@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from itertools import count
 
 from consensus.builder import genesis_block
-from consensus.coins import Coin, CoinView, CoinViewCache
+from consensus.coins import CoinView, CoinViewCache
 from consensus.encoding import BlockDecoding
 from consensus.errors import RejectCode, RuleError
 from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
 from consensus.pow import ASERT_ANCHOR_HEIGHT, block_work, next_bits
-from consensus.primitives import Block, BlockHeader, Tx, outpoint_key
+from consensus.primitives import Block, BlockHeader, Tx
 from consensus.validation import (
     BlockConnector,
     BlockUndo,
@@ -88,31 +88,6 @@ def _skip_height(height: int) -> int:
         n &= n - 1
         return (n & (n - 1)) + 1
     return height & (height - 1)
-
-
-def _check_disconnect(block: Block, undo: BlockUndo, height: int, view: CoinViewCache) -> None:
-    """``disconnect_block`` on ``view``, checking each coin it removes is the one the
-    block created and each coin it restores was spent (ValueError if not): tx by tx from
-    the last, so a coin created and spent in the block is found in between."""
-    remaining = len(undo)
-    for tx in reversed(block.txs):
-        txid = tx.txid
-        for n, out in enumerate(tx.outputs):
-            key = outpoint_key(txid, n)
-            if view.get_coin(key) != Coin(out.value, out.lock, height, tx.is_coinbase):
-                raise ValueError(f"output {tx.txid_hex}:{n} is not in the coin set as created")
-            view.spend_coin(key)
-        if tx.is_coinbase:
-            continue
-        remaining -= len(tx.inputs)
-        if remaining < 0:
-            raise ValueError("undo data does not match the block")
-        for inp, coin in zip(tx.inputs, undo[remaining : remaining + len(tx.inputs)], strict=True):
-            if coin.height > height or view.get_coin(inp.outpoint_key) is not None:
-                raise ValueError(f"coin spent by {tx.txid_hex} is unspent or from the future")
-            view.add_coin(inp.outpoint_key, coin)
-    if remaining != 0:
-        raise ValueError("undo data does not match the block")
 
 
 class BlockIndex:
@@ -905,7 +880,7 @@ class Chain:
                 if undo is None:
                     return f"{where} has no undo data"
                 if level >= 3:
-                    _check_disconnect(block, undo, entry.height, view)
+                    disconnect_block(block, undo, view, check_height=entry.height)
             except (RuleError, ValueError) as exc:
                 return f"{where}: {exc}"
             checked.append((entry, block))
