@@ -7,19 +7,25 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     u + block hash           undo data (the coins the block spent, in order)
     c + txid + u32le(n)      coin [value, lock, height, coinbase]
     a + lock + outpoint      address index: unspent outputs of a lock -> coin
-    y + lock + u32be(height) + u32be(position) + txid    address history -> b""
+    y + lock + u32be(height) + u32be(position) + txid    address history -> [received, sent]
+    t + lock                 address totals [balance, received, tx count, coin count]
     x + txid                 tx index [block hash, position]
     p + txid                 mempool tx acknowledged to a caller (survives a crash)
     m + name                 metadata: best block, schema version, network
 
 Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
-marker, so a process killed at any instant reopens on a consistent state.
+marker, so a process killed at any instant reopens on a consistent state. The address
+totals are read-modify-written: a batch prepared while earlier ones still wait for their
+verdict (the chain's pipeline) reads the totals those will write, not the database's.
+
+Schema 1 lacked the totals and the history values; ``migrate_address_index`` rebuilds
+them from the stored blocks and undo data, and only then bumps the schema.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import msgpack
@@ -36,7 +42,8 @@ from consensus.encoding import (
 )
 from consensus.primitives import Block, Tx, outpoint_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_MIGRATABLE = {b"1"}
 
 _INDEX = b"h"
 _BODY = b"b"
@@ -44,6 +51,7 @@ _UNDO = b"u"
 _COIN = b"c"
 _ADDR_UTXO = b"a"
 _ADDR_HIST = b"y"
+_ADDR_TOTALS = b"t"
 _TXINDEX = b"x"
 _MEMPOOL = b"p"
 _META = b"m"
@@ -66,11 +74,31 @@ class IndexRecord:
     ntx: int
 
 
+@dataclass(frozen=True, slots=True)
+class AddressTotals:
+    """Running totals of one lock over the active chain."""
+
+    balance: int
+    received: int
+    tx_count: int
+    utxo_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    height: int
+    position: int
+    txid: bytes
+    received: int
+    sent: int
+
+
 class ChainDB:
     """Typed access to the chainstate. Reads are direct; writes go through ``Batch``."""
 
     def __init__(self, path: str, network: str) -> None:
         os.makedirs(path, exist_ok=True)
+        self.needs_migration = False
         try:
             self._db = plyvel.DB(path, create_if_missing=True)
         except plyvel.IOError as exc:
@@ -100,6 +128,9 @@ class ChainDB:
                 f"this datadir holds a {other} chain, not {network}: use --network {other} "
                 "or another --datadir"
             )
+        if stored_schema in _MIGRATABLE:
+            self.needs_migration = True
+            return
         if stored_schema != str(SCHEMA_VERSION).encode():
             found = stored_schema.decode(errors="replace") if stored_schema else "none"
             raise StorageError(
@@ -163,14 +194,70 @@ class ChainDB:
             rest = key[len(prefix) :]
             yield int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big"), rest[8:]
 
+    def address_totals(self, lock: bytes) -> AddressTotals:
+        raw = self._db.get(_ADDR_TOTALS + lock)
+        return AddressTotals(*(msgpack.unpackb(raw) if raw else (0, 0, 0, 0)))
+
+    def address_coin(self, lock: bytes, key: bytes) -> Coin | None:
+        raw = self._db.get(_ADDR_UTXO + lock + key)
+        return None if raw is None else decode_coin(raw)
+
+    def address_history_page(
+        self, lock: bytes, before: tuple[int, int] | None, count: int
+    ) -> list[HistoryRow]:
+        """Up to ``count`` history rows of ``lock``, newest first, older than the tx at
+        (height, position) ``before`` when given: a page costs its own size."""
+        prefix = _ADDR_HIST + lock
+        if before is None:
+            it = self._db.iterator(prefix=prefix, reverse=True)
+        else:
+            stop = prefix + before[0].to_bytes(4, "big") + before[1].to_bytes(4, "big")
+            it = self._db.iterator(start=prefix, stop=stop, reverse=True)
+        rows = []
+        with it:
+            for key, value in it:
+                if len(rows) == count:
+                    break
+                rest = key[len(prefix) :]
+                received, sent = msgpack.unpackb(value)
+                height, position = int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big")
+                rows.append(HistoryRow(height, position, rest[8:], received, sent))
+        return rows
+
+    def migrate_address_index(
+        self, blocks: Iterable[tuple[int, Block, tuple[Coin, ...]]], progress: Callable[[int], None]
+    ) -> None:
+        """Rebuild the schema-1 address index's history values and totals from the active
+        chain's (height, block, undo), in chain order. Rerunnable: the schema is bumped in
+        the last batch only, so a kill leaves a datadir that migrates again."""
+        totals: dict[bytes, list[int]] = {}
+        wb = self._db.write_batch()
+        for done, (height, block, undo) in enumerate(blocks, 1):
+            for position, tx, spent in _per_tx(block, undo):
+                hist = _hist_suffix(height, position, tx.txid)
+                for lock, flow in _tx_flows(tx, spent).items():
+                    wb.put(_ADDR_HIST + lock + hist, _pack(flow[:2]))
+                    _add_delta(totals, lock, flow, 1)
+            if done % 1000 == 0:
+                wb.write()
+                wb = self._db.write_batch()
+                progress(done)
+        for lock, delta in totals.items():
+            wb.put(_ADDR_TOTALS + lock, _pack(delta))
+        wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+        wb.write()
+        self.needs_migration = False
+
     def mempool_txs(self) -> Iterator[Tx]:
         for _, value in self._db.iterator(prefix=_MEMPOOL):
             yield decode_tx(value)
 
     # --- writes --------------------------------------------------------------------
 
-    def batch(self) -> Batch:
-        return Batch(self._db.write_batch(transaction=True))
+    def batch(self, after: Batch | None = None) -> Batch:
+        """A new batch; ``after``: a batch prepared before it and not yet written, whose
+        address totals this one builds on."""
+        return Batch(self._db.write_batch(transaction=True), self._db.get, after)
 
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -186,8 +273,14 @@ def _index_value(rec: IndexRecord) -> bytes:
 class Batch:
     """One atomic write. Use as a context manager: written on exit, dropped on an error."""
 
-    def __init__(self, wb: plyvel.WriteBatch) -> None:
+    def __init__(
+        self, wb: plyvel.WriteBatch, get: Callable[[bytes], bytes | None], after: Batch | None
+    ) -> None:
         self._wb = wb
+        self._get = get
+        self._after = after
+        self._totals: dict[bytes, list[int]] = {}
+        self.written = False
 
     def __enter__(self) -> Batch:
         self._wb.__enter__()
@@ -195,11 +288,39 @@ class Batch:
 
     def __exit__(self, *exc: object) -> None:
         self._wb.__exit__(*exc)
+        if exc[0] is None:
+            self._written()
 
     def write(self) -> None:
         """Write now: for a batch not used as a context manager, prepared ahead of its
         verdict (a batch never written is simply dropped)."""
         self._wb.write()
+        self._written()
+
+    def _written(self) -> None:
+        # From now on the database holds these totals: later batches read them there.
+        self.written = True
+        self._totals = {}
+        self._after = None
+
+    def _read_totals(self, lock: bytes) -> list[int]:
+        batch: Batch | None = self
+        while batch is not None and not batch.written:
+            found = batch._totals.get(lock)
+            if found is not None:
+                return list(found)
+            batch = batch._after
+        raw = self._get(_ADDR_TOTALS + lock)
+        return msgpack.unpackb(raw) if raw else [0, 0, 0, 0]
+
+    def _apply_totals(self, deltas: dict[bytes, list[int]], sign: int) -> None:
+        for lock, delta in deltas.items():
+            new = [old + sign * d for old, d in zip(self._read_totals(lock), delta, strict=True)]
+            self._totals[lock] = new
+            if new[2]:
+                self._wb.put(_ADDR_TOTALS + lock, _pack(new))
+            else:
+                self._wb.delete(_ADDR_TOTALS + lock)
 
     def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
         self._wb.put(_INDEX + block_hash, _index_value(rec))
@@ -250,27 +371,22 @@ class Batch:
         location = _TXINDEX_VALUE_HEAD + block_hash  # msgpack [bin32 block hash, position]
         height_be = height.to_bytes(4, "big")
         get_encoded = encoded.get
-        at = 0
-        for position, tx in enumerate(block.txs):
+        deltas: dict[bytes, list[int]] = {}
+        for position, tx, spent in _per_tx(block, undo):
             txid = tx.txid
             put(_TXINDEX + txid, location + _pack(position))
-            touched = set()
-            if position:  # the coinbase spends nothing
-                for inp in tx.inputs:
-                    lock = undo[at].lock
-                    at += 1
-                    delete(_ADDR_UTXO + lock + inp.outpoint_key)
-                    touched.add(lock)
+            for inp, coin in zip(tx.inputs, spent, strict=False):
+                delete(_ADDR_UTXO + coin.lock + inp.outpoint_key)
             for n, out in enumerate(tx.outputs):
-                lock = out.lock
                 key = txid + n.to_bytes(4, "little")
                 raw = get_encoded(key)
                 if raw is not None:
-                    put(_ADDR_UTXO + lock + key, raw)
-                touched.add(lock)
+                    put(_ADDR_UTXO + out.lock + key, raw)
             hist = height_be + position.to_bytes(4, "big") + txid
-            for lock in touched:
-                put(_ADDR_HIST + lock + hist, b"")
+            for lock, flow in _tx_flows(tx, spent).items():
+                put(_ADDR_HIST + lock + hist, _pack(flow[:2]))
+                _add_delta(deltas, lock, flow, 1)
+        self._apply_totals(deltas, 1)
 
     def disconnect(
         self,
@@ -283,19 +399,42 @@ class Batch:
         spent inside the block ends up absent."""
         self._apply_coin_changes(changes)
         self._wb.delete(_UNDO + block.hash)
+        deltas: dict[bytes, list[int]] = {}
         for position, tx, spent in reversed(list(_per_tx(block, undo))):
             txid = tx.txid
             self._wb.delete(_TXINDEX + txid)
-            touched = set()
             for n, out in enumerate(tx.outputs):
                 self._wb.delete(_ADDR_UTXO + out.lock + outpoint_key(txid, n))
-                touched.add(out.lock)
             for inp, coin in zip(tx.inputs, spent, strict=False):
                 self._wb.put(_ADDR_UTXO + coin.lock + inp.outpoint_key, encode_coin(coin))
-                touched.add(coin.lock)
             hist = _hist_suffix(height, position, txid)
-            for lock in touched:
+            for lock, flow in _tx_flows(tx, spent).items():
                 self._wb.delete(_ADDR_HIST + lock + hist)
+                _add_delta(deltas, lock, flow, 1)
+        self._apply_totals(deltas, -1)
+
+
+def _tx_flows(tx: Tx, spent: tuple[Coin, ...]) -> dict[bytes, list[int]]:
+    """Per lock the tx touches: [received, sent, outputs to it, inputs from it]."""
+    flows: dict[bytes, list[int]] = {}
+    for coin in spent:
+        flow = flows.setdefault(coin.lock, [0, 0, 0, 0])
+        flow[1] += coin.value
+        flow[3] += 1
+    for out in tx.outputs:
+        flow = flows.setdefault(out.lock, [0, 0, 0, 0])
+        flow[0] += out.value
+        flow[2] += 1
+    return flows
+
+
+def _add_delta(deltas: dict[bytes, list[int]], lock: bytes, flow: list[int], sign: int) -> None:
+    """Add a tx's flow for ``lock`` to a block's change of its totals."""
+    d = deltas.setdefault(lock, [0, 0, 0, 0])
+    d[0] += sign * (flow[0] - flow[1])
+    d[1] += sign * flow[0]
+    d[2] += sign
+    d[3] += sign * (flow[2] - flow[3])
 
 
 def _hist_suffix(height: int, position: int, txid: bytes) -> bytes:
