@@ -307,7 +307,7 @@ class Chain:
         def progress(done: int) -> None:
             log.info("address index upgrade: %d of %d blocks", done, total)
 
-        self.db.migrate_address_index(blocks(), progress)
+        self.db.migrate_to_schema_2(blocks(), progress)
         log.info("address index upgrade done")
 
     def _init_genesis(self) -> None:

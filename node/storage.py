@@ -11,15 +11,19 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     t + lock                 address totals [balance, received, tx count, coin count]
     x + txid                 tx index [block hash, position]
     p + txid                 mempool tx acknowledged to a caller (survives a crash)
-    m + name                 metadata: best block, schema version, network
+    m + name                 metadata: best block, schema version, network, coin set stats
 
 Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
 marker, so a process killed at any instant reopens on a consistent state. The address
 totals are read-modify-written: a batch prepared while earlier ones still wait for their
 verdict (the chain's pipeline) reads the totals those will write, not the database's.
 
-Schema 1 lacked the totals and the history values; ``migrate_address_index`` rebuilds
-them from the stored blocks and undo data, and only then bumps the schema.
+The coin set's stats (MuHash3072 of every coin, coin count, total value) are kept the same
+way, so that gettxoutsetinfo with ``muhash`` reads one record instead of every coin.
+
+Schema 1 lacked the totals, the history values and the coin set stats;
+``migrate_to_schema_2`` rebuilds them from the stored blocks, undo data and coins, and
+only then bumps the schema.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from consensus.encoding import (
 )
 from consensus.primitives import Block, Tx, outpoint_key
 
+from .muhash import MuHash, coin_bytes
+
 SCHEMA_VERSION = 2
 _MIGRATABLE = {b"1"}
 
@@ -58,6 +64,7 @@ _META = b"m"
 _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
 _META_NETWORK = _META + b"network"
+_META_COINSTATS = _META + b"coinstats"  # msgpack [MuHash state, coin count, total value]
 _TXINDEX_VALUE_HEAD = b"\x92\xc4\x20"  # a 2-array, then a 32-byte bin: the block hash
 
 
@@ -91,6 +98,26 @@ class HistoryRow:
     txid: bytes
     received: int
     sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoinStats:
+    """The coin set in one record, updated with every block."""
+
+    muhash: MuHash
+    txouts: int
+    total_amount: int
+
+
+def _stats_from(raw: bytes | None) -> CoinStats:
+    if raw is None:
+        return CoinStats(MuHash(), 0, 0)
+    state, txouts, total = msgpack.unpackb(raw)
+    return CoinStats(MuHash.deserialize(state), txouts, total)
+
+
+def _stats_value(stats: CoinStats) -> bytes:
+    return _pack([stats.muhash.serialize(), stats.txouts, stats.total_amount])
 
 
 class ChainDB:
@@ -198,6 +225,9 @@ class ChainDB:
         raw = self._db.get(_ADDR_TOTALS + lock)
         return AddressTotals(*(msgpack.unpackb(raw) if raw else (0, 0, 0, 0)))
 
+    def coin_stats(self) -> CoinStats:
+        return _stats_from(self._db.get(_META_COINSTATS))
+
     def address_coin(self, lock: bytes, key: bytes) -> Coin | None:
         raw = self._db.get(_ADDR_UTXO + lock + key)
         return None if raw is None else decode_coin(raw)
@@ -224,12 +254,13 @@ class ChainDB:
                 rows.append(HistoryRow(height, position, rest[8:], received, sent))
         return rows
 
-    def migrate_address_index(
+    def migrate_to_schema_2(
         self, blocks: Iterable[tuple[int, Block, tuple[Coin, ...]]], progress: Callable[[int], None]
     ) -> None:
         """Rebuild the schema-1 address index's history values and totals from the active
-        chain's (height, block, undo), in chain order. Rerunnable: the schema is bumped in
-        the last batch only, so a kill leaves a datadir that migrates again."""
+        chain's (height, block, undo), in chain order, and the coin set stats from the
+        coins. Rerunnable: the schema is bumped in the last batch only, so a kill leaves a
+        datadir that migrates again."""
         totals: dict[bytes, list[int]] = {}
         wb = self._db.write_batch()
         for done, (height, block, undo) in enumerate(blocks, 1):
@@ -244,9 +275,19 @@ class ChainDB:
                 progress(done)
         for lock, delta in totals.items():
             wb.put(_ADDR_TOTALS + lock, _pack(delta))
+        wb.put(_META_COINSTATS, _stats_value(self.scan_coin_stats()))
         wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
         wb.write()
         self.needs_migration = False
+
+    def scan_coin_stats(self) -> CoinStats:
+        """The coin set's stats from every coin: what the running record must equal."""
+        muhash, txouts, total = MuHash(), 0, 0
+        for key, coin in self.coins():
+            muhash.insert(coin_bytes(key, coin.value, coin.lock, coin.height, coin.coinbase))
+            txouts += 1
+            total += coin.value
+        return CoinStats(muhash, txouts, total)
 
     def mempool_txs(self) -> Iterator[Tx]:
         for _, value in self._db.iterator(prefix=_MEMPOOL):
@@ -279,7 +320,7 @@ class Batch:
         self._wb = wb
         self._get = get
         self._after = after
-        self._totals: dict[bytes, list[int]] = {}
+        self._pending: dict[bytes, bytes | None] = {}  # read-modify-written keys
         self.written = False
 
     def __enter__(self) -> Batch:
@@ -300,27 +341,64 @@ class Batch:
     def _written(self) -> None:
         # From now on the database holds these totals: later batches read them there.
         self.written = True
-        self._totals = {}
+        self._pending = {}
         self._after = None
 
-    def _read_totals(self, lock: bytes) -> list[int]:
+    def _read(self, key: bytes) -> bytes | None:
+        """``key`` as it will be once the unwritten batches before this one are written."""
         batch: Batch | None = self
         while batch is not None and not batch.written:
-            found = batch._totals.get(lock)
-            if found is not None:
-                return list(found)
+            if key in batch._pending:
+                return batch._pending[key]
             batch = batch._after
-        raw = self._get(_ADDR_TOTALS + lock)
-        return msgpack.unpackb(raw) if raw else [0, 0, 0, 0]
+        return self._get(key)
+
+    def _put_read(self, key: bytes, value: bytes | None) -> None:
+        self._pending[key] = value
+        if value is None:
+            self._wb.delete(key)
+        else:
+            self._wb.put(key, value)
 
     def _apply_totals(self, deltas: dict[bytes, list[int]], sign: int) -> None:
         for lock, delta in deltas.items():
-            new = [old + sign * d for old, d in zip(self._read_totals(lock), delta, strict=True)]
-            self._totals[lock] = new
-            if new[2]:
-                self._wb.put(_ADDR_TOTALS + lock, _pack(new))
-            else:
-                self._wb.delete(_ADDR_TOTALS + lock)
+            raw = self._read(_ADDR_TOTALS + lock)
+            old = msgpack.unpackb(raw) if raw else [0, 0, 0, 0]
+            new = [o + sign * d for o, d in zip(old, delta, strict=True)]
+            self._put_read(_ADDR_TOTALS + lock, _pack(new) if new[2] else None)
+
+    def _apply_coin_stats(
+        self, block: Block, height: int, undo: tuple[Coin, ...], sign: int
+    ) -> None:
+        """Fold the block's coins into the coin set stats: ``sign`` 1 connects (its new
+        coins in, the coins it spent out), -1 disconnects. A coin created and spent in the
+        block never was in the set, so it is left out of both sides."""
+        created: dict[bytes, tuple[bytes, int]] = {}  # key -> (element bytes, value)
+        for position, tx in enumerate(block.txs):
+            for n, out in enumerate(tx.outputs):
+                key = outpoint_key(tx.txid, n)
+                raw = coin_bytes(key, out.value, out.lock, height, position == 0)
+                created[key] = (raw, out.value)
+        spent: list[tuple[bytes, int]] = []
+        for _, tx, coins in _per_tx(block, undo):
+            for inp, c in zip(tx.inputs, coins, strict=False):
+                if created.pop(inp.outpoint_key, None) is None:
+                    key = inp.outpoint_key
+                    spent.append((coin_bytes(key, c.value, c.lock, c.height, c.coinbase), c.value))
+        delta = MuHash()
+        for raw, _ in created.values():
+            delta.insert(raw)
+        for raw, _ in spent:
+            delta.remove(raw)
+        if sign < 0:
+            delta = MuHash(delta.denominator, delta.numerator)
+        old = _stats_from(self._read(_META_COINSTATS))
+        muhash = MuHash(old.muhash.numerator, old.muhash.denominator)
+        muhash.combine(delta)
+        change = len(created) - len(spent)
+        value = sum(v for _, v in created.values()) - sum(v for _, v in spent)
+        new = CoinStats(muhash, old.txouts + sign * change, old.total_amount + sign * value)
+        self._put_read(_META_COINSTATS, _stats_value(new))
 
     def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
         self._wb.put(_INDEX + block_hash, _index_value(rec))
@@ -387,6 +465,7 @@ class Batch:
                 put(_ADDR_HIST + lock + hist, _pack(flow[:2]))
                 _add_delta(deltas, lock, flow, 1)
         self._apply_totals(deltas, 1)
+        self._apply_coin_stats(block, height, undo, 1)
 
     def disconnect(
         self,
@@ -412,6 +491,7 @@ class Batch:
                 self._wb.delete(_ADDR_HIST + lock + hist)
                 _add_delta(deltas, lock, flow, 1)
         self._apply_totals(deltas, -1)
+        self._apply_coin_stats(block, height, undo, -1)
 
 
 def _tx_flows(tx: Tx, spent: tuple[Coin, ...]) -> dict[bytes, list[int]]:

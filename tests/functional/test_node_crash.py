@@ -118,6 +118,7 @@ def test_sigkill_at_random_moments_loses_nothing(start_nodes):
     assert ours["hash_serialized_3"] == theirs["hash_serialized_3"]
     assert ours["txouts"] == theirs["txouts"]
     assert ours["height"] == height
+    assert crasher.rpc.gettxoutsetinfo("muhash") == reference.rpc.gettxoutsetinfo("muhash")
     for address in (MINER_ADDR, encode_address(OTHER.lock, REGTEST)):
         view = _address_view(crasher, address)
         assert view[1] and view == _address_view(reference, address)
