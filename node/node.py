@@ -102,7 +102,9 @@ class Node:
         cfg = self.config
         cfg.netdir.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = await self.in_chain_thread(ChainDB, str(cfg.netdir / "db"), self.params.name)
+            self.db = await self.in_chain_thread(
+                ChainDB, str(cfg.netdir / "db"), self.params.name, cfg.leveldb_cache_bytes
+            )
         except StorageError as exc:
             raise NodeError(str(exc)) from exc
         self.sig_pool.start()
@@ -114,6 +116,7 @@ class Node:
             verifier=self.sigcache.verifier,
             on_connect=self._on_connect,
             sig_pool=self.sig_pool,
+            coin_cache_size=cfg.coin_cache_coins,
         )
         self.mempool = Mempool(
             MempoolConfig(
