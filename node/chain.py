@@ -299,6 +299,27 @@ class Chain:
             raise self._damaged(f"the best-block marker ({marker}) names a block not in the index")
         self._set_active(self.index[best])
         self._rebuild_candidates()
+        if self.db.needs_migration:
+            self._migrate_address_index()
+
+    def _migrate_address_index(self) -> None:
+        """Bring a schema-1 datadir's address index up to date: one pass over the active
+        chain's blocks and undo data, logged every 1,000 blocks."""
+        total = self.height
+        log.info("upgrading the address index of %d blocks (once)", total)
+
+        def blocks() -> Iterator[tuple[int, Block, tuple]]:
+            for entry in self.active[1:]:
+                block, undo = self.db.block(entry.hash), self.db.undo(entry.hash)
+                if block is None or undo is None:
+                    raise RuntimeError(f"block {entry.header.hash_hex} lacks its body or undo")
+                yield entry.height, block, undo
+
+        def progress(done: int) -> None:
+            log.info("address index upgrade: %d of %d blocks", done, total)
+
+        self.db.migrate_to_schema_2(blocks(), progress)
+        log.info("address index upgrade done")
 
     def _damaged(self, detail: str) -> StorageError:
         return StorageError(
@@ -733,8 +754,9 @@ class Chain:
         try:
             for entry in path:
                 base = pending[-1].view if pending else self.coins
+                after = pending[-1].batch if pending else None
                 try:
-                    current = self._begin_connect(entry, base)
+                    current = self._begin_connect(entry, base, after)
                 except RuleError as err:
                     while pending:  # the blocks before are judged first
                         failure = self._finish_connect(pending.popleft(), connected)
@@ -755,9 +777,12 @@ class Chain:
             for dropped in pending:
                 dropped.abandon()
 
-    def _begin_connect(self, entry: BlockIndex, base: CoinView) -> _Connecting:
-        """Check ``entry``'s block against ``base`` (the coins after its parent), queue
-        its signature checks and prepare its writes. RuleError for any rule but the
+    def _begin_connect(
+        self, entry: BlockIndex, base: CoinView, after: Batch | None = None
+    ) -> _Connecting:
+        """Check ``entry``'s block against ``base`` (the coins after its parent; ``after``
+        the parent's batch if still unwritten), queue its signature checks and prepare its
+        writes. RuleError for any rule but the
         signatures, which ``_finish_connect`` settles."""
         started = _time.perf_counter()
         block = self._body(entry)
@@ -787,7 +812,7 @@ class Chain:
                 )
             if sigs is not None:
                 sigs.send_rest()
-            batch = self.db.batch()
+            batch = self.db.batch(after)
             self._connect_writes(
                 batch, block, entry, record, undo, view, entry.hash in self._unwritten
             )

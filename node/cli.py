@@ -18,6 +18,8 @@ from typing import Any
 
 from consensus.params import NETWORKS
 
+from .config import DEFAULT_DBCACHE_MB, MIN_DBCACHE_MB
+
 DEFAULT_DATADIR = Path(os.environ.get("OBOL_DATADIR", Path.home() / ".obol"))
 
 
@@ -37,6 +39,16 @@ class RpcCallError(CliError):
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", choices=sorted(NETWORKS), default="regtest")
     p.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR)
+
+
+def _dbcache(text: str) -> int:
+    try:
+        mb = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MB: {text!r}") from None
+    if mb < MIN_DBCACHE_MB:
+        raise argparse.ArgumentTypeError(f"at least {MIN_DBCACHE_MB} MB")
+    return mb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="mine a block to the default wallet every SECONDS (for local networks)",
+    )
+    node.add_argument(
+        "--dbcache",
+        type=_dbcache,
+        default=DEFAULT_DBCACHE_MB,
+        metavar="MB",
+        help=f"memory for the coin cache and LevelDB's block cache (default {DEFAULT_DBCACHE_MB})",
     )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
@@ -199,6 +218,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         mine_workers=args.mine_workers,
         auto_mine_interval=args.auto_mine,
         wallet=not args.no_wallet,
+        dbcache_mb=args.dbcache,
         reindex=args.reindex or args.repair,
         repair=args.repair,
         min_free_mb=args.min_free_mb,

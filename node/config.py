@@ -8,6 +8,15 @@ from pathlib import Path
 
 from consensus.params import NetworkParams
 
+DEFAULT_DBCACHE_MB = 100
+MIN_DBCACHE_MB = 4  # Core's minimum
+# A cached coin (key, Coin, dict slot) measured 290 bytes with tracemalloc.
+_BYTES_PER_CACHED_COIN = 300
+# The coin cache gets three quarters of --dbcache: it spares a LevelDB read and a decode
+# per coin a block spends; LevelDB's block cache (with bloom filters, so a miss seldom
+# reads a block at all) gets the rest.
+_COIN_CACHE_SHARE = 0.75
+
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
@@ -32,6 +41,15 @@ class NodeConfig:
     min_free_mb: int = 50
     # Seconds a client of the P2P or RPC port has to send its first request's header.
     header_timeout: float = 10.0
+    dbcache_mb: int = DEFAULT_DBCACHE_MB  # Core's -dbcache: coin cache + LevelDB cache
+
+    @property
+    def coin_cache_coins(self) -> int:
+        return int(self.dbcache_mb * 2**20 * _COIN_CACHE_SHARE) // _BYTES_PER_CACHED_COIN
+
+    @property
+    def leveldb_cache_bytes(self) -> int:
+        return int(self.dbcache_mb * 2**20 * (1 - _COIN_CACHE_SHARE))
 
     @property
     def netdir(self) -> Path:

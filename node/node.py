@@ -124,6 +124,7 @@ class Node:
                 self._storage_failed,
                 cfg.min_free_mb * 1024 * 1024,
                 budget.database,
+                cfg.leveldb_cache_bytes,
             )
             self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:
@@ -224,6 +225,7 @@ class Node:
                 verifier=self.sigcache.verifier,
                 on_connect=self._on_connect,
                 sig_pool=self.sig_pool,
+                coin_cache_size=self.config.coin_cache_coins,
             )
 
         if self.config.reindex:

@@ -29,7 +29,12 @@ def reindex(db: ChainDB, open_chain: Callable[[], Chain]) -> Chain:
     """Wipe the chainstate of ``db`` and rebuild it; the chain ``open_chain`` gives, at
     the best tip the stored blocks make."""
     children: dict[bytes, list[bytes]] = defaultdict(list)
-    for header in db.block_headers():
+
+    def skip(block_hash: bytes, exc: Exception) -> None:
+        # as an undecodable body below: the block is fetched again from a peer
+        log.warning("reindex: stored block %s undecodable: %s", block_hash[::-1].hex(), exc)
+
+    for header in db.block_headers(skip):
         children[header.prev_hash].append(header.hash)
     stored = sum(len(c) for c in children.values())
     deleted = db.wipe_chainstate()

@@ -36,12 +36,13 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consensus.coins import Coin
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
@@ -475,16 +476,22 @@ class WalletManager:
             return out.value, out.lock
         return None
 
-    def unspent(self, locks: Iterable[bytes]) -> list[OwnedCoin]:
+    def unspent(
+        self,
+        locks: Iterable[bytes],
+        confirmed: Mapping[bytes, list[tuple[bytes, Coin]]] | None = None,
+    ) -> list[OwnedCoin]:
         """Unspent coins of ``locks``: confirmed ones no mempool tx spends, then outputs of
         mempool txs that no other mempool tx spends. A coin in both (a block connected and
-        the mempool not yet updated) counts once, as confirmed."""
+        the mempool not yet updated) counts once, as confirmed. ``confirmed``: each lock's
+        index entries, when read beforehand off the event loop."""
         db = self.node.chain.db
         mempool = self.node.mempool
         wanted = set(locks)
         coins: dict[bytes, OwnedCoin] = {}
         for lock in wanted:
-            for key, coin in db.address_coins(lock):
+            found = db.address_coins(lock) if confirmed is None else confirmed[lock]
+            for key, coin in found:
                 if mempool.spender_of(key) is None:
                     coins[key] = OwnedCoin(
                         key[:32],

@@ -310,8 +310,15 @@ class RestApi:
         except AddressError as exc:
             raise RestError(400, f"invalid {node.params.name} address: {exc}") from exc
         limit = _query_int(request, "limit", 50, 1, MAX_HISTORY)
-        confirmed = await node.in_chain_thread(explorer.address_confirmed, node.chain, lock, limit)
-        page = explorer.address_page(node.params, node.mempool, lock, confirmed, MAX_HISTORY)
+        confirmed = await node.in_chain_thread(
+            explorer.address_confirmed,
+            node.chain,
+            node.mempool.entries(),
+            lock,
+            limit,
+            MAX_HISTORY,
+        )
+        page = explorer.address_page(node.params, node.mempool, lock, confirmed)
         return json_response(page)
 
     async def search(self, request: web.Request) -> web.Response:

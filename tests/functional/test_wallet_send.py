@@ -56,6 +56,8 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
         "balance": 0,
         "unconfirmed": Decimal("12.5"),
         "received": 0,
+        "txcount": 0,
+        "utxocount": 0,
     }
 
     (block,) = a.rpc.generate(1)
@@ -78,6 +80,8 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
             "balance": Decimal("12.5"),
             "unconfirmed": 0,
             "received": Decimal("12.5"),
+            "txcount": 1,
+            "utxocount": 1,
         }
         (utxo,) = node.rpc.getaddressutxos(b_addr)
         assert utxo["txid"] == txid and utxo["confirmations"] == 1

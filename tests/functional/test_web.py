@@ -368,6 +368,26 @@ async def test_rest_tx_address_mempool_and_search(node, http):
     assert miner["immature"] > 0 and miner["balance"] > miner["spendable"]
     assert miner["unconfirmed"] == Decimal("4.00000000")
 
+    miner_addr = encode_address(MINER.lock, REGTEST)
+    pages, cursor = [], []
+    while page := (await rpc(http, node, "getaddresshistory", miner_addr, 40, *cursor))["result"]:
+        pages.append(page)
+        cursor = [page[-1]["txid"]]
+    assert [len(p) for p in pages] == [40, 40, 24]  # the mempool's tx, then 103 confirmed
+    rows = [row for p in pages for row in p]
+    assert rows[0]["txid"] == second.txid_hex and rows[0]["height"] is None
+    assert rows[0]["received"] == Decimal("4.00000000") and rows[0]["sent"] == 0
+    assert rows[1]["txid"] == first.txid_hex and rows[1]["sent"] == Decimal("50.00000000")
+    heights = [row["height"] for row in rows[1:]]
+    assert heights == sorted(heights, reverse=True) and heights[-1] == 1
+    assert len({row["txid"] for row in rows}) == 104
+    got = (await rpc(http, node, "getaddressbalance", miner_addr))["result"]
+    assert got["txcount"] == 103 and got["unconfirmed"] == Decimal("4.00000000")
+    bad = await rpc(http, node, "getaddresshistory", miner_addr, 5, "00" * 32)
+    assert bad["error"]["code"] == -5
+    bad = await rpc(http, node, "getaddresshistory", miner_addr, 501)
+    assert bad["error"]["code"] == -8
+
     status, pool = await get(http, node, "/rest/mempool/info.json")
     assert pool["size"] == 1 and pool["bytes"] == second.size
     status, contents = await get(http, node, "/rest/mempool/contents.json")

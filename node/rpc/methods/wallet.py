@@ -29,6 +29,8 @@ from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
 from wallet.wallet import key_type_from_name
 
+from ... import addressquery
+from ...addressquery import MAX_HISTORY_PAGE
 from ...policy import signals_replaceable
 from ...wallets import MAX_UNLOCK_SECONDS, Entry, LoadedWallet, WalletManager, WalletTx
 from ..errors import (
@@ -815,43 +817,35 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
     # --- any address (the node's address index) --------------------------------------
 
-    def address_view(text: Any) -> tuple[bytes, list[WalletTx]]:
-        lock = as_address(text, params)
-        return lock, manager.history([lock])
-
     @reg.method(category="addressindex")
-    def getaddressbalance(address: Any) -> dict[str, Any]:
+    async def getaddressbalance(address: Any) -> dict[str, Any]:
         """getaddressbalance "address"
 
         Confirmed balance, the mempool's net change to it, and all confirmed receipts."""
-        lock, txs = address_view(address)
-        coins = manager.unspent([lock])
-        confirmed = sum(c.value for c in coins if c.height is not None)
-        spent_in_mempool = sum(
-            coin.value
-            for key, coin in node.chain.db.address_coins(lock)
-            if node.mempool.spender_of(key) is not None
-        )
-        incoming = sum(c.value for c in coins if c.height is None)
-        received = sum(
-            o.value for w in txs if w.height is not None for o in w.tx.outputs if o.lock == lock
-        )
+        lock = as_address(address, params)
+        entries = node.mempool.entries()
+        got = await node.in_chain_thread(addressquery.balance, node.chain.db, entries, lock)
         return {
-            "balance": Amount(confirmed + spent_in_mempool),
-            "unconfirmed": Amount(incoming - spent_in_mempool),
-            "received": Amount(received),
+            "balance": Amount(got.totals.balance),
+            "unconfirmed": Amount(got.incoming - got.outgoing),
+            "received": Amount(got.totals.received),
+            "txcount": got.totals.tx_count,
+            "utxocount": got.totals.utxo_count,
         }
 
     @reg.method(category="addressindex")
-    def getaddressutxos(address: Any) -> list[dict[str, Any]]:
+    async def getaddressutxos(address: Any) -> list[dict[str, Any]]:
         """getaddressutxos "address"
 
         Unspent outputs of an address, mempool included (unconfirmed: height null), less
         those a mempool tx spends."""
         lock = as_address(address, params)
+        db = node.chain.db
+        found = await node.in_chain_thread(lambda: list(db.address_coins(lock)))
         tip = manager.tip_height
         coins = sorted(
-            manager.unspent([lock]), key=lambda c: (c.height is None, c.height or 0, c.txid)
+            manager.unspent([lock], {lock: found}),
+            key=lambda c: (c.height is None, c.height or 0, c.txid),
         )
         return [
             {
@@ -868,25 +862,42 @@ def register(reg: RpcRegistry, node: Node) -> None:
         ]
 
     @reg.method(category="addressindex")
-    def getaddresshistory(address: Any) -> list[dict[str, Any]]:
-        """getaddresshistory "address"
+    async def getaddresshistory(
+        address: Any, count: Any = None, last_seen_txid: Any = None
+    ) -> list[dict[str, Any]]:
+        """getaddresshistory "address" ( count "last_seen_txid" )
 
-        Every tx that paid or spent from the address, oldest first, mempool last."""
-        lock, txs = address_view(address)
-        tip = manager.tip_height
-        out = []
-        for w in txs:
-            received = sum(o.value for o in w.tx.outputs if o.lock == lock)
-            sent = sum(s[0] for s in w.spent if s is not None and s[1] == lock)
-            out.append(
-                {
-                    "txid": w.tx.txid_hex,
-                    "height": w.height,
-                    "blockhash": None if w.block_hash is None else hash_to_hex(w.block_hash),
-                    "confirmations": 0 if w.height is None else tip - w.height + 1,
-                    "received": Amount(received),
-                    "sent": Amount(sent),
-                    "time": w.time,
-                }
-            )
-        return out
+        Txs that paid or spent from the address, newest first, at most ``count`` (default
+        25, at most 500): the mempool's first, then confirmed ones. For the next page pass
+        the last txid of this one as ``last_seen_txid`` (confirmed txs only follow)."""
+        lock = as_address(address, params)
+        limit = 25 if count is None else as_int(count, "count", 1, MAX_HISTORY_PAGE)
+        last_seen = None if last_seen_txid is None else as_hash(last_seen_txid, "last_seen_txid")
+        entries = node.mempool.entries() if last_seen is None else []
+        items = await node.in_chain_thread(address_history, entries, lock, limit, last_seen)
+        tip = node.chain.height
+        return [
+            {
+                "txid": hash_to_hex(i.txid),
+                "height": i.height,
+                "blockhash": None if i.block_hash is None else hash_to_hex(i.block_hash),
+                "confirmations": 0 if i.height is None else tip - i.height + 1,
+                "received": Amount(i.received),
+                "sent": Amount(i.sent),
+                "time": i.time,
+            }
+            for i in items
+        ]
+
+    def address_history(
+        entries: list, lock: bytes, limit: int, last_seen: bytes | None
+    ) -> list[addressquery.HistoryItem]:
+        """The page's rows; runs in the chain thread."""
+        items = addressquery.mempool_history(node.chain.db, entries, lock, limit)
+        try:
+            more = addressquery.chain_history(node.chain, lock, limit - len(items), last_seen)
+        except addressquery.CursorNotFound as exc:
+            raise RpcError(
+                RPC_INVALID_ADDRESS_OR_KEY, "last_seen_txid is not a confirmed transaction"
+            ) from exc
+        return items + more
