@@ -584,7 +584,9 @@ class Node:
         )
 
     async def mine_one(self, lock: bytes) -> Block | None:
-        """Mine one block on the current tip; None if the tip moved first."""
+        """Mine one block on the current tip; None if the tip moved first (while solving,
+        or between the solution and its submission: then the other block, found first on
+        the same parent, wins the tie and ours is "inconclusive")."""
         template = self.block_template(lock)
         # A random starting extranonce: two blocks mined on one parent in the same second
         # (say after invalidateblock) must not come out identical.
@@ -596,6 +598,8 @@ class Node:
         if block is None:
             return None
         result = await self.submit_block(block)
+        if result.status == "inconclusive" and self.chain.tip.hash != template.prev_hash:
+            return None
         if result.status != "accepted":
             raise RuntimeError(f"mined block rejected: {result.error or result.status}")
         return block
