@@ -72,7 +72,9 @@ class LocalnetState:
             return cls(raw["network"], tuple(LocalNode(**n) for n in raw["nodes"]), raw["mocktime"])
         except FileNotFoundError as exc:
             raise CliError(
-                f"no localnet in {directory} (start one with: obol localnet up)"
+                f"no localnet at {path.resolve()} (obol localnet looks in --dir, else "
+                "$OBOL_LOCALNET, else ./localnet and each folder above; start one with: "
+                "obol localnet up)"
             ) from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise CliError(f"{path} is damaged; remove it after stopping the nodes") from exc
@@ -83,7 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="localnet_command", required=True)
 
     def with_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--dir", type=Path, default=Path("localnet"), help="default ./localnet")
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            help="default $OBOL_LOCALNET, else the nearest localnet/ holding localnet.json "
+            "in this folder or one above, else ./localnet",
+        )
         return parser
 
     up = with_dir(lsub.add_parser("up", help="start the nodes and show them live until Ctrl-C"))
@@ -113,7 +120,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         through.add_argument("args", nargs=argparse.REMAINDER, help=f"what {what} takes")
 
 
+def find_dir(given: Path | None) -> Path:
+    """The network's folder: a terminal opened anywhere inside the clone finds the one
+    ``./scripts/localnet`` started at its top."""
+    if given is not None:
+        return given
+    env = os.environ.get("OBOL_LOCALNET")
+    if env:
+        return Path(env)
+    cwd = Path.cwd()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "localnet" / STATE_FILE).exists():
+            return folder / "localnet"
+    return cwd / "localnet"
+
+
 def run(args: argparse.Namespace) -> int:
+    args.dir = find_dir(args.dir)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "up": cmd_up,
         "status": cmd_status,
@@ -315,6 +338,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f"{node.name} to connect",
                 )
         print(f"localnet up: {len(nodes)} {network} nodes in {directory.resolve()}", flush=True)
+        for node in nodes:
+            print(f"  {node.name} dashboard: {node.rpc_url}", flush=True)
         _show_live(state, lambda: stop_requested or _all_stopped(nodes))
     finally:
         print("\nstopping the localnet...", flush=True)
@@ -371,7 +396,7 @@ def node_status(node: LocalNode, network: str) -> dict[str, Any]:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     head = f"{'node':<7} {'height':>7} {'tip':<18} {'peers':>5} {'mempool':>7} "
-    head += f"{'balance (OBOL)':>16} {'hash/s':>10}  rpc"
+    head += f"{'balance (OBOL)':>16} {'hash/s':>10}  dashboard (and RPC)"
     lines = [head]
     for r in rows:
         if not r["running"]:
@@ -429,9 +454,14 @@ def cmd_faucet(args: argparse.Namespace) -> int:
         raise CliError(f"not an amount: {args.amount}") from exc
     first = state.nodes[0]
     txid = call(first, state.network, "sendtoaddress", args.address, amount, wallet="default")
-    print(txid)
+    print(f"paid {amount:.8f} OBOL to {args.address}")
+    print(f"tx {txid}")
     if state.network == "regtest":
-        call(first, state.network, "generate", 1)
+        (block,) = call(first, state.network, "generate", 1)
+        height = call(first, state.network, "getblockheader", block)["height"]
+        print(f"in block {height} {block}")
+    else:
+        print("in node1's mempool: its miner takes it into the next block")
     return 0
 
 

@@ -20,10 +20,13 @@ from tests.chain_helpers import key
 from .framework import ROOT, wait_until
 
 
-def obol(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def obol(
+    *args: str, timeout: float = 120, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
-        cwd=ROOT,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -104,15 +107,20 @@ def wait_ready(net: Localnet, min_height: int) -> list[dict]:
     return wait_until(ready, timeout=120, interval=0.5)
 
 
-def test_regtest_localnet_with_faucet(tmp_path):
-    net = Localnet(tmp_path / "net", "regtest", "--block-interval", "1")
+def test_regtest_localnet_with_faucet(tmp_path, tmp_path_factory):
+    net = Localnet(tmp_path / "localnet", "regtest", "--block-interval", "1")
     try:
         rows = wait_ready(net, 102)
         assert {r["name"] for r in rows} == {"node1", "node2", "node3"}
         assert all(r["rpc_url"].startswith("http://127.0.0.1:") for r in rows)
         address = encode_address(key(42).lock, REGTEST)
-        txid = net.run("faucet", address, "12.5").strip()
-        assert len(txid) == 64
+        paid, tx, block = net.run("faucet", address, "12.5").splitlines()
+        assert paid == f"paid 12.50000000 OBOL to {address}"
+        txid = tx.removeprefix("tx ")
+        assert block.startswith("in block ")
+        height, block_hash = block.split()[2:]
+        assert json.loads(net.rpc(0, "getrawtransaction", txid, "true"))["blockhash"] == block_hash
+        assert net.rpc(0, "getblockhash", height) == block_hash
         wait_until(
             lambda: json.loads(net.rpc(2, "getaddressbalance", address))["balance"] == 12.5,
             timeout=60,
@@ -122,6 +130,17 @@ def test_regtest_localnet_with_faucet(tmp_path):
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
         net.run("time", "+3600")
         assert int(net.rpc(1, "getblockcount")) > 0
+
+        # Found from a folder below the one holding localnet/, or through $OBOL_LOCALNET.
+        below = obol("localnet", "status", cwd=net.dir / "node1")
+        assert below.returncode == 0, below.stderr
+        assert below.stdout.splitlines()[1].startswith("node1 ")
+        elsewhere = tmp_path_factory.mktemp("elsewhere")  # no localnet/ here or above
+        by_env = obol("localnet", "status", cwd=elsewhere, env={"OBOL_LOCALNET": str(net.dir)})
+        assert by_env.returncode == 0, by_env.stderr
+        none = obol("localnet", "status", cwd=elsewhere)
+        assert none.returncode == 1
+        assert f"no localnet at {elsewhere / 'localnet' / 'localnet.json'}" in none.stderr
 
         # A second `up` on a running network refuses at once and touches nothing.
         second = obol("localnet", "up", "--dir", str(net.dir), timeout=30)

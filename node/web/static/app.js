@@ -293,9 +293,17 @@ function describeEvent(event) {
     return { kind: 'warn', body: ['Block ', link.block(event.hash, label), ' disconnected'] };
   }
   if (type === 'reorg') {
-    return { kind: 'bad', body: [`Reorg of depth ${event.depth} · new tip `, link.block(event.tip)] };
+    const body = [`Reorg of depth ${event.depth}`];
+    if (event.fork_hash) {
+      body.push(' from ', link.block(event.fork_hash, `#${number(event.fork_height)}`), ' · old tip ', link.block(event.old_tip));
+    }
+    body.push(' · new tip ', link.block(event.tip));
+    return { kind: 'bad', body };
   }
-  if (type === 'tx_accepted') return { kind: 'tx', body: ['Tx ', link.tx(event.txid), ' accepted'] };
+  if (type === 'tx_accepted') {
+    const how = event.source === 'reorg' ? ' back in the mempool (reorg)' : ' accepted';
+    return { kind: 'tx', body: ['Tx ', link.tx(event.txid), how] };
+  }
   if (type === 'tx_rejected') {
     return { kind: 'bad', body: ['Tx ', h('span', { class: 'mono', text: shortHash(event.txid) }), ' rejected: ', h('code', { text: event.reason })] };
   }
