@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     rpc.add_argument("--rpc-host", default="127.0.0.1")
     rpc.add_argument("--rpc-user")
     rpc.add_argument("--rpc-password")
-    rpc.add_argument("--wallet", help="send to /wallet/<name>")
+    rpc.add_argument("--wallet", "-rpcwallet", help="send to /wallet/<name>")
+    rpc.add_argument(
+        "-named", action="store_true", help="pass params by name: KEY=VALUE (as bitcoin-cli)"
+    )
     rpc.add_argument("method")
     rpc.add_argument("args", nargs="*")
 
@@ -228,13 +231,31 @@ def pretty_json(obj: Any, indent: int = 0) -> str:
         items = [pad + pretty_json(v, indent + 1) for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     if isinstance(obj, Decimal):
-        return str(obj)
+        # Fixed point: str() would print a zero amount as 0E-8.
+        return f"{obj:f}"
     return json.dumps(obj)
+
+
+def named_params(args: list[str]) -> dict[str, Any]:
+    """bitcoin-cli -named: each argument is KEY=VALUE, the value parsed as a positional one."""
+    params: dict[str, Any] = {}
+    for text in args:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise CliError(f"-named takes KEY=VALUE arguments, got {text!r}")
+        if key in params:
+            raise CliError(f"parameter {key} given twice")
+        params[key] = parse_cli_arg(value)
+    return params
 
 
 def cmd_rpc(args: argparse.Namespace) -> int:
     user, password = credentials(args)
-    params = [parse_cli_arg(a) for a in args.args]
+    params: list[Any] | dict[str, Any]
+    if args.named:
+        params = named_params(args.args)
+    else:
+        params = [parse_cli_arg(a) for a in args.args]
     result = rpc_call(rpc_url(args), user, password, args.method, params)
     text = format_result(result)
     if text:
@@ -265,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except RpcCallError as exc:
+        print(exc, file=sys.stderr)  # bitcoin-cli's three lines, for scripts that parse them
+        return 1
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -106,8 +106,15 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert '"value": 50.00000000' in done.stdout
     done = obol_rpc(node, "getblockhash", "999")
     assert done.returncode == 1
-    assert "Block height out of range" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == "error code: -8\nerror message:\nBlock height out of range\n"
+    done = obol_rpc(node, "-named", "getblockhash", "height=1")
+    assert done.stdout.strip() == node.rpc.getblockhash(1)
+    done = obol_rpc(node, "-named", "getblockhash", "1")
+    assert done.stderr == "error: -named takes KEY=VALUE arguments, got '1'\n"
+    assert obol_rpc(node, "createwallet", "w").returncode == 0
+    assert obol_rpc(node, "-rpcwallet=w", "getbalance").stdout == "0.00000000\n"
+    done = obol_rpc(node, "-rpcwallet=nosuch", "getbalance")
+    assert done.stderr.startswith("error code: -18\n")
     done = obol_rpc(node, "nosuchmethod")
     assert done.returncode == 1
     assert "Method not found" in done.stderr
