@@ -143,6 +143,7 @@ class Node:
                 submit_tx=lambda tx: self.submit_tx(tx, allow_orphan=True),
                 policy_error=PolicyError,
                 mempool_tx=lambda txid: e.tx if (e := self.mempool.get(txid)) else None,
+                mempool_txids=self.mempool.txids,
                 have_tx=lambda txid: txid in self.mempool or self.mempool.has_orphan(txid),
                 clock=self.clock.now,
                 publish=self.events.publish,
@@ -405,6 +406,11 @@ class Node:
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
         return accepted
+
+    def relay_txs(self, txs: Iterable[Tx]) -> None:
+        """Announce mempool txs again, to every peer not known to have them."""
+        if self.p2p is not None:
+            self.p2p.relay_txs(txs)
 
     def _persist_txs(self, txs: list[Tx]) -> None:
         assert self.db is not None

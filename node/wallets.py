@@ -29,10 +29,13 @@ for the test suite only: never set it for a wallet that holds real value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import logging
 import math
 import os
+import random
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -62,6 +65,13 @@ DEFAULT_WALLET = "default"
 WALLET_FILE = "wallet.json"
 SETTINGS_FILE = "settings.json"
 FALLBACK_FEE_RATE = 10  # units per byte, Core's -fallbackfee: obol has no fee estimator
+# Core resends a wallet's unconfirmed txs every 12 to 36 minutes at random, so a peer cannot
+# tell the origin of a tx by when it reappears. regtest and devnet run on one machine, where
+# that privacy is moot and a partition heals in seconds: a short interval lets the txs
+# stranded on one side reach the miner within a few blocks.
+REBROADCAST_SECONDS = {"regtest": (5.0, 15.0), "devnet": (5.0, 15.0)}
+REBROADCAST_SECONDS_DEFAULT = (12 * 60.0, 36 * 60.0)
+MAX_REBROADCAST = 1000  # per wallet and round: a round costs the same at any history size
 MAX_UNLOCK_SECONDS = 100_000_000  # Core's cap on walletpassphrase's timeout
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -188,12 +198,16 @@ class WalletManager:
         self.dir = node.config.netdir / "wallets"
         self.settings_path = node.config.netdir / SETTINGS_FILE
         self.loaded: dict[str, LoadedWallet] = {}
+        self._rebroadcast_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Create ``default`` on first start and load it (unless ``--no-wallet``), then
         the wallets marked load_on_startup, as Core does with its settings.json."""
+        self._rebroadcast_task = asyncio.create_task(
+            self._rebroadcast_forever(), name="wallet-rebroadcast"
+        )
         if not self.node.config.wallet:
             return
         if (self.dir / DEFAULT_WALLET / WALLET_FILE).exists():
@@ -229,6 +243,11 @@ class WalletManager:
         write_atomic(self.settings_path, json.dumps({"wallet": names}, indent=1).encode())
 
     async def stop(self) -> None:
+        if self._rebroadcast_task is not None:
+            self._rebroadcast_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rebroadcast_task
+            self._rebroadcast_task = None
         for name in list(self.loaded):
             self.unload(name)
 
@@ -318,6 +337,23 @@ class WalletManager:
             lw.relock_handle.cancel()
         if lw.wallet.encrypted and not lw.wallet.locked:
             lw.wallet.lock()
+
+    async def _rebroadcast_forever(self) -> None:
+        low, high = REBROADCAST_SECONDS.get(self.params.name, REBROADCAST_SECONDS_DEFAULT)
+        while True:
+            await asyncio.sleep(random.uniform(low, high))
+            self.rebroadcast()
+
+    def rebroadcast(self) -> list[Tx]:
+        """Announce again each wallet's sent txs still in the mempool (Core's
+        ResendWalletTransactions): peers that missed them, say across a partition that has
+        since healed, hear of them now. Returns the txs announced."""
+        txs: list[Tx] = []
+        for lw in list(self.loaded.values()):
+            pending = (e.tx for txid in lw.wallet.sent if (e := self.node.mempool.get(txid)))
+            txs.extend(itertools.islice(pending, MAX_REBROADCAST))
+        self.node.relay_txs(txs)
+        return txs
 
     async def _resubmit(self, lw: LoadedWallet) -> None:
         """Txs we sent that are neither confirmed nor in the mempool go back to the mempool

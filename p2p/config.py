@@ -7,7 +7,7 @@ satisfied structurally by node/'s ``Chain``, ``BlockIndex`` and ``BlockResult``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,6 +131,7 @@ class PeerManagerConfig:
     submit_tx: Callable[[Tx], Awaitable[object]]
     policy_error: type[Exception]
     mempool_tx: Callable[[bytes], Tx | None]
+    mempool_txids: Callable[[], Iterable[bytes]]  # parents before children
     have_tx: Callable[[bytes], bool]  # in the mempool or its orphan pool
     clock: Callable[[], int]  # the node's (mockable) wall clock, seconds
     publish: Callable[[str, dict[str, Any]], None]  # node events

@@ -138,7 +138,12 @@ class TxRelay:
             self._task = None
 
     def add_peer(self, peer: Peer) -> None:
-        self._state[peer.id] = PeerTxs()
+        """A new peer hears of our whole mempool (bounded like any queue), so txs made while
+        it was away (a partition, a restart) reach it without waiting for a rebroadcast."""
+        st = PeerTxs()
+        for txid in islice(self.config.mempool_txids(), MAX_PENDING_PER_PEER):
+            st.pending[txid] = None
+        self._state[peer.id] = st
 
     def remove_peer(self, peer: Peer) -> None:
         st = self._state.pop(peer.id, None)

@@ -125,7 +125,7 @@ def test_regtest_localnet_with_faucet(tmp_path):
         lost = obol("localnet", "status", cwd=Path("/"))
         assert lost.returncode == 1 and "in / and every folder above" in lost.stderr
 
-        address = encode_address(key(42).lock, REGTEST)
+        address = net.rpc(1, "--wallet", "default", "getnewaddress")
         lines = net.run("faucet", address, "12.5").splitlines()
         assert lines[0] == f"sent 12.50000000 OBOL to {address}"
         txid = lines[1].removeprefix("txid ")
@@ -135,6 +135,7 @@ def test_regtest_localnet_with_faucet(tmp_path):
             timeout=60,
             interval=0.5,
         )
+        _stranded_tx_is_mined_after_heal(net)
         height = net.status()[0]["height"]
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
         net.run("time", "+3600")
@@ -149,6 +150,23 @@ def test_regtest_localnet_with_faucet(tmp_path):
         if not stopped:
             net.stop()
         net.log.close()
+
+
+def _stranded_tx_is_mined_after_heal(net: Localnet) -> None:
+    """A tx made on node 2 while it is cut off from node 1 (the miner) reaches node 1 once
+    the partition heals: by the mempool announced to a new peer, or the wallet's resend."""
+    net.run("partition", "1", "2,3")
+    wait_until(lambda: net.status()[0]["peers"] == 0, timeout=30, interval=0.5)
+    payee = encode_address(key(42).lock, REGTEST)
+    txid = net.rpc(1, "--wallet", "default", "sendtoaddress", payee, "1")
+    wait_until(lambda: net.status()[2]["mempool"] == 1, timeout=30, interval=0.5)
+    net.run("heal")
+
+    def mined() -> bool:
+        tx = json.loads(net.rpc(1, "--wallet", "default", "gettransaction", txid))
+        return tx["confirmations"] >= 1
+
+    wait_until(mined, timeout=60, interval=0.5)
 
 
 def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
