@@ -14,6 +14,7 @@ const COIN_DECIMALS = 8;
 
 const state = {
   status: null,        // last /rest/status.json
+  clockOffset: 0,      // the node's clock minus the browser's, seconds
   feed: [],            // newest first
   route: null,         // {name, arg}
   renderToken: 0,      // a newer navigation makes older renders give up
@@ -84,8 +85,13 @@ function formatClock(seconds) {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+function nodeNow() {
+  // Ages count against the node's clock (setmocktime moves it), not the browser's.
+  return Date.now() / 1000 + state.clockOffset;
+}
+
 function timeAgo(seconds) {
-  const delta = Math.max(0, Date.now() / 1000 - seconds);
+  const delta = Math.max(0, nodeNow() - seconds);
   if (delta < 60) return `${Math.floor(delta)} s ago`;
   if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;
   if (delta < 86400) return `${Math.floor(delta / 3600)} h ago`;
@@ -186,6 +192,7 @@ function pageTitle(title, ...extra) {
 async function refreshStatus() {
   const s = await api('/rest/status.json');
   state.status = s;
+  state.clockOffset = s.now - Date.now() / 1000;
   const tipHeight = document.getElementById('tip-height');
   tipHeight.textContent = number(s.blocks);
   tipHeight.href = `#/block/${s.bestblockhash}`;
