@@ -118,6 +118,7 @@ class RestApi:
             ("/rest/address/{address}.json", self.address),
             ("/rest/search", self.search),
             ("/rest/peers.json", self.peers),
+            ("/rest/banned.json", self.banned),
             ("/rest/mining.json", self.mining),
             ("/rest/stats/difficulty.json", self.difficulty_series),
             ("/rest/stats/hashrate.json", self.hashrate_series),
@@ -250,6 +251,9 @@ class RestApi:
 
     async def peers(self, request: web.Request) -> web.Response:
         return json_response(await self._peer_rpc("getpeerinfo", []))
+
+    async def banned(self, request: web.Request) -> web.Response:
+        return json_response(await self._peer_rpc("listbanned", []))
 
     async def mining(self, request: web.Request) -> web.Response:
         return json_response(await self._rpc("getmininginfo"))

@@ -436,6 +436,7 @@ async def test_rest_errors_are_json(node, http, path, status):
 async def test_peers_without_p2p_are_none_not_an_error(node, http, monkeypatch):
     monkeypatch.setattr(node, "p2p", None)  # as a node whose p2p layer is disabled
     assert await get(http, node, "/rest/peers.json") == (200, [])
+    assert await get(http, node, "/rest/banned.json") == (200, [])
     status, st = await get(http, node, "/rest/status.json")
     assert status == 200 and st["peers"] == 0
     async with http.get(url(node, "/metrics")) as resp:

@@ -488,18 +488,28 @@ function paintChart(canvas, hoverX) {
   ctx.fillText(text, tx + 7, top + 10);
 }
 
+const REGTEST_HASHRATE_NOTE = 'Not charted on regtest: every block is at the easiest target and '
+  + 'comes when asked for, so work over time measures how often blocks were requested, not '
+  + 'hashing. Devnet charts it.';
+
 async function refreshCharts() {
   const diff = document.getElementById('chart-difficulty');
-  const rate = document.getElementById('chart-hashrate');
-  if (!diff || !rate) return;
+  let rate = document.getElementById('chart-hashrate');
+  if (!diff) return;
+  const chain = (state.status || await api('/rest/status.json')).chain;
+  if (rate && chain === 'regtest') {
+    rate.parentNode.replaceWith(h('div', { class: 'empty', id: 'hashrate-note', text: REGTEST_HASHRATE_NOTE }));
+    rate = null;
+  }
   const [d, r] = await Promise.all([
     api(`/rest/stats/difficulty.json?blocks=${SERIES_BLOCKS}`),
-    api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`),
+    rate ? api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`) : null,
   ]);
   drawChart(diff, d.map((p) => ({ x: p.height, y: p.difficulty })), {
     color: '--chart-line-2',
     format: difficultyText,
   });
+  if (!rate) return;
   drawChart(rate, r.map((p) => ({ x: p.height, y: p.hashrate })), {
     color: '--chart-line',
     format: (v) => scaled(v, 'H/s'),
@@ -709,8 +719,12 @@ function peerHeight(peer) {
 }
 
 async function viewPeers(view, _arg, token) {
-  const peers = await api('/rest/peers.json');
+  const [peers, bans] = await Promise.all([api('/rest/peers.json'), api('/rest/banned.json')]);
   if (token !== state.renderToken) return;
+  const banRows = bans.map((b) => h('tr', {},
+    h('td', { class: 'mono', text: b.address }),
+    h('td', { class: 'nowrap muted', text: timeAgo(b.ban_created), 'data-ago': b.ban_created }),
+    h('td', { class: 'nowrap', title: formatTime(b.banned_until), text: formatTime(b.banned_until) })));
   const rows = peers.map((p) => h('tr', {},
     h('td', { text: p.id }),
     h('td', { class: 'mono', text: p.addr }),
@@ -723,7 +737,9 @@ async function viewPeers(view, _arg, token) {
     pageTitle('Peers', h('span', { class: 'pill', text: `${peers.length} connected` })),
     panel('Connected peers', 'as getpeerinfo reports them',
       table([['Id'], ['Address'], ['Direction'], ['User agent'], ['Height', 'num'], ['Ping', 'num'], ['Connected']], rows,
-        'No peers connected. Start another node with --connect to this one, or use addnode.')));
+        'No peers connected. Start another node with --connect to this one, or use addnode.')),
+    panel('Banned', 'as listbanned reports them: misbehaving peers, setban, localnet partitions',
+      table([['Address or node id'], ['Since'], ['Until']], banRows, 'Nobody is banned.')));
 }
 
 function viewNotFound(view) {
