@@ -367,10 +367,11 @@ class Node:
         left += [tx.txid for tx in self.mempool.expire()]
         if update.disconnected:
             returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
-            entered += self.mempool.readd_disconnected(returned)
-            self.events.publish(
-                "reorg", {"depth": update.reorg_depth, "tip": self.chain.tip.header.hash_hex}
-            )
+            readded = self.mempool.readd_disconnected(returned)
+            entered += readded
+            self._publish_reorg(update)
+            for e in readded:
+                self.events.publish("tx_accepted", {"txid": e.tx.txid_hex, "source": "reorg"})
             self.metrics.reorg(update.reorg_depth)
         for block in update.connected:
             entry = self.chain.index[block.hash]
@@ -384,6 +385,23 @@ class Node:
         if self.p2p is not None:
             self.p2p.on_chain_update(update)
             self.p2p.relay_txs(new_txs)
+
+    def _publish_reorg(self, update: ChainUpdate) -> None:
+        """The fork point and the old tip too, so a client can tell what it must forget.
+        ``disconnected`` runs from the old tip down; the fork is the last one's parent."""
+        old_tip = update.disconnected[0]
+        fork = self.chain.index[update.disconnected[-1].header.prev_hash]
+        self.events.publish(
+            "reorg",
+            {
+                "depth": update.reorg_depth,
+                "tip": self.chain.tip.header.hash_hex,
+                "old_tip": old_tip.hash_hex,
+                "old_height": self.chain.index[old_tip.hash].height,
+                "fork": fork.header.hash_hex,
+                "fork_height": fork.height,
+            },
+        )
 
     # --- transactions --------------------------------------------------------------
 
