@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -115,6 +116,13 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert obol_rpc(node, "-rpcwallet=w", "getbalance").stdout == "0.00000000\n"
     done = obol_rpc(node, "-rpcwallet=nosuch", "getbalance")
     assert done.stderr.startswith("error code: -18\n")
+    done = obol_rpc(node, "--network", "devnet", "getblockcount")
+    assert "a regtest node is running here: add --network regtest" in done.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = obol_rpc(node, "--rpc-port", str(port), "getblockcount")
+    assert done.stderr.startswith(f"error: nothing is listening on port {port} of 127.0.0.1")
     done = obol_rpc(node, "nosuchmethod")
     assert done.returncode == 1
     assert "Method not found" in done.stderr
