@@ -208,3 +208,13 @@ def test_devnet_partition_and_heal_make_a_reorg(tmp_path):
     finally:
         stop.set()
         net.stop()
+
+
+def test_up_fails_at_once_when_a_node_exits(tmp_path):
+    (tmp_path / "net" / "node1").mkdir(parents=True)
+    (tmp_path / "net" / "node1" / "regtest").write_text("a file where the network dir goes")
+    done = obol("localnet", "up", "--dir", str(tmp_path / "net"), "--nodes", "1")
+    assert done.returncode == 1
+    assert "node1 exited with code" in done.stderr and "node.log" in done.stderr
+    assert "timed out" not in done.stderr
+    assert not (tmp_path / "net" / "localnet.json").exists()
