@@ -448,14 +448,16 @@ def node_status(node: LocalNode, network: str) -> dict[str, Any]:
         return row
     try:
         info = call(node, network, "getblockchaininfo")
-        row["running"] = True
-        row["height"] = info["blocks"]
-        row["tip"] = info["bestblockhash"]
-        row["peers"] = call(node, network, "getconnectioncount")
-        row["mempool"] = call(node, network, "getmempoolinfo")["size"]
-        row["hashrate"] = float(call(node, network, "getmininginfo")["localhashps"])
+        live = {
+            "height": info["blocks"],
+            "tip": info["bestblockhash"],
+            "peers": call(node, network, "getconnectioncount"),
+            "mempool": call(node, network, "getmempoolinfo")["size"],
+            "hashrate": float(call(node, network, "getmininginfo")["localhashps"]),
+        }
     except (CliError, OSError, ValueError, KeyError):
-        return row
+        return row  # stopping half way through these calls: shown as down, not half filled
+    row.update(live, running=True)
     with contextlib.suppress(CliError, OSError, ValueError):
         row["balance"] = f"{Decimal(call(node, network, 'getbalance', wallet='default')):.8f}"
     return row
