@@ -127,6 +127,7 @@ def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
         ldb = ceilings.LevelDBCeiling()
         puts = [ldb.batch_puts() for _ in range(reps)]
         gets = [ldb.random_gets() for _ in range(reps)]
+        synced = [ldb.synced_writes() for _ in range(reps)]
         ldb.close()
         for _ in range(reps):
             for name in ("ed25519_verify_1core", "ed25519_verify_allcores", "sha256d_1core"):
@@ -285,6 +286,7 @@ def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
             Row("sha256d_1core", c.median("sha256d_1core"), "hash/s"),
             Row("leveldb_batch_puts", med(puts), "put/s"),
             Row("leveldb_random_gets", med(gets), "get/s"),
+            Row("leveldb_synced_writes", med(synced), "write/s"),
         ]
         return ceiling_rows + rows
     finally:

@@ -62,6 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
+    node.add_argument(
+        "--reindex",
+        action="store_true",
+        help="rebuild the chainstate and indexes from the stored blocks",
+    )
+    node.add_argument(
+        "--min-free-mb",
+        type=int,
+        default=50,
+        metavar="MB",
+        help="stop before writing when the datadir's disk has less free space (default 50)",
+    )
+    node.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a P2P or RPC connection that has not sent its request header by then",
+    )
+    node.add_argument(
+        "--repair",
+        action="store_true",
+        help="salvage a damaged database (LevelDB repair), then --reindex",
+    )
 
     rpc = sub.add_parser("rpc", help="call a JSON-RPC method (like bitcoin-cli)")
     _add_common(rpc)
@@ -69,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     rpc.add_argument("--rpc-host", default="127.0.0.1")
     rpc.add_argument("--rpc-user")
     rpc.add_argument("--rpc-password")
-    rpc.add_argument("--wallet", "-rpcwallet", help="send to /wallet/<name>")
+    rpc.add_argument("--wallet", "-rpcwallet", help="send to /wallet/<name> (bitcoin-cli's name)")
     rpc.add_argument(
-        "-named", action="store_true", help="pass params by name: KEY=VALUE (as bitcoin-cli)"
+        "-named", action="store_true", help="arguments are NAME=VALUE pairs (as bitcoin-cli)"
     )
     rpc.add_argument("method")
     rpc.add_argument("args", nargs="*")
@@ -86,9 +110,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LogFileHandler(logging.FileHandler):
+    """debug.log. The first failed write (a full disk) is said once on stderr, with the
+    reason, instead of logging's traceback for every record; the lines that fail are lost."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            reason = sys.exc_info()[1]
+            print(f"error: cannot write to {self.baseFilename}: {reason}", file=sys.stderr)
+
+
+class RepeatFilter(logging.Filter):
+    """At most ``burst`` identical lines (logger, level and text) each ``window`` seconds;
+    the next one let through after a quiet spell says how many were held back. A flood
+    (accept() failing, a peer repeating itself) cannot fill the disk; lines that differ,
+    as one per block, all pass."""
+
+    def __init__(self, burst: int = 10, window: float = 60.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [start, n, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage()[:300])
+        state = self._seen.get(key)
+        if state is None or record.created - state[0] >= self.window:
+            held = int(state[2]) if state else 0
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = [record.created, 1, 0]
+            if held:
+                record.msg = f"{record.msg} [{held} more like this held back]"
+            return True
+        state[1] += 1
+        if state[1] <= self.burst:
+            return True
+        state[2] += 1
+        return False
+
+
 def setup_logging(log_path: Path, debug: bool) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_path)
+    from .config import make_private_dirs
+
+    make_private_dirs(log_path.parent)
+    handler = LogFileHandler(log_path)
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -107,6 +177,10 @@ def cmd_node(args: argparse.Namespace) -> int:
             "credentials controls this node",
             file=sys.stderr,
         )
+    if args.header_timeout <= 0:
+        raise CliError("--header-timeout takes a number of seconds above 0")
+    if args.min_free_mb < 0:
+        raise CliError("--min-free-mb takes a number of MB, 0 or more")
     if args.auto_mine is not None and args.auto_mine <= 0:
         raise CliError("--auto-mine takes a number of seconds above 0")
     if bool(args.rpc_user) != bool(args.rpc_password):
@@ -125,6 +199,10 @@ def cmd_node(args: argparse.Namespace) -> int:
         mine_workers=args.mine_workers,
         auto_mine_interval=args.auto_mine,
         wallet=not args.no_wallet,
+        reindex=args.reindex or args.repair,
+        repair=args.repair,
+        min_free_mb=args.min_free_mb,
+        header_timeout=args.header_timeout,
     )
     if args.mine:
         from consensus.address import AddressError, decode_address
@@ -246,31 +324,26 @@ def pretty_json(obj: Any, indent: int = 0) -> str:
         items = [pad + pretty_json(v, indent + 1) for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     if isinstance(obj, Decimal):
-        # Fixed point: str() would print a zero amount as 0E-8.
-        return f"{obj:f}"
+        return format(obj, "f")  # str() gives 0E-8 for a zero with 8 decimals
     return json.dumps(obj)
 
 
-def named_params(args: list[str]) -> dict[str, Any]:
-    """bitcoin-cli -named: each argument is KEY=VALUE, the value parsed as a positional one."""
+def named_params(words: list[str]) -> dict[str, Any]:
+    """bitcoin-cli's -named: each argument is NAME=VALUE, the value read as any argument."""
     params: dict[str, Any] = {}
-    for text in args:
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise CliError(f"-named takes KEY=VALUE arguments, got {text!r}")
-        if key in params:
-            raise CliError(f"parameter {key} given twice")
-        params[key] = parse_cli_arg(value)
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not sep or not name:
+            raise CliError(f"-named takes NAME=VALUE arguments, not {word!r}")
+        if name in params:
+            raise CliError(f"parameter {name} given twice")
+        params[name] = parse_cli_arg(value)
     return params
 
 
 def cmd_rpc(args: argparse.Namespace) -> int:
     user, password = credentials(args)
-    params: list[Any] | dict[str, Any]
-    if args.named:
-        params = named_params(args.args)
-    else:
-        params = [parse_cli_arg(a) for a in args.args]
+    params = named_params(args.args) if args.named else [parse_cli_arg(a) for a in args.args]
     result = rpc_call(rpc_url(args), user, password, args.method, params)
     text = format_result(result)
     if text:
@@ -301,9 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except RpcCallError as exc:
-        print(exc, file=sys.stderr)  # bitcoin-cli's three lines, for scripts that parse them
-        return 1
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

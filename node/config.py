@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,13 @@ class NodeConfig:
     auto_mine_interval: float | None = None
     wallet: bool = True
     listen: bool = True
+    reindex: bool = False  # rebuild the chainstate from the stored blocks
+    repair: bool = False  # LevelDB's repair first, then reindex
+    # Bitcoin Core's nMinDiskSpace: with less free disk the node stops before a write,
+    # rather than finding out from a failed one. 0 turns the check off.
+    min_free_mb: int = 50
+    # Seconds a client of the P2P or RPC port has to send its first request's header.
+    header_timeout: float = 10.0
 
     @property
     def netdir(self) -> Path:
@@ -45,3 +53,14 @@ class NodeConfig:
     @property
     def effective_p2p_port(self) -> int:
         return self.params.p2p_port if self.p2p_port is None else self.p2p_port
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and each missing parent readable by their owner only (node keys,
+    the RPC cookie and wallets live there); an existing directory keeps its mode."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        os.makedirs(directory, mode=0o700, exist_ok=True)

@@ -27,24 +27,27 @@ from consensus.builder import solve_header
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
-from p2p.config import PeerManagerConfig
+from p2p.config import P2PSettings, PeerManagerConfig
 from p2p.manager import PeerManager
 from wallet.errors import WalletError
 
+from . import fdbudget
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
-from .config import NodeConfig
+from .config import NodeConfig, make_private_dirs
 from .events import EventBus
-from .mempool import Mempool, MempoolConfig
+from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
 from .policy import Policy, PolicyError
+from .reindex import reindex
 from .rpc.auth import Authenticator
 from .rpc.registry import RpcRegistry
 from .rpc.server import RpcServer
 from .sigcache import SigCache
 from .sigpool import SigPool
 from .storage import ChainDB, StorageError
+from .storage import repair as repair_db
 from .wallets import WalletManager
 from .web import install as install_web
 
@@ -95,26 +98,36 @@ class Node:
         self.p2p: PeerManager | None = None
         self.registry = RpcRegistry()
         self._persisted_txids: set[bytes] = set()
+        self.fatal_error: str | None = None  # why the node stopped itself, if it did
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.netdir.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        make_private_dirs(cfg.netdir)
+        db_path = str(cfg.netdir / "db")
         try:
-            self.db = await self.in_chain_thread(ChainDB, str(cfg.netdir / "db"), self.params.name)
+            budget = fdbudget.plan(fdbudget.raise_limit())
+        except fdbudget.TooFewDescriptors as exc:
+            raise NodeError(str(exc)) from exc
+        log.info("%s", budget.describe())
+        self.sig_pool.start()
+        try:
+            if cfg.repair:
+                log.info("repairing the database in %s", db_path)
+                await self.in_chain_thread(repair_db, db_path)
+            self.db = await self.in_chain_thread(
+                ChainDB,
+                db_path,
+                self.params.name,
+                self._storage_failed,
+                cfg.min_free_mb * 1024 * 1024,
+                budget.database,
+            )
+            self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:
             raise NodeError(str(exc)) from exc
-        self.sig_pool.start()
-        self.chain = await self.in_chain_thread(
-            Chain,
-            self.db,
-            self.params,
-            clock=self.clock.now,
-            verifier=self.sigcache.verifier,
-            on_connect=self._on_connect,
-            sig_pool=self.sig_pool,
-        )
         self.mempool = Mempool(
             MempoolConfig(
                 params=self.params,
@@ -143,14 +156,15 @@ class Node:
                 submit_tx=lambda tx: self.submit_tx(tx, allow_orphan=True),
                 policy_error=PolicyError,
                 mempool_tx=lambda txid: e.tx if (e := self.mempool.get(txid)) else None,
-                mempool_txids=self.mempool.txids,
                 have_tx=lambda txid: txid in self.mempool or self.mempool.has_orphan(txid),
+                mempool_txids=lambda: self.mempool.txids(),
                 clock=self.clock.now,
                 publish=self.events.publish,
                 bind=cfg.p2p_bind,
                 port=cfg.effective_p2p_port,
                 listen=cfg.listen,
                 connect=cfg.connect,
+                settings=P2PSettings(max_connections=budget.p2p, header_timeout=cfg.header_timeout),
             )
         )
         from .rpc.methods import register_all
@@ -166,6 +180,8 @@ class Node:
             host=cfg.rpc_bind,
             port=cfg.effective_rpc_port,
             on_call=self.metrics.rpc_call,
+            max_connections=budget.rpc,
+            header_timeout=cfg.header_timeout,
         )
         install_web(self.rpc.app, self)
         try:
@@ -192,6 +208,45 @@ class Node:
             self.chain.height,
             self.chain.tip.header.hash_hex,
         )
+
+    def _open_chain(self) -> Chain:
+        """The chain, rebuilt first if asked (``--reindex``), its tip checked against its
+        blocks and the coin set (Core's -checkblocks), on its best valid chain (a kill
+        during invalidateblock may have left it half-way)."""
+        assert self.db is not None
+        db = self.db
+
+        def open_chain() -> Chain:
+            return Chain(
+                db,
+                self.params,
+                clock=self.clock.now,
+                verifier=self.sigcache.verifier,
+                on_connect=self._on_connect,
+                sig_pool=self.sig_pool,
+            )
+
+        if self.config.reindex:
+            return reindex(db, open_chain)
+        chain = open_chain()
+        problem = chain.verify()
+        if problem:
+            raise StorageError(
+                f"the chainstate in {db.path} does not match its blocks: {problem}. "
+                "Restart with --reindex to rebuild it from the stored blocks"
+            )
+        chain.activate_best_chain()
+        return chain
+
+    def _storage_failed(self, error: StorageError) -> None:
+        """The database failed (any thread): stop, as Core's AbortNode, so that nothing
+        is acknowledged past a write LevelDB may not have kept."""
+        if self.fatal_error is None:
+            self.fatal_error = str(error)
+            log.error("stopping: %s", error)
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop_requested.set)
 
     async def stop(self) -> None:
         """Stop in reverse order of start; safe to call twice."""
@@ -344,6 +399,21 @@ class Node:
             seconds * 1000,
         )
 
+    def _publish_reorg(self, update: ChainUpdate) -> None:
+        """The reorg event: its depth, the old and new tips, and the fork point (the last
+        block both branches share)."""
+        fork = self.chain.index[update.disconnected[-1].header.prev_hash]
+        self.events.publish(
+            "reorg",
+            {
+                "depth": update.reorg_depth,
+                "tip": self.chain.tip.header.hash_hex,
+                "old_tip": update.disconnected[0].hash_hex,
+                "fork_hash": fork.header.hash_hex,
+                "fork_height": fork.height,
+            },
+        )
+
     def _apply_update(self, update: ChainUpdate) -> None:
         """Bring the mempool, the persisted mempool and the event stream up to date."""
         if not update.connected and not update.disconnected:
@@ -365,13 +435,11 @@ class Node:
             left += [tx.txid for tx in self.mempool.remove_for_block(block)]
             entered += self.mempool.retry_orphans(txids)
         left += [tx.txid for tx in self.mempool.expire()]
+        returned: list[MempoolEntry] = []
         if update.disconnected:
-            returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
-            readded = self.mempool.readd_disconnected(returned)
-            entered += readded
             self._publish_reorg(update)
-            for e in readded:
-                self.events.publish("tx_accepted", {"txid": e.tx.txid_hex, "source": "reorg"})
+            txs = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
+            returned = self.mempool.readd_disconnected(txs)
             self.metrics.reorg(update.reorg_depth)
         for block in update.connected:
             entry = self.chain.index[block.hash]
@@ -379,6 +447,10 @@ class Node:
                 "block_connected",
                 {"hash": block.hash_hex, "height": entry.height, "txs": len(block.txs)},
             )
+        for entry, source in [(e, "orphan") for e in entered] + [(e, "reorg") for e in returned]:
+            if entry.txid in self.mempool:
+                self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
+        entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
         self._persist_txs(new_txs)
         self._sync_persisted_mempool(left)
@@ -386,29 +458,15 @@ class Node:
             self.p2p.on_chain_update(update)
             self.p2p.relay_txs(new_txs)
 
-    def _publish_reorg(self, update: ChainUpdate) -> None:
-        """The fork point and the old tip too, so a client can tell what it must forget.
-        ``disconnected`` runs from the old tip down; the fork is the last one's parent."""
-        old_tip = update.disconnected[0]
-        fork = self.chain.index[update.disconnected[-1].header.prev_hash]
-        self.events.publish(
-            "reorg",
-            {
-                "depth": update.reorg_depth,
-                "tip": self.chain.tip.header.hash_hex,
-                "old_tip": old_tip.hash_hex,
-                "old_height": self.chain.index[old_tip.hash].height,
-                "fork": fork.header.hash_hex,
-                "fork_height": fork.height,
-            },
-        )
-
     # --- transactions --------------------------------------------------------------
 
     async def submit_tx(self, tx: Tx, *, allow_orphan: bool = False) -> list[Tx]:
         """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
         that it unblocked). Raises RuleError or PolicyError with the reject code."""
         async with self._lock:
+            spenders = (self.mempool.spender_of(i.outpoint_key) for i in tx.inputs)
+            conflicts = {t for t in spenders if t is not None}
+            replaced = set().union(conflicts, *map(self.mempool.descendants, conflicts))
             try:
                 entries = self.mempool.accept_with_orphans(tx, allow_orphan=allow_orphan)
             except (RuleError, PolicyError) as exc:
@@ -421,14 +479,15 @@ class Node:
                 log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
             self._persist_txs(accepted)
+            if replaced:
+                for txid in replaced:
+                    old = txid[::-1].hex()
+                    log.info("mempool: replaced txid=%s by txid=%s", old, tx.txid_hex)
+                    self.events.publish("tx_replaced", {"txid": old, "replaced_by": tx.txid_hex})
+                self._sync_persisted_mempool(replaced)
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
         return accepted
-
-    def relay_txs(self, txs: Iterable[Tx]) -> None:
-        """Announce mempool txs again, to every peer not known to have them."""
-        if self.p2p is not None:
-            self.p2p.relay_txs(txs)
 
     def _persist_txs(self, txs: list[Tx]) -> None:
         assert self.db is not None
@@ -615,6 +674,14 @@ async def run_node(config: NodeConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         await node.stop()
         return 1
+    except Exception as exc:
+        log.exception("start-up failed")
+        print(
+            f"error: start-up failed ({exc!r}); the details are in {config.log_path}",
+            file=sys.stderr,
+        )
+        await node.stop()
+        return 1
     tune_interpreter()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -638,5 +705,8 @@ async def run_node(config: NodeConfig) -> int:
         log.error(
             "shutdown stuck at %r for %d s: exiting anyway", node.stop_stage, SHUTDOWN_TIMEOUT
         )
+        return 1
+    if node.fatal_error is not None:
+        print(f"error: {node.fatal_error}", file=sys.stderr)
         return 1
     return 0

@@ -13,13 +13,22 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     m + name                 metadata: best block, schema version, network
 
 Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
-marker, so a process killed at any instant reopens on a consistent state.
+marker, so a process killed at any instant reopens on a consistent state. Batches are
+written with sync (the log is on disk before a write returns), so a power cut loses
+nothing a caller was told is stored.
+
+The database is opened with LevelDB's paranoid checks and every read verifies its
+checksums: damage is refused, never skipped. Any LevelDB error, at start-up or later,
+becomes a ``StorageError`` naming the datadir and what to do, and is reported to
+``on_failure`` (the node stops on the first one: after a failed write LevelDB may already
+have dropped records, so nothing may be acknowledged past it).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import msgpack
@@ -34,7 +43,7 @@ from consensus.encoding import (
     encode_coin,
     encode_undo,
 )
-from consensus.primitives import Block, Tx, outpoint_key
+from consensus.primitives import Block, BlockHeader, Tx, outpoint_key
 
 SCHEMA_VERSION = 1
 
@@ -51,10 +60,29 @@ _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
 _META_NETWORK = _META + b"network"
 _TXINDEX_VALUE_HEAD = b"\x92\xc4\x20"  # a 2-array, then a 32-byte bin: the block hash
+_BODY_HEAD = b"\x92\xc4\x50"  # a block's encoding: a 2-array, then its 80-byte header
+# What survives a reindex: the blocks, the mempool journal and the datadir's identity.
+_KEPT_BY_REINDEX = (_BODY, _MEMPOOL, _META_NETWORK, _META_SCHEMA)
+_READ = {"verify_checksums": True}
 
 
 class StorageError(Exception):
-    """The database cannot be used: wrong network or schema, locked, or corrupt."""
+    """The database cannot be used: wrong network or schema, locked, corrupt, or a write
+    failed (disk full). The message names the datadir and what to do."""
+
+
+def _reason(exc: Exception) -> str:
+    """plyvel's message (bytes from LevelDB) as text."""
+    detail = exc.args[0] if len(exc.args) == 1 else exc
+    return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+
+
+def damaged(path: str, detail: object) -> StorageError:
+    return StorageError(
+        f"the database in {path} is damaged ({detail}). Restart with --repair to salvage "
+        "it and rebuild the chainstate from the stored blocks (or move the datadir away "
+        "and sync again)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,30 +97,75 @@ class IndexRecord:
 class ChainDB:
     """Typed access to the chainstate. Reads are direct; writes go through ``Batch``."""
 
-    def __init__(self, path: str, network: str) -> None:
-        os.makedirs(path, exist_ok=True)
+    def __init__(
+        self,
+        path: str,
+        network: str,
+        on_failure: Callable[[StorageError], None] | None = None,
+        min_free_bytes: int = 0,
+        max_open_files: int = 1000,
+    ) -> None:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        self.path = path
+        self._on_failure = on_failure
+        self._min_free = min_free_bytes
+        self._broken: StorageError | None = None  # the first failure: no write after it
         try:
-            self._db = plyvel.DB(path, create_if_missing=True)
+            self._db = plyvel.DB(
+                path, create_if_missing=True, paranoid_checks=True, max_open_files=max_open_files
+            )
         except plyvel.IOError as exc:
-            raise StorageError(
-                f"cannot open the database at {path}: is another obol node using this "
-                f"datadir? ({exc})"
-            ) from exc
-        except plyvel.CorruptionError as exc:
-            raise StorageError(f"the database at {path} is corrupt: {exc}") from exc
+            if "lock" in str(exc).lower():
+                raise StorageError(
+                    f"cannot lock the database in {path}: is another obol node using this "
+                    f"datadir? ({_reason(exc)})"
+                ) from exc
+            raise damaged(path, _reason(exc)) from exc
+        except plyvel.Error as exc:
+            raise damaged(path, _reason(exc)) from exc
         try:
             self._check_identity(network)
         except StorageError:
             self._db.close()
             raise
 
+    def failed(self, exc: Exception, writing: bool = False) -> StorageError:
+        """The StorageError for a LevelDB error (or undecodable record), reported."""
+        if isinstance(exc, StorageError):
+            error = exc
+        elif writing:
+            error = StorageError(
+                f"cannot write to the database in {self.path} ({_reason(exc)}). The node "
+                "stops so that nothing unstored is acknowledged: free disk space (or fix "
+                "the disk), then restart it"
+            )
+        else:
+            error = damaged(self.path, _reason(exc))
+        if writing and self._broken is None:
+            self._broken = error
+        if self._on_failure is not None:
+            self._on_failure(error)
+        return error
+
+    def _get(self, key: bytes) -> bytes | None:
+        try:
+            return self._db.get(key, **_READ)
+        except plyvel.Error as exc:
+            raise self.failed(exc) from exc
+
+    def _scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._db.iterator(prefix=prefix, **_READ)
+        except plyvel.Error as exc:
+            raise self.failed(exc) from exc
+
     def _check_identity(self, network: str) -> None:
-        stored_net = self._db.get(_META_NETWORK)
-        stored_schema = self._db.get(_META_SCHEMA)
+        stored_net = self._get(_META_NETWORK)
+        stored_schema = self._get(_META_SCHEMA)
         if stored_net is None and stored_schema is None:
-            with self._db.write_batch() as wb:
-                wb.put(_META_NETWORK, network.encode())
-                wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+            with self.batch() as batch:
+                batch._wb.put(_META_NETWORK, network.encode())
+                batch._wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
             return
         if stored_net != network.encode():
             other = stored_net.decode(errors="replace") if stored_net else "unknown"
@@ -114,38 +187,39 @@ class ChainDB:
     # --- reads ---------------------------------------------------------------------
 
     def best_block(self) -> bytes | None:
-        return self._db.get(_META_BEST)
+        return self._get(_META_BEST)
 
     def index_records(self) -> Iterator[tuple[bytes, IndexRecord]]:
-        for key, value in self._db.iterator(prefix=_INDEX):
-            header, height, chainwork, status, ntx = msgpack.unpackb(value)
-            yield (
-                key[1:],
-                IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx),
-            )
+        for key, value in self._scan(_INDEX):
+            try:
+                header, height, chainwork, status, ntx = msgpack.unpackb(value)
+                rec = IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx)
+            except Exception as exc:  # any shape msgpack may hand back
+                raise self.failed(ValueError(f"undecodable block index record: {exc}")) from exc
+            yield key[1:], rec
 
     def block(self, block_hash: bytes) -> Block | None:
-        raw = self._db.get(_BODY + block_hash)
+        raw = self._get(_BODY + block_hash)
         return None if raw is None else decode_block(raw)
 
     def block_raw(self, block_hash: bytes) -> bytes | None:
-        return self._db.get(_BODY + block_hash)
+        return self._get(_BODY + block_hash)
 
     def undo(self, block_hash: bytes) -> tuple[Coin, ...] | None:
-        raw = self._db.get(_UNDO + block_hash)
+        raw = self._get(_UNDO + block_hash)
         return None if raw is None else decode_undo(raw)
 
     def get_coin(self, key: bytes) -> Coin | None:
-        raw = self._db.get(_COIN + key)
+        raw = self._get(_COIN + key)
         return None if raw is None else decode_coin(raw)
 
     def coins(self) -> Iterator[tuple[bytes, Coin]]:
         """Every coin, in key order (the order gettxoutsetinfo hashes them in)."""
-        for key, value in self._db.iterator(prefix=_COIN):
+        for key, value in self._scan(_COIN):
             yield key[1:], decode_coin(value)
 
     def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
-        raw = self._db.get(_TXINDEX + txid)
+        raw = self._get(_TXINDEX + txid)
         if raw is None:
             return None
         block_hash, position = msgpack.unpackb(raw)
@@ -153,24 +227,76 @@ class ChainDB:
 
     def address_coins(self, lock: bytes) -> Iterator[tuple[bytes, Coin]]:
         prefix = _ADDR_UTXO + lock
-        for key, value in self._db.iterator(prefix=prefix):
+        for key, value in self._scan(prefix):
             yield key[len(prefix) :], decode_coin(value)
 
     def address_history(self, lock: bytes) -> Iterator[tuple[int, int, bytes]]:
         """(height, position in block, txid) of every confirmed tx touching ``lock``."""
         prefix = _ADDR_HIST + lock
-        for key, _ in self._db.iterator(prefix=prefix):
+        for key, _ in self._scan(prefix):
             rest = key[len(prefix) :]
             yield int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big"), rest[8:]
 
     def mempool_txs(self) -> Iterator[Tx]:
-        for _, value in self._db.iterator(prefix=_MEMPOOL):
+        for _, value in self._scan(_MEMPOOL):
             yield decode_tx(value)
+
+    def block_headers(self) -> Iterator[BlockHeader]:
+        """The header of every stored block body (``--reindex`` orders blocks by them)."""
+        for _, raw in self._scan(_BODY):
+            try:
+                if raw.startswith(_BODY_HEAD):
+                    yield BlockHeader.deserialize(raw[3:83])
+                else:
+                    yield decode_block(raw).header
+            except ValueError as exc:
+                raise self.failed(ValueError(f"undecodable block body: {exc}")) from exc
 
     # --- writes --------------------------------------------------------------------
 
     def batch(self) -> Batch:
-        return Batch(self._db.write_batch(transaction=True))
+        """A batch to fill and write. Refused once a write has failed (LevelDB may have
+        dropped records after it) and when free space is below the minimum."""
+        if self._broken is not None:
+            raise self._broken
+        if self._min_free:
+            free = shutil.disk_usage(self.path).free
+            if free < self._min_free:
+                raise self.failed(
+                    StorageError(
+                        f"disk space is too low for the database in {self.path}: "
+                        f"{free // 1024} KiB free, {self._min_free // 1024} KiB needed. The "
+                        "node stops before writing: free disk space, then restart it"
+                    ),
+                    writing=True,
+                )
+        return Batch(self._db.write_batch(transaction=True, sync=True), self)
+
+    def wipe_chainstate(self, chunk: int = 10_000) -> int:
+        """Delete everything but the blocks, the mempool journal and the identity (the
+        start of ``--reindex``); the number of records deleted."""
+        deleted = 0
+        try:
+            doomed = []
+            for key in self._db.iterator(include_value=False, **_READ):
+                if not key.startswith(_KEPT_BY_REINDEX):
+                    doomed.append(key)
+            for start in range(0, len(doomed), chunk):
+                with self.batch() as batch:
+                    for key in doomed[start : start + chunk]:
+                        batch._wb.delete(key)
+                deleted += len(doomed[start : start + chunk])
+        except plyvel.Error as exc:
+            raise self.failed(exc, writing=True) from exc
+        return deleted
+
+
+def repair(path: str) -> None:
+    """LevelDB's repair: salvage what it can of a damaged database (``--repair``)."""
+    try:
+        plyvel.repair_db(path, paranoid_checks=True)
+    except plyvel.Error as exc:
+        raise StorageError(f"cannot repair the database in {path}: {exc}") from exc
 
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -186,20 +312,27 @@ def _index_value(rec: IndexRecord) -> bytes:
 class Batch:
     """One atomic write. Use as a context manager: written on exit, dropped on an error."""
 
-    def __init__(self, wb: plyvel.WriteBatch) -> None:
+    def __init__(self, wb: plyvel.WriteBatch, db: ChainDB) -> None:
         self._wb = wb
+        self._db = db
 
     def __enter__(self) -> Batch:
         self._wb.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._wb.__exit__(*exc)
+        try:
+            self._wb.__exit__(*exc)
+        except plyvel.Error as error:
+            raise self._db.failed(error, writing=True) from error
 
     def write(self) -> None:
         """Write now: for a batch not used as a context manager, prepared ahead of its
         verdict (a batch never written is simply dropped)."""
-        self._wb.write()
+        try:
+            self._wb.write()
+        except plyvel.Error as error:
+            raise self._db.failed(error, writing=True) from error
 
     def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
         self._wb.put(_INDEX + block_hash, _index_value(rec))

@@ -90,6 +90,10 @@ class P2PSettings:
     """Limits and timeouts. Defaults are Core's, adapted; tests may shorten the timers."""
 
     max_inbound: int = 117  # Core's 125 connections less its 8 outbound slots
+    # Open connections to the listener, handshaken or not (the node sizes it from its
+    # descriptor budget), and how long one may take to send its upgrade request's header.
+    max_connections: int = 256
+    header_timeout: float = 10.0
     handshake_timeout: float = 10.0
     ping_interval: float = 30.0
     ping_timeout: float = 90.0
@@ -131,8 +135,10 @@ class PeerManagerConfig:
     submit_tx: Callable[[Tx], Awaitable[object]]
     policy_error: type[Exception]
     mempool_tx: Callable[[bytes], Tx | None]
-    mempool_txids: Callable[[], Iterable[bytes]]  # parents before children
     have_tx: Callable[[bytes], bool]  # in the mempool or its orphan pool
+    # The mempool's txids, parents first: announced to each new peer (as Core's BIP 35
+    # mempool message would fetch them), so txs made during a partition cross after it.
+    mempool_txids: Callable[[], Iterable[bytes]]
     clock: Callable[[], int]  # the node's (mockable) wall clock, seconds
     publish: Callable[[str, dict[str, Any]], None]  # node events
     bind: str = "127.0.0.1"

@@ -43,6 +43,7 @@ from .banlist import Ban, BanList, ip_subject, node_subject, parse_subject
 from .config import ChainChange, PeerManagerConfig
 from .identity import NodeKey
 from .jsonfile import read_json, write_json
+from .listener import ConnectionGuard, GuardedSite
 from .messages import (
     INV_BLOCK,
     INV_TX,
@@ -199,7 +200,10 @@ class PeerManager:
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
             try:
-                await web.TCPSite(runner, cfg.bind, cfg.port).start()
+                guard = ConnectionGuard(
+                    "p2p", self.settings.max_connections, self.settings.header_timeout
+                )
+                await GuardedSite(runner, cfg.bind, cfg.port, guard).start()
             except OSError:
                 await runner.cleanup()
                 await self._session.close()

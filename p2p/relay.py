@@ -138,12 +138,9 @@ class TxRelay:
             self._task = None
 
     def add_peer(self, peer: Peer) -> None:
-        """A new peer hears of our whole mempool (bounded like any queue), so txs made while
-        it was away (a partition, a restart) reach it without waiting for a rebroadcast."""
-        st = PeerTxs()
-        for txid in islice(self.config.mempool_txids(), MAX_PENDING_PER_PEER):
-            st.pending[txid] = None
-        self._state[peer.id] = st
+        """A new peer is told of the whole mempool (bounded), in the usual batches."""
+        st = self._state[peer.id] = PeerTxs()
+        st.pending.update(dict.fromkeys(islice(self.config.mempool_txids(), MAX_PENDING_PER_PEER)))
 
     def remove_peer(self, peer: Peer) -> None:
         st = self._state.pop(peer.id, None)

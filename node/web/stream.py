@@ -1,12 +1,12 @@
 """``/events``: the node's event bus over a WebSocket, one JSON text message per event.
 
 Every event the node publishes goes out as it happens: ``block_connected`` {hash, height,
-txs}, ``block_disconnected`` {hash, height}, ``reorg`` {depth, tip, old_tip, old_height,
-fork, fork_height: the last block both branches share}, ``tx_accepted`` {txid; ``source``
-"reorg" for a tx a reorg returned to the mempool}, ``tx_rejected`` {txid, reason: the
-reject code}, and the peer events the p2p layer publishes: ``peer_connected`` {id, addr,
-...}, ``peer_disconnected`` {id, addr, reason: why, "misbehaving: ..." for a ban},
-``peer_banned`` {id, addr, address, reason}. Each carries ``type`` and ``time``.
+txs}, ``block_disconnected`` {hash, height}, ``reorg`` {depth, tip, old_tip, fork_hash,
+fork_height}, ``tx_accepted`` {txid, and ``source`` "reorg" or "orphan" for a tx that a
+disconnected block returned or a new parent completed}, ``tx_rejected`` {txid, reason: the
+reject code}, ``tx_replaced`` {txid, replaced_by}, and the peer events the p2p layer publishes
+(``peer_connected``, ``peer_disconnected`` {reason: why, an eviction included},
+``peer_banned``). Each carries ``type`` and ``time``.
 ``?types=a,b`` narrows the stream to those types.
 
 A subscriber is registered before the handshake completes, so a client that has its

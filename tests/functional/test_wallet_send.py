@@ -104,7 +104,9 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
     assert a.rpc.getbalances()["mine"]["immature"] == Decimal("5000")
     with pytest.raises(RpcFailure) as err:
         a.rpc.sendtoaddress(b_addr, 40)
-    assert err.value.code == -6 and err.value.message == "Insufficient funds"
+    change = sum(u["amount"] for u in a.rpc.listunspent(0))
+    assert err.value.code == -6
+    assert err.value.message == f"Insufficient funds (spendable: {change} OBOL)"
     assert all(u["confirmations"] == 0 for u in a.rpc.listunspent(0))
 
     # A longer competing branch confirms the payment again, on both sides.

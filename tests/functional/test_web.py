@@ -217,13 +217,18 @@ async def test_events_blocks_txs_rejections_and_reorgs(node, http):
         event, _ = await next_event(ws, "block_disconnected")
         assert event["hash"] == block.hash_hex and event["height"] == 102
         event, _ = await next_event(ws, "reorg")
-        tip = node.chain.tip
-        assert event["depth"] == 1
-        assert event["tip"] == tip.header.hash_hex
-        assert (event["old_tip"], event["old_height"]) == (block.hash_hex, 102)
-        assert (event["fork"], event["fork_height"]) == (tip.header.hash_hex, 101)
-        event, _ = await next_event(ws, "tx_accepted")  # the reorg returned it
-        assert (event["txid"], event["source"]) == (tx.txid_hex, "reorg")
+        fork = node.chain.tip.header.hash_hex
+        assert event == {
+            "type": "reorg",
+            "time": event["time"],
+            "depth": 1,
+            "tip": fork,
+            "old_tip": block.hash_hex,
+            "fork_hash": fork,
+            "fork_height": 101,
+        }
+        event, _ = await next_event(ws, "tx_accepted")  # the block's tx is back
+        assert event["txid"] == tx.txid_hex and event["source"] == "reorg"
 
         node.events.publish("peer_connected", {"addr": "127.0.0.1:1", "raw": b"not json"})
         node.events.publish("peer_banned", {"addr": "127.0.0.1:1", "reason": "bad-blk-pow"})

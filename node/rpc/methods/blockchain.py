@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from consensus.encoding import encode_coin
 from consensus.hashing import hash_to_hex
 from consensus.primitives import outpoint_key
 
+from ...chain import DEFAULT_CHECKBLOCKS, DEFAULT_CHECKLEVEL
 from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
 from ..params import as_bool, as_hash, as_int, parse_verbosity
@@ -18,6 +20,8 @@ from ..views import block_json, chain_tip_status, difficulty, header_json, lock_
 if TYPE_CHECKING:
     from ...chain import BlockIndex
     from ...node import Node
+
+log = logging.getLogger("obol.rpc")
 
 
 def register(reg: RpcRegistry, node: Node) -> None:
@@ -176,6 +180,22 @@ def register(reg: RpcRegistry, node: Node) -> None:
         Undo invalidateblock for a block, its ancestors and descendants."""
         entry = entry_for(blockhash)
         await node.chain_call(chain.reconsider_block, entry.hash)
+
+    @reg.method(category="blockchain")
+    async def verifychain(
+        checklevel: Any = DEFAULT_CHECKLEVEL, nblocks: Any = DEFAULT_CHECKBLOCKS
+    ) -> bool:
+        """verifychain ( checklevel nblocks )
+
+        Check the last ``nblocks`` blocks (0: all) against their undo data and the coin
+        set, at ``checklevel`` 0-4 (Bitcoin Core's); true if consistent. What failed is
+        in debug.log."""
+        level = as_int(checklevel, "checklevel", 0, 4)
+        count = as_int(nblocks, "nblocks", 0)
+        problem = await node.in_chain_thread(chain.verify, level, count)
+        if problem:
+            log.error("verifychain: %s", problem)
+        return not problem
 
     @reg.method(category="blockchain")
     def getmempoolinfo() -> dict[str, Any]:
