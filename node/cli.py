@@ -248,6 +248,7 @@ def rpc_call(
 ) -> Any:
     """One JSON-RPC call; returns the result or raises CliError with the node's message."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     body = json.dumps(
@@ -273,6 +274,13 @@ def rpc_call(
         except ValueError:
             raise CliError(f"HTTP error {exc.code} from the node") from exc
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            where = urllib.parse.urlsplit(url)
+            raise CliError(
+                f"nothing is listening on port {where.port} of {where.hostname}: is it running "
+                "(and with this --network and --rpc-port)?"
+            ) from exc
         raise CliError(f"cannot reach the node at {url}: is it running? ({exc})") from exc
     error = reply.get("error")
     if error:
@@ -289,6 +297,13 @@ def credentials(args: argparse.Namespace) -> tuple[str, str]:
     try:
         return read_cookie(cookie)
     except FileNotFoundError as exc:
+        others = [n for n in sorted(NETWORKS) if (args.datadir / n / ".cookie").is_file()]
+        if others:
+            running = " and a ".join(others)
+            raise CliError(
+                f"no {args.network} node runs with this --datadir, but a {running} node is "
+                f"running here: add --network {others[0]}"
+            ) from exc
         raise CliError(
             f"no cookie file at {cookie}: is the node running with this --datadir?"
         ) from exc

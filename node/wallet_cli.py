@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -219,11 +220,14 @@ def _preview(client: _Client, args: argparse.Namespace) -> dict[str, Any]:
 def cmd_history(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
     entries = client.call("listtransactions", ["*", args.count])
     lines = [
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e['time']))}  "
         f"{e['confirmations']:>7} conf  {e['category']:<9} {_amount(e['amount']):>20} OBOL  "
+        f"fee {_amount(e['fee']) if 'fee' in e else '-':>11}  "
         f"{e.get('address', '')}  {e['txid']}"
         for e in entries
     ]
-    return entries, "\n".join(lines) if lines else "no transactions yet"
+    head = f"{'time (UTC)':<19}  {'depth':>12}  {'category':<9} {'amount':>25}  {'fee':>15}"
+    return entries, "\n".join([head, *lines]) if lines else "no transactions yet"
 
 
 def cmd_unspent(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:

@@ -308,8 +308,10 @@ def _hex_or_none(h: bytes | None) -> str | None:
 
 
 def search(chain: Chain, mempool: Mempool, query: str) -> tuple[str, str] | None:
-    """(kind, id) for a height, block hash, txid or address; None when well formed but
-    unknown. ValueError (with a message for the user) when it is none of those forms."""
+    """(kind, id) for a height, block hash, txid or address; None when nothing matches.
+    ValueError (with a message for the user) when it is empty, a height out of range, or
+    an address of this network that does not decode: only then does the decoder's reason
+    help ("nonsense" is simply not found, not an "invalid separator position")."""
     q = query.strip()
     if not q:
         raise ValueError("type a height, block hash, txid or address")
@@ -326,7 +328,9 @@ def search(chain: Chain, mempool: Mempool, query: str) -> tuple[str, str] | None
     try:
         lock = decode_address(q, chain.params)
     except AddressError as exc:
-        raise ValueError(f"not a height, block hash, txid or address: {exc}") from exc
+        if not q.lower().startswith(chain.params.hrp + "1"):
+            return None
+        raise ValueError(f"not a valid address: {exc}") from exc
     return "address", encode_address(lock, chain.params)
 
 

@@ -147,6 +147,7 @@ class RestApi:
             ("/rest/address/{address}.json", self.address),
             ("/rest/search", self.search),
             ("/rest/peers.json", self.peers),
+            ("/rest/banned.json", self.banned),
             ("/rest/mining.json", self.mining),
             ("/rest/stats/difficulty.json", self.difficulty_series),
             ("/rest/stats/hashrate.json", self.hashrate_series),
@@ -291,7 +292,10 @@ class RestApi:
                 "peers": await self.peer_count(),
                 "networkhashps": network_hashps(node, NETWORK_HASHPS_BLOCKS),
                 "localhashps": node.solver.hashrate(),
-                "mining": node.config.mine_address is not None,
+                # --mine, --auto-mine and setgenerate all run the one miner task.
+                "mining": node.mining,
+                # The node's clock (setmocktime moves it): the page counts ages against it.
+                "now": node.clock.now(),
                 "subversion": USER_AGENT,
             }
         )
@@ -328,12 +332,15 @@ class RestApi:
         except ValueError as exc:
             raise RestError(400, str(exc)) from exc
         if found is None:
-            raise RestError(404, "no block or transaction with that hash or height")
+            raise RestError(404, "nothing found: no block, transaction or address matches")
         kind, ident = found
         return json_response({"type": kind, "id": ident})
 
     async def peers(self, request: web.Request) -> web.Response:
         return json_response(await self._peer_rpc("getpeerinfo", []))
+
+    async def banned(self, request: web.Request) -> web.Response:
+        return json_response(await self._peer_rpc("listbanned", []))
 
     async def mining(self, request: web.Request) -> web.Response:
         return json_response(await self._rpc("getmininginfo"))

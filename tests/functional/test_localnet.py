@@ -20,13 +20,13 @@ from tests.chain_helpers import key
 from .framework import ROOT, wait_until
 
 
-def obol(
-    *args: str, timeout: float = 120, cwd: Path = ROOT, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def obol(*args: str, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OBOL_LOCALNET", None)
     return subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -107,59 +107,66 @@ def wait_ready(net: Localnet, min_height: int) -> list[dict]:
     return wait_until(ready, timeout=120, interval=0.5)
 
 
-def test_regtest_localnet_with_faucet(tmp_path, tmp_path_factory):
+def test_regtest_localnet_with_faucet(tmp_path):
     net = Localnet(tmp_path / "localnet", "regtest", "--block-interval", "1")
+    stopped = False
     try:
         rows = wait_ready(net, 102)
         assert {r["name"] for r in rows} == {"node1", "node2", "node3"}
         assert all(r["rpc_url"].startswith("http://127.0.0.1:") for r in rows)
-        address = encode_address(key(42).lock, REGTEST)
-        paid, tx, block = net.run("faucet", address, "12.5").splitlines()
-        assert paid == f"paid 12.50000000 OBOL to {address}"
-        txid = tx.removeprefix("tx ")
-        assert block.startswith("in block ")
-        height, block_hash = block.split()[2:]
-        assert json.loads(net.rpc(0, "getrawtransaction", txid, "true"))["blockhash"] == block_hash
-        assert net.rpc(0, "getblockhash", height) == block_hash
+
+        second = obol("localnet", "up", "--dir", str(net.dir))
+        assert second.returncode == 1
+        assert "already running" in second.stderr and "node1 (pid" in second.stderr
+        assert [r["running"] for r in net.status()] == [True, True, True]
+
+        nested = obol("localnet", "status", "--json", cwd=net.dir / "node2")
+        assert [r["pid"] for r in json.loads(nested.stdout)] == [r["pid"] for r in rows]
+        lost = obol("localnet", "status", cwd=Path("/"))
+        assert lost.returncode == 1 and "in / and every folder above" in lost.stderr
+
+        address = net.rpc(1, "--wallet", "default", "getnewaddress")
+        lines = net.run("faucet", address, "12.5").splitlines()
+        assert lines[0] == f"sent 12.50000000 OBOL to {address}"
+        txid = lines[1].removeprefix("txid ")
+        assert len(txid) == 64 and lines[2].startswith("mined in block ")
         wait_until(
             lambda: json.loads(net.rpc(2, "getaddressbalance", address))["balance"] == 12.5,
             timeout=60,
             interval=0.5,
         )
+        _stranded_tx_is_mined_after_heal(net)
         height = net.status()[0]["height"]
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
         net.run("time", "+3600")
         assert int(net.rpc(1, "getblockcount")) > 0
 
-        # Found from a folder below the one holding localnet/, or through $OBOL_LOCALNET.
-        below = obol("localnet", "status", cwd=net.dir / "node1")
-        assert below.returncode == 0, below.stderr
-        assert below.stdout.splitlines()[1].startswith("node1 ")
-        elsewhere = tmp_path_factory.mktemp("elsewhere")  # no localnet/ here or above
-        by_env = obol("localnet", "status", cwd=elsewhere, env={"OBOL_LOCALNET": str(net.dir)})
-        assert by_env.returncode == 0, by_env.stderr
-        none = obol("localnet", "status", cwd=elsewhere)
-        assert none.returncode == 1
-        assert f"no localnet at {elsewhere / 'localnet' / 'localnet.json'}" in none.stderr
-
-        # A second `up` on a running network refuses at once and touches nothing.
-        second = obol("localnet", "up", "--dir", str(net.dir), timeout=30)
-        assert second.returncode == 1
-        assert "regtest localnet is already running" in second.stderr
-        assert len(net.status()) == 3 and all(r["running"] for r in net.status())
-
-        # `down` from another terminal returns once the nodes are gone (zombies of `up`
-        # count as gone), and `up` then ends by itself, cleanly.
         pids = [r["pid"] for r in net.status()]
-        assert obol("localnet", "down", "--dir", str(net.dir), timeout=30).returncode == 0
-        assert net.proc.wait(timeout=30) == 0
-        net.log.close()
-        assert not (net.dir / "localnet.json").exists()
-        for pid in pids:
-            wait_until(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=10)
+        assert net.run("down") == "stopped 3 nodes\n"
+        stopped = True
+        assert net.proc.wait(timeout=60) == 0  # `up` saw the network go and exited by itself
+        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
     finally:
-        if net.proc.poll() is None:
+        if not stopped:
             net.stop()
+        net.log.close()
+
+
+def _stranded_tx_is_mined_after_heal(net: Localnet) -> None:
+    """A tx made on node 2 while it is cut off from node 1 (the miner) reaches node 1 once
+    the partition heals: by the mempool announced to a new peer, or the wallet's resend."""
+    net.run("partition", "1", "2,3")
+    wait_until(lambda: net.status()[0]["peers"] == 0, timeout=30, interval=0.5)
+    payee = encode_address(key(42).lock, REGTEST)
+    txid = net.rpc(1, "--wallet", "default", "sendtoaddress", payee, "1")
+    wait_until(lambda: net.status()[2]["mempool"] == 1, timeout=30, interval=0.5)
+    net.run("heal")
+
+    def mined() -> bool:
+        tx = json.loads(net.rpc(1, "--wallet", "default", "gettransaction", txid))
+        return tx["confirmations"] >= 1
+
+    wait_until(mined, timeout=60, interval=0.5)
 
 
 def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
@@ -201,3 +208,13 @@ def test_devnet_partition_and_heal_make_a_reorg(tmp_path):
     finally:
         stop.set()
         net.stop()
+
+
+def test_up_fails_at_once_when_a_node_exits(tmp_path):
+    (tmp_path / "net" / "node1").mkdir(parents=True)
+    (tmp_path / "net" / "node1" / "regtest").write_text("a file where the network dir goes")
+    done = obol("localnet", "up", "--dir", str(tmp_path / "net"), "--nodes", "1")
+    assert done.returncode == 1
+    assert "node1 exited with code" in done.stderr and "node.log" in done.stderr
+    assert "timed out" not in done.stderr
+    assert not (tmp_path / "net" / "localnet.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -113,8 +114,18 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert '"value": 50.00000000' in done.stdout
     done = obol_rpc(node, "getblockhash", "999")
     assert done.returncode == 1
-    assert "Block height out of range" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == "error: error code: -8\nerror message:\nBlock height out of range\n"
+    assert obol_rpc(node, "createwallet", "w").returncode == 0
+    assert obol_rpc(node, "-rpcwallet=w", "getbalance").stdout == "0.00000000\n"
+    done = obol_rpc(node, "-rpcwallet=nosuch", "getbalance")
+    assert done.stderr.startswith("error: error code: -18\n")
+    done = obol_rpc(node, "--network", "devnet", "getblockcount")
+    assert "a regtest node is running here: add --network regtest" in done.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = obol_rpc(node, "--rpc-port", str(port), "getblockcount")
+    assert done.stderr.startswith(f"error: nothing is listening on port {port} of 127.0.0.1")
     done = obol_rpc(node, "nosuchmethod")
     assert done.returncode == 1
     assert "Method not found" in done.stderr

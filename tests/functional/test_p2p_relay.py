@@ -162,3 +162,11 @@ async def test_orphan_parents_come_from_the_announcing_peer(start_nodes):
         assert (info["addr_processed"], info["addr_rate_limited"]) == (1, 4)
         assert info["bytesrecv_per_msg"]["tx"] > 0
         await peer.close()
+
+        # A peer that connects later hears of the whole mempool, parents first, so txs made
+        # while it was away (a partition) are not stranded.
+        late = await RawPeer(session, node.p2p_address).connect()
+        await late.handshake()
+        announced = await late.expect(Inv)
+        assert announced.items == (InvItem(INV_TX, parent.txid), InvItem(INV_TX, child.txid))
+        await late.close()

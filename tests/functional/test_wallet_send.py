@@ -3,6 +3,7 @@ histories, the address index, and a reorg that unconfirms and reconfirms the pay
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -88,6 +89,9 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
         assert [h["txid"] for h in node.rpc.getaddresshistory(b_addr)] == [txid]
     history = obol_wallet(a, "history")
     assert history.returncode == 0 and txid in history.stdout and "send" in history.stdout
+    (sent,) = [line for line in history.stdout.splitlines() if txid in line and "send" in line]
+    fee = entry_for(a.rpc.listtransactions(), txid, "send")["fee"]
+    assert f"fee {fee:.8f}" in sent and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", sent)
 
     # A reorg takes the block away on both nodes: the payment is pending again.
     for node in (a, b):

@@ -406,9 +406,28 @@ async def test_rest_tx_address_mempool_and_search(node, http):
     ):
         status, found = await get(http, node, "/rest/search?q=" + query.replace(" ", "%20"))
         assert (status, found) == (200, expected), query
-    for query, code in (("103", 404), ("ab" * 32, 404), ("", 400), ("hello", 400), ("1" * 11, 400)):
+    for query, code in (
+        ("103", 404),
+        ("ab" * 32, 404),
+        ("nonsense", 404),
+        ("", 400),
+        ("obrt1nonsense", 400),
+        ("1" * 11, 404),
+    ):
         status, body = await get(http, node, f"/rest/search?q={query}")
         assert status == code and body["error"], query
+
+
+async def test_status_shows_any_miner_and_the_node_clock(node, http):
+    await rpc(http, node, "setmocktime", 2_000_000_000)
+    await rpc(http, node, "setgenerate", True, 1)
+    try:
+        _, st = await get(http, node, "/rest/status.json")
+        assert st["mining"] is True and st["now"] == 2_000_000_000
+    finally:
+        await rpc(http, node, "setgenerate", False)
+    _, st = await get(http, node, "/rest/status.json")
+    assert st["mining"] is False
 
 
 @pytest.mark.parametrize(
@@ -447,6 +466,7 @@ async def test_rest_errors_are_json(node, http, path, status):
 async def test_peers_without_p2p_are_none_not_an_error(node, http, monkeypatch):
     monkeypatch.setattr(node, "p2p", None)  # as a node whose p2p layer is disabled
     assert await get(http, node, "/rest/peers.json") == (200, [])
+    assert await get(http, node, "/rest/banned.json") == (200, [])
     status, st = await get(http, node, "/rest/status.json")
     assert status == 200 and st["peers"] == 0
     async with http.get(url(node, "/metrics")) as resp:

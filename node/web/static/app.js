@@ -14,6 +14,7 @@ const COIN_DECIMALS = 8;
 
 const state = {
   status: null,        // last /rest/status.json
+  clockOffset: 0,      // the node's clock minus the browser's, seconds
   feed: [],            // newest first
   route: null,         // {name, arg}
   renderToken: 0,      // a newer navigation makes older renders give up
@@ -84,8 +85,13 @@ function formatClock(seconds) {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+function nodeNow() {
+  // Ages count against the node's clock (setmocktime moves it), not the browser's.
+  return Date.now() / 1000 + state.clockOffset;
+}
+
 function timeAgo(seconds) {
-  const delta = Math.max(0, Date.now() / 1000 - seconds);
+  const delta = Math.max(0, nodeNow() - seconds);
   if (delta < 60) return `${Math.floor(delta)} s ago`;
   if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;
   if (delta < 86400) return `${Math.floor(delta / 3600)} h ago`;
@@ -186,6 +192,7 @@ function pageTitle(title, ...extra) {
 async function refreshStatus() {
   const s = await api('/rest/status.json');
   state.status = s;
+  state.clockOffset = s.now - Date.now() / 1000;
   const tipHeight = document.getElementById('tip-height');
   tipHeight.textContent = number(s.blocks);
   tipHeight.href = `#/block/${s.bestblockhash}`;
@@ -489,18 +496,28 @@ function paintChart(canvas, hoverX) {
   ctx.fillText(text, tx + 7, top + 10);
 }
 
+const REGTEST_HASHRATE_NOTE = 'Not charted on regtest: every block is at the easiest target and '
+  + 'comes when asked for, so work over time measures how often blocks were requested, not '
+  + 'hashing. Devnet charts it.';
+
 async function refreshCharts() {
   const diff = document.getElementById('chart-difficulty');
-  const rate = document.getElementById('chart-hashrate');
-  if (!diff || !rate) return;
+  let rate = document.getElementById('chart-hashrate');
+  if (!diff) return;
+  const chain = (state.status || await api('/rest/status.json')).chain;
+  if (rate && chain === 'regtest') {
+    rate.parentNode.replaceWith(h('div', { class: 'empty', id: 'hashrate-note', text: REGTEST_HASHRATE_NOTE }));
+    rate = null;
+  }
   const [d, r] = await Promise.all([
     api(`/rest/stats/difficulty.json?blocks=${SERIES_BLOCKS}`),
-    api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`),
+    rate ? api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`) : null,
   ]);
   drawChart(diff, d.map((p) => ({ x: p.height, y: p.difficulty })), {
     color: '--chart-line-2',
     format: difficultyText,
   });
+  if (!rate) return;
   drawChart(rate, r.map((p) => ({ x: p.height, y: p.hashrate })), {
     color: '--chart-line',
     format: (v) => scaled(v, 'H/s'),
@@ -710,8 +727,12 @@ function peerHeight(peer) {
 }
 
 async function viewPeers(view, _arg, token) {
-  const peers = await api('/rest/peers.json');
+  const [peers, bans] = await Promise.all([api('/rest/peers.json'), api('/rest/banned.json')]);
   if (token !== state.renderToken) return;
+  const banRows = bans.map((b) => h('tr', {},
+    h('td', { class: 'mono', text: b.address }),
+    h('td', { class: 'nowrap muted', text: timeAgo(b.ban_created), 'data-ago': b.ban_created }),
+    h('td', { class: 'nowrap', title: formatTime(b.banned_until), text: formatTime(b.banned_until) })));
   const rows = peers.map((p) => h('tr', {},
     h('td', { text: p.id }),
     h('td', { class: 'mono', text: p.addr }),
@@ -724,7 +745,9 @@ async function viewPeers(view, _arg, token) {
     pageTitle('Peers', h('span', { class: 'pill', text: `${peers.length} connected` })),
     panel('Connected peers', 'as getpeerinfo reports them',
       table([['Id'], ['Address'], ['Direction'], ['User agent'], ['Height', 'num'], ['Ping', 'num'], ['Connected']], rows,
-        'No peers connected. Start another node with --connect to this one, or use addnode.')));
+        'No peers connected. Start another node with --connect to this one, or use addnode.')),
+    panel('Banned', 'as listbanned reports them: misbehaving peers, setban, localnet partitions',
+      table([['Address or node id'], ['Since'], ['Until']], banRows, 'Nobody is banned.')));
 }
 
 function viewNotFound(view) {
