@@ -9,8 +9,9 @@ difficulty and hash-rate series. Where Core's REST reuses an RPC (chain info, me
 does this, so both always agree.
 
 Only public chain data is served here: no wallet, no key, no node control. Unknown things
-are 404 and malformed input 400, each with ``{"error": message}`` (the notxdetails and
-getutxos routes, which have Core's exact shapes, answer errors as Core does: text/plain);
+are 404 and malformed input 400, each with ``{"error": message}``, except on Core's own paths
+(chaininfo, headers, blockhashbyheight, mempool info and contents, block/notxdetails,
+getutxos), which have Core's shapes and answer errors as Core does: text/plain);
 an unexpected failure is logged with its traceback and answered 500 with a one-line
 message, never the traceback.
 """
@@ -135,15 +136,10 @@ class RestApi:
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         routes: list[tuple[str, Handler]] = [
-            ("/rest/chaininfo.json", self.chaininfo),
             ("/rest/status.json", self.status),
             ("/rest/block/{hash}.json", self.block),
-            ("/rest/headers/{count}/{hash}.json", self.headers),
-            ("/rest/blockhashbyheight/{height}.json", self.blockhash_by_height),
             ("/rest/blocks/recent.json", self.recent_blocks),
             ("/rest/tx/{txid}.json", self.tx),
-            ("/rest/mempool/info.json", self.mempool_info),
-            ("/rest/mempool/contents.json", self.mempool_contents),
             ("/rest/address/{address}.json", self.address),
             ("/rest/search", self.search),
             ("/rest/peers.json", self.peers),
@@ -154,6 +150,11 @@ class RestApi:
             ("/rest/{tail:.*}", self.unknown),  # last: JSON 404 for everything else
         ]
         core: list[tuple[str, Handler]] = [
+            ("/rest/chaininfo.json", self.chaininfo),
+            ("/rest/headers/{count}/{hash}.json", self.headers),
+            ("/rest/blockhashbyheight/{height}.json", self.blockhash_by_height),
+            ("/rest/mempool/info.json", self.mempool_info),
+            ("/rest/mempool/contents.json", self.mempool_contents),
             ("/rest/block/notxdetails/{hash}.json", self.block_notxdetails),
             ("/rest/getutxos/{tail:.*}.json", self.getutxos),
         ]

@@ -438,12 +438,6 @@ async def test_status_shows_any_miner_and_the_node_clock(node, http):
         ("/rest/block/" + "0" * 63 + ".json", 400),
         ("/rest/tx/" + "00" * 32 + ".json", 404),
         ("/rest/tx/nothex.json", 400),
-        ("/rest/headers/0/" + "00" * 32 + ".json", 400),
-        ("/rest/headers/2001/" + "00" * 32 + ".json", 400),
-        ("/rest/headers/5/" + "00" * 32 + ".json", 404),
-        ("/rest/blockhashbyheight/99.json", 404),
-        ("/rest/blockhashbyheight/-1.json", 400),
-        ("/rest/blockhashbyheight/1e3.json", 400),
         ("/rest/blocks/recent.json?count=0", 400),
         ("/rest/blocks/recent.json?count=abc", 400),
         ("/rest/blocks/recent.json?count=101", 400),
@@ -461,6 +455,26 @@ async def test_rest_errors_are_json(node, http, path, status):
     assert got == status
     assert isinstance(body["error"], str) and body["error"]
     assert "Traceback" not in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/rest/headers/0/" + "00" * 32 + ".json", 400),
+        ("/rest/headers/2001/" + "00" * 32 + ".json", 400),
+        ("/rest/headers/5/" + "00" * 32 + ".json", 404),
+        ("/rest/blockhashbyheight/99.json", 404),
+        ("/rest/blockhashbyheight/-1.json", 400),
+        ("/rest/blockhashbyheight/1e3.json", 400),
+    ],
+)
+async def test_cores_rest_paths_answer_errors_as_core(node, http, path, status):
+    """Core's own REST paths answer an error as Core does: text/plain, message and CRLF."""
+    async with http.get(url(node, path)) as resp:
+        assert resp.status == status
+        assert resp.content_type == "text/plain"
+        text = await resp.text()
+    assert text.endswith("\r\n") and len(text.strip()) > 0
 
 
 async def test_peers_without_p2p_are_none_not_an_error(node, http, monkeypatch):
