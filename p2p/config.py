@@ -111,6 +111,10 @@ class P2PSettings:
     block_stall_timeout: float = 10.0  # a peer with requests out and no block for this long
     max_blocks_to_announce: int = 8  # Core's MAX_BLOCKS_TO_ANNOUNCE; more: just the tip
     max_unconnecting_headers: int = 10  # Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS
+    # Headers of a branch with no more work than our tip, stored per peer and in all: such
+    # a branch costs an attacker nothing at a low target, yet each header is kept on disk.
+    max_low_work_headers_per_peer: int = 4_000
+    max_low_work_headers: int = 20_000
     tx_trickle_interval: float = 0.1
     max_inv_per_flush: int = 5000
     max_txs_in_flight: int = 100  # per peer, Core's MAX_PEER_TX_REQUEST_IN_FLIGHT
