@@ -115,6 +115,10 @@ class P2PSettings:
     # a branch costs an attacker nothing at a low target, yet each header is kept on disk.
     max_low_work_headers_per_peer: int = 4_000
     max_low_work_headers: int = 20_000
+    # Distinct node ids taken from one inbound host per window: a loopback peer is banned
+    # by node id (every localnet node is 127.0.0.1), and a new key must not undo a ban.
+    max_new_node_ids_per_host: int = 64
+    node_id_window: float = 3600.0
     tx_trickle_interval: float = 0.1
     max_inv_per_flush: int = 5000
     max_txs_in_flight: int = 100  # per peer, Core's MAX_PEER_TX_REQUEST_IN_FLIGHT
