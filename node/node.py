@@ -106,29 +106,13 @@ class Node:
         cfg = self.config
         self._loop = asyncio.get_running_loop()
         make_private_dirs(cfg.netdir)
-        db_path = str(cfg.netdir / "db")
         try:
             budget = fdbudget.plan(fdbudget.raise_limit())
         except fdbudget.TooFewDescriptors as exc:
             raise NodeError(str(exc)) from exc
         log.info("%s", budget.describe())
         self.sig_pool.start()
-        try:
-            if cfg.repair:
-                log.info("repairing the database in %s", db_path)
-                await self.in_chain_thread(repair_db, db_path)
-            self.db = await self.in_chain_thread(
-                ChainDB,
-                db_path,
-                self.params.name,
-                self._storage_failed,
-                cfg.min_free_mb * 1024 * 1024,
-                budget.database,
-                cfg.leveldb_cache_bytes,
-            )
-            self.chain = await self.in_chain_thread(self._open_chain)
-        except StorageError as exc:
-            raise NodeError(str(exc)) from exc
+        await self._open_storage(budget)
         self.mempool = Mempool(
             MempoolConfig(
                 params=self.params,
@@ -209,6 +193,28 @@ class Node:
             self.chain.height,
             self.chain.tip.header.hash_hex,
         )
+
+    async def _open_storage(self, budget: fdbudget.FdBudget) -> None:
+        """The database (repaired first with ``--repair``) and the chain on it; any
+        storage problem becomes the one-line NodeError the user sees."""
+        cfg = self.config
+        db_path = str(cfg.netdir / "db")
+        try:
+            if cfg.repair:
+                log.info("repairing the database in %s", db_path)
+                await self.in_chain_thread(repair_db, db_path)
+            self.db = await self.in_chain_thread(
+                ChainDB,
+                db_path,
+                self.params.name,
+                self._storage_failed,
+                cfg.min_free_mb * 1024 * 1024,
+                budget.database,
+                cfg.leveldb_cache_bytes,
+            )
+            self.chain = await self.in_chain_thread(self._open_chain)
+        except StorageError as exc:
+            raise NodeError(str(exc)) from exc
 
     def _open_chain(self) -> Chain:
         """The chain, rebuilt first if asked (``--reindex``), its tip checked against its
