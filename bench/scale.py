@@ -27,7 +27,7 @@ from consensus.pow import next_bits
 from . import mining
 from .blocks import Prober
 from .nodeproc import NodeProcess
-from .sync import build_chain, write_datadir
+from .sync import build_chain, follow_sync, write_datadir
 
 FANOUT_END = 200  # the sync chain's fan-out blocks end here
 QUERY_REPS = 5
@@ -51,21 +51,6 @@ def _rate(marks: list[tuple[float, int]], counts: list[int], lo: int, hi: int) -
     t_lo = next(t for t, h in marks if h >= lo)
     t_hi = next(t for t, h in marks if h >= hi)
     return sum(counts[lo + 1 : hi + 1]) / max(t_hi - t_lo, 1e-9)
-
-
-def _sync(syncing: NodeProcess, blocks: int) -> list[tuple[float, int]]:
-    client = syncing.client()
-    start = time.perf_counter()
-    marks = [(start, 0)]
-    while marks[-1][1] < blocks:
-        if time.perf_counter() - start > 7200:
-            raise RuntimeError(f"sync stalled at height {marks[-1][1]}")
-        time.sleep(0.2)
-        height = client.call("getblockcount")
-        if height != marks[-1][1]:
-            marks.append((time.perf_counter(), height))
-    client.close()
-    return marks
 
 
 def _timed_ms(node: NodeProcess, method: str, *params: object) -> float:
@@ -110,7 +95,7 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
             str(dbcache_mb),
         ]
         syncing.start()
-        marks = _sync(syncing, blocks)
+        marks = follow_sync(syncing, blocks, timeout=7200, interval=0.2)
         log(f"  synced in {marks[-1][0] - marks[0][0]:.0f} s")
         first = _rate(marks, counts, FANOUT_END, FANOUT_END + stretch)
         last = _rate(marks, counts, blocks - stretch, blocks)
