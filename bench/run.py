@@ -24,10 +24,11 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from . import blocks, ceilings, mining, rpc, sync
+from . import blocks, ceilings, mining, rpc, scale, sync
 from .nodeproc import NodeProcess, RpcError
 
 SECTIONS = ("ceilings", "blocks", "rpc", "mining", "sync")
+EXTRA_SECTIONS = ("scale",)  # only when named in --only: long
 CEILING_SECONDS = 0.4
 
 
@@ -117,6 +118,34 @@ def has_p2p(node: NodeProcess) -> bool:
     return True
 
 
+def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
+    log(f"scale: {blocks} blocks, --dbcache {dbcache_mb}")
+    stretch = min(1000, max(blocks // 10, 50))
+    fig = scale.run(workdir / "scale", log, blocks, stretch, dbcache_mb)
+    info = {"blocks": fig.blocks, "txs": fig.txs, "stretch_blocks": stretch}
+    return [
+        Row(
+            "scale_sync_tail_ratio",
+            fig.last_rate / fig.first_rate,
+            "ratio",
+            target=">= 0.85",
+            extra={**info, "first_tx_s": round(fig.first_rate), "last_tx_s": round(fig.last_rate)},
+        ),
+        Row("scale_rss_mb", fig.peak_rss_mb, "MB", target=f"<= {dbcache_mb} + 150 MB"),
+        Row("scale_addressbalance_ms", fig.balance_ms, "ms", target="<= 50 ms"),
+        Row("scale_addresshistory_ms", fig.history_ms, "ms", target="<= 50 ms"),
+        Row("scale_txoutset_muhash_ms", fig.muhash_ms, "ms", target="<= 50 ms"),
+        Row("scale_probe_max_ms", fig.probe_max_ms, "ms", target="<= 50 ms"),
+        Row(
+            "devnet_interval_s",
+            fig.devnet_interval_s,
+            "s",
+            target="7-13 s",
+            extra={"simulated": "ASERT, this machine's 1-worker hash rate"},
+        ),
+    ]
+
+
 def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     c = Ceilings()
@@ -127,6 +156,7 @@ def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
         ldb = ceilings.LevelDBCeiling()
         puts = [ldb.batch_puts() for _ in range(reps)]
         gets = [ldb.random_gets() for _ in range(reps)]
+        synced = [ldb.synced_writes() for _ in range(reps)]
         ldb.close()
         for _ in range(reps):
             for name in ("ed25519_verify_1core", "ed25519_verify_allcores", "sha256d_1core"):
@@ -285,6 +315,7 @@ def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
             Row("sha256d_1core", c.median("sha256d_1core"), "hash/s"),
             Row("leveldb_batch_puts", med(puts), "put/s"),
             Row("leveldb_random_gets", med(gets), "get/s"),
+            Row("leveldb_synced_writes", med(synced), "write/s"),
         ]
         return ceiling_rows + rows
     finally:
@@ -316,16 +347,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
-        help=f"comma-separated sections to run ({', '.join(SECTIONS)}); ceilings always run",
+        help=f"comma-separated sections to run ({', '.join(SECTIONS + EXTRA_SECTIONS)}); "
+        "ceilings always run; scale only when named",
     )
+    parser.add_argument("--scale-blocks", type=int, default=24_000, help="scale: chain length")
+    parser.add_argument("--dbcache", type=int, default=100, help="scale: the node's --dbcache")
     args = parser.parse_args(argv)
     sections = tuple(s for s in args.only.split(",") if s)
-    unknown = set(sections) - set(SECTIONS)
-    if unknown or args.reps < 1:
-        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}" if unknown else "--reps")
+    unknown = set(sections) - set(SECTIONS) - set(EXTRA_SECTIONS)
+    if unknown or args.reps < 1 or args.scale_blocks < 500:
+        parser.error(
+            f"unknown section(s): {', '.join(sorted(unknown))}"
+            if unknown
+            else "--reps/--scale-blocks"
+        )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="obol-bench-") as tmp:
         rows = run(sections, args.reps, Path(tmp))
+        if "scale" in sections:
+            rows += scale_rows(Path(tmp), args.scale_blocks, args.dbcache)
     log(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))

@@ -108,6 +108,25 @@ def write_datadir(gen: ChainGen, datadir: Path) -> None:
         db.close()
 
 
+def follow_sync(
+    syncing: NodeProcess, blocks: int, timeout: float, interval: float = 0.1
+) -> list[tuple[float, int]]:
+    """Poll the syncing node's height until it reaches ``blocks``: (time, height) at each
+    change, starting with (start, 0). RuntimeError when it stalls past ``timeout``."""
+    client = syncing.client()
+    start = time.perf_counter()
+    marks = [(start, 0)]
+    while marks[-1][1] < blocks:
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"sync stalled at height {marks[-1][1]}")
+        time.sleep(interval)
+        height = client.call("getblockcount")
+        if height != marks[-1][1]:
+            marks.append((time.perf_counter(), height))
+    client.close()
+    return marks
+
+
 def run(workdir: Path, log, blocks: int = SYNC_BLOCKS) -> SyncFigures:
     started = time.perf_counter()
     gen, counts = build_chain(blocks)
@@ -119,16 +138,8 @@ def run(workdir: Path, log, blocks: int = SYNC_BLOCKS) -> SyncFigures:
     try:
         syncing.extra_args = ["--connect", f"127.0.0.1:{source.p2p_port}"]
         syncing.start()
-        client = syncing.client()
-        start = time.perf_counter()
-        marks = [(start, 0)]
-        while marks[-1][1] < blocks:
-            if time.perf_counter() - start > 600:
-                raise RuntimeError(f"sync stalled at height {marks[-1][1]}")
-            time.sleep(0.1)
-            height = client.call("getblockcount")
-            if height != marks[-1][1]:
-                marks.append((time.perf_counter(), height))
+        marks = follow_sync(syncing, blocks, timeout=600)
+        start = marks[0][0]
         figures = SyncFigures()
         figures.seconds = marks[-1][0] - start
         figures.txs = sum(counts[1 : blocks + 1])
@@ -141,7 +152,6 @@ def run(workdir: Path, log, blocks: int = SYNC_BLOCKS) -> SyncFigures:
             t_hi = next(t for t, h in marks if h >= hi)
             if t_hi > t_lo:
                 figures.segment_rates.append(sum(counts[lo + 1 : hi + 1]) / (t_hi - t_lo))
-        client.close()
         return figures
     finally:
         syncing.stop()

@@ -385,19 +385,35 @@ class BlockConnector:
         return tuple(self._spent)
 
 
-def disconnect_block(block: Block, undo: BlockUndo, view: CoinViewCache) -> None:
-    """Undo ``connect_block``: remove the block's outputs, restore the coins it spent."""
+def disconnect_block(
+    block: Block, undo: BlockUndo, view: CoinViewCache, *, check_height: int | None = None
+) -> None:
+    """Undo ``connect_block``: remove the block's outputs, restore the coins it spent, tx
+    by tx from the last (a coin created and spent in the block is found in between).
+
+    With ``check_height`` (the block's height; verifychain), also check that each coin
+    removed is the one the block created and each coin restored was spent and is older:
+    ValueError on the first that is not."""
     remaining = len(undo)
     for tx in reversed(block.txs):
         txid = tx.txid
-        for index in range(len(tx.outputs)):
-            view.spend_coin(outpoint_key(txid, index))
+        for index, out in enumerate(tx.outputs):
+            key = outpoint_key(txid, index)
+            if check_height is not None and view.get_coin(key) != Coin(
+                out.value, out.lock, check_height, tx.is_coinbase
+            ):
+                raise ValueError(f"output {tx.txid_hex}:{index} is not in the coin set as created")
+            view.spend_coin(key)
         if tx.is_coinbase:
             continue
         remaining -= len(tx.inputs)
         if remaining < 0:
             raise ValueError("undo data does not match the block")
         for inp, coin in zip(tx.inputs, undo[remaining : remaining + len(tx.inputs)], strict=True):
+            if check_height is not None and (
+                coin.height > check_height or view.get_coin(inp.outpoint_key) is not None
+            ):
+                raise ValueError(f"coin spent by {tx.txid_hex} is unspent or from the future")
             view.add_coin(inp.outpoint_key, coin)
     if remaining != 0:
         raise ValueError("undo data does not match the block")

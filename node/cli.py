@@ -18,6 +18,8 @@ from typing import Any
 
 from consensus.params import NETWORKS
 
+from .config import DEFAULT_DBCACHE_MB, MIN_DBCACHE_MB
+
 DEFAULT_DATADIR = Path(os.environ.get("OBOL_DATADIR", Path.home() / ".obol"))
 
 
@@ -37,6 +39,16 @@ class RpcCallError(CliError):
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", choices=sorted(NETWORKS), default="regtest")
     p.add_argument("--datadir", type=Path, default=DEFAULT_DATADIR)
+
+
+def _dbcache(text: str) -> int:
+    try:
+        mb = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MB: {text!r}") from None
+    if mb < MIN_DBCACHE_MB:
+        raise argparse.ArgumentTypeError(f"at least {MIN_DBCACHE_MB} MB")
+    return mb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +72,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="mine a block to the default wallet every SECONDS (for local networks)",
     )
+    node.add_argument(
+        "--dbcache",
+        type=_dbcache,
+        default=DEFAULT_DBCACHE_MB,
+        metavar="MB",
+        help=f"memory for the coin cache and LevelDB's block cache (default {DEFAULT_DBCACHE_MB})",
+    )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
+    node.add_argument(
+        "--reindex",
+        action="store_true",
+        help="rebuild the chainstate and indexes from the stored blocks",
+    )
+    node.add_argument(
+        "--min-free-mb",
+        type=int,
+        default=50,
+        metavar="MB",
+        help="stop before writing when the datadir's disk has less free space (default 50)",
+    )
+    node.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a P2P or RPC connection that has not sent its request header by then",
+    )
+    node.add_argument(
+        "--repair",
+        action="store_true",
+        help="salvage a damaged database (LevelDB repair), then --reindex",
+    )
 
     rpc = sub.add_parser("rpc", help="call a JSON-RPC method (like bitcoin-cli)")
     _add_common(rpc)
@@ -69,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     rpc.add_argument("--rpc-host", default="127.0.0.1")
     rpc.add_argument("--rpc-user")
     rpc.add_argument("--rpc-password")
-    rpc.add_argument("--wallet", help="send to /wallet/<name>")
+    rpc.add_argument("--wallet", "-rpcwallet", help="send to /wallet/<name> (bitcoin-cli's name)")
+    rpc.add_argument(
+        "-named", action="store_true", help="arguments are NAME=VALUE pairs (as bitcoin-cli)"
+    )
     rpc.add_argument("method")
     rpc.add_argument("args", nargs="*")
 
@@ -83,9 +129,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LogFileHandler(logging.FileHandler):
+    """debug.log. The first failed write (a full disk) is said once on stderr, with the
+    reason, instead of logging's traceback for every record; the lines that fail are lost."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            reason = sys.exc_info()[1]
+            print(f"error: cannot write to {self.baseFilename}: {reason}", file=sys.stderr)
+
+
+class RepeatFilter(logging.Filter):
+    """At most ``burst`` identical lines (logger, level and text) each ``window`` seconds;
+    the next one let through after a quiet spell says how many were held back. A flood
+    (accept() failing, a peer repeating itself) cannot fill the disk; lines that differ,
+    as one per block, all pass."""
+
+    def __init__(self, burst: int = 10, window: float = 60.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [start, n, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage()[:300])
+        state = self._seen.get(key)
+        if state is None or record.created - state[0] >= self.window:
+            held = int(state[2]) if state else 0
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = [record.created, 1, 0]
+            if held:
+                record.msg = f"{record.msg} [{held} more like this held back]"
+            return True
+        state[1] += 1
+        if state[1] <= self.burst:
+            return True
+        state[2] += 1
+        return False
+
+
 def setup_logging(log_path: Path, debug: bool) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_path)
+    from .config import make_private_dirs
+
+    make_private_dirs(log_path.parent)
+    handler = LogFileHandler(log_path)
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -104,6 +196,10 @@ def cmd_node(args: argparse.Namespace) -> int:
             "credentials controls this node",
             file=sys.stderr,
         )
+    if args.header_timeout <= 0:
+        raise CliError("--header-timeout takes a number of seconds above 0")
+    if args.min_free_mb < 0:
+        raise CliError("--min-free-mb takes a number of MB, 0 or more")
     if args.auto_mine is not None and args.auto_mine <= 0:
         raise CliError("--auto-mine takes a number of seconds above 0")
     if bool(args.rpc_user) != bool(args.rpc_password):
@@ -122,6 +218,11 @@ def cmd_node(args: argparse.Namespace) -> int:
         mine_workers=args.mine_workers,
         auto_mine_interval=args.auto_mine,
         wallet=not args.no_wallet,
+        dbcache_mb=args.dbcache,
+        reindex=args.reindex or args.repair,
+        repair=args.repair,
+        min_free_mb=args.min_free_mb,
+        header_timeout=args.header_timeout,
     )
     if args.mine:
         from consensus.address import AddressError, decode_address
@@ -147,6 +248,7 @@ def rpc_call(
 ) -> Any:
     """One JSON-RPC call; returns the result or raises CliError with the node's message."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     body = json.dumps(
@@ -172,6 +274,13 @@ def rpc_call(
         except ValueError:
             raise CliError(f"HTTP error {exc.code} from the node") from exc
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            where = urllib.parse.urlsplit(url)
+            raise CliError(
+                f"nothing is listening on port {where.port} of {where.hostname}: is it running "
+                "(and with this --network and --rpc-port)?"
+            ) from exc
         raise CliError(f"cannot reach the node at {url}: is it running? ({exc})") from exc
     error = reply.get("error")
     if error:
@@ -188,6 +297,13 @@ def credentials(args: argparse.Namespace) -> tuple[str, str]:
     try:
         return read_cookie(cookie)
     except FileNotFoundError as exc:
+        others = [n for n in sorted(NETWORKS) if (args.datadir / n / ".cookie").is_file()]
+        if others:
+            running = " and a ".join(others)
+            raise CliError(
+                f"no {args.network} node runs with this --datadir, but a {running} node is "
+                f"running here: add --network {others[0]}"
+            ) from exc
         raise CliError(
             f"no cookie file at {cookie}: is the node running with this --datadir?"
         ) from exc
@@ -228,13 +344,26 @@ def pretty_json(obj: Any, indent: int = 0) -> str:
         items = [pad + pretty_json(v, indent + 1) for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     if isinstance(obj, Decimal):
-        return str(obj)
+        return format(obj, "f")  # str() gives 0E-8 for a zero with 8 decimals
     return json.dumps(obj)
+
+
+def named_params(words: list[str]) -> dict[str, Any]:
+    """bitcoin-cli's -named: each argument is NAME=VALUE, the value read as any argument."""
+    params: dict[str, Any] = {}
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not sep or not name:
+            raise CliError(f"-named takes NAME=VALUE arguments, not {word!r}")
+        if name in params:
+            raise CliError(f"parameter {name} given twice")
+        params[name] = parse_cli_arg(value)
+    return params
 
 
 def cmd_rpc(args: argparse.Namespace) -> int:
     user, password = credentials(args)
-    params = [parse_cli_arg(a) for a in args.args]
+    params = named_params(args.args) if args.named else [parse_cli_arg(a) for a in args.args]
     result = rpc_call(rpc_url(args), user, password, args.method, params)
     text = format_result(result)
     if text:

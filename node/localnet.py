@@ -83,7 +83,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="localnet_command", required=True)
 
     def with_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--dir", type=Path, default=Path("localnet"), help="default ./localnet")
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            default=None,
+            help="default $OBOL_LOCALNET, else the nearest ./localnet holding a running "
+            "network in this folder or one above it (up: ./localnet)",
+        )
         return parser
 
     up = with_dir(lsub.add_parser("up", help="start the nodes and show them live until Ctrl-C"))
@@ -125,7 +131,27 @@ def run(args: argparse.Namespace) -> int:
         "rpc": cmd_through,
         "wallet": cmd_through,
     }
+    args.dir = find_dir(args.dir, args.localnet_command == "up")
     return commands[args.localnet_command](args)
+
+
+def find_dir(given: Path | None, starting: bool) -> Path:
+    """The localnet folder: --dir, else $OBOL_LOCALNET, else (to reach a running network
+    from any folder of the clone) the nearest ``localnet/localnet.json`` upwards."""
+    if given is not None:
+        return given
+    if os.environ.get("OBOL_LOCALNET"):
+        return Path(os.environ["OBOL_LOCALNET"])
+    here = Path.cwd()
+    if starting:
+        return here / "localnet"
+    for folder in (here, *here.parents):
+        if (folder / "localnet" / STATE_FILE).is_file():
+            return folder / "localnet"
+    raise CliError(
+        f"no running localnet found: looked for localnet/{STATE_FILE} in {here} and every "
+        "folder above it (start one with: obol localnet up, or give --dir or $OBOL_LOCALNET)"
+    )
 
 
 # --- talking to the nodes -----------------------------------------------------------
@@ -138,24 +164,76 @@ def call(node: LocalNode, network: str, method: str, *params: Any, wallet: str =
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs. A node that exited but is not yet reaped by the ``up``
+    that started it is a zombie, which ``os.kill(pid, 0)`` still finds: /proc tells."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal test is all there is
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def free_port() -> int:
+def runs_node(node: LocalNode) -> bool:
+    """Whether ``node.pid`` is still that node, not a process that reused its pid."""
+    if not alive(node.pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{node.pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return node.datadir.encode() in cmdline
+
+
+def log_tail(node: LocalNode, lines: int = 15) -> str:
+    try:
+        text = (Path(node.datadir) / "node.log").read_text(errors="replace")
+    except OSError:
+        return "(no node.log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port(wanted: int = 0) -> int:
+    """``wanted`` if it can be bound (0 or taken: any free port)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", wanted))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def node_ports(datadir: Path) -> tuple[int, int]:
+    """The RPC and P2P ports this datadir had last time, while they are free: a restarted
+    localnet keeps its URLs, so bookmarks and scripts still reach the same node."""
+    path = datadir / "ports.json"
+    old = {"rpc": 0, "p2p": 0}
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        old.update({k: int(v) for k, v in json.loads(path.read_text()).items()})
+    rpc = free_port(old["rpc"])
+    p2p = free_port(old["p2p"])
+    if p2p == rpc:
+        p2p = free_port()
+    path.write_text(json.dumps({"rpc": rpc, "p2p": p2p}))
+    return rpc, p2p
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Poll ``predicate``; ``check`` raises at once when waiting longer is pointless."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        check()
         with contextlib.suppress(CliError, OSError, ValueError):
             if predicate():
                 return
@@ -168,10 +246,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 def _start_node(
     index: int, directory: Path, network: str, peers: list[LocalNode], extra: list[str]
-) -> LocalNode:
+) -> tuple[LocalNode, subprocess.Popen[bytes]]:
     datadir = (directory / f"node{index}").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
-    rpc_port, p2p_port = free_port(), free_port()
+    rpc_port, p2p_port = node_ports(datadir)
     args = [
         sys.executable,
         "-m",
@@ -198,7 +276,7 @@ def _start_node(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    return LocalNode(f"node{index}", str(datadir), rpc_port, p2p_port, proc.pid)
+    return LocalNode(f"node{index}", str(datadir), rpc_port, p2p_port, proc.pid), proc
 
 
 def _stop_nodes(state: LocalnetState) -> None:
@@ -221,6 +299,7 @@ def _stop_nodes(state: LocalnetState) -> None:
             while alive(node.pid) and time.monotonic() < end:
                 _reap(node.pid)
                 time.sleep(0.1)
+        _reap(node.pid)
 
 
 def _reap(pid: int) -> None:
@@ -230,6 +309,76 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _refuse_if_running(directory: Path) -> None:
+    """A second ``up`` must not start nodes on the same datadirs (they would fail on the
+    database lock) nor touch the running network's state file."""
+    try:
+        old = LocalnetState.load(directory)
+    except CliError:
+        return
+    running = [n for n in old.nodes if runs_node(n)]
+    if running:
+        names = ", ".join(f"{n.name} (pid {n.pid}, {n.rpc_url})" for n in running)
+        raise CliError(
+            f"a {old.network} localnet is already running in {directory.resolve()}: {names}; "
+            "stop it first with: obol localnet down"
+        )
+
+
+def _check_started(procs: dict[str, tuple[LocalNode, subprocess.Popen[bytes]]]) -> None:
+    for node, proc in procs.values():
+        if proc.poll() is not None:
+            raise CliError(
+                f"{node.name} exited with code {proc.returncode} while starting; "
+                f"the end of {node.datadir}/node.log:\n{log_tail(node)}"
+            )
+
+
+def _start_all(args: argparse.Namespace, directory: Path, nodes: list[LocalNode]) -> None:
+    """Start the nodes, appending each to ``nodes`` at once so a failure stops them all."""
+    network = args.network
+    procs: dict[str, tuple[LocalNode, subprocess.Popen[bytes]]] = {}
+    for i in range(1, args.nodes + 1):
+        extra = []
+        if i == 1 and network == "regtest":
+            extra = ["--auto-mine", str(args.block_interval)]
+        node, proc = _start_node(i, directory, network, list(nodes), extra)
+        procs[node.name] = (node, proc)
+        nodes.append(node)
+        LocalnetState(network, tuple(nodes)).save(directory)
+
+    def check() -> None:
+        _check_started(procs)
+
+    for node in nodes:
+        wait_for(
+            lambda n=node: call(n, network, "getblockcount") >= 0,
+            START_TIMEOUT,
+            f"{node.name} to start (see {node.datadir}/node.log)",
+            check,
+        )
+    if network == "regtest":
+        # Mature coins at once, so the faucet works from the first minute.
+        call(nodes[0], network, "generate", MATURE_BLOCKS)
+    else:
+        call(nodes[0], network, "setgenerate", True, 1)
+    if len(nodes) > 1:
+        for node in nodes:
+            wait_for(
+                lambda n=node: call(n, network, "getconnectioncount") >= 1,
+                START_TIMEOUT,
+                f"{node.name} to connect",
+                check,
+            )
+
+
+def _ours(directory: Path, state: LocalnetState) -> bool:
+    try:
+        return LocalnetState.load(directory).nodes == state.nodes
+    except CliError:
+        return False
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if not 1 <= args.nodes <= 16:
         raise CliError("--nodes takes 1 to 16")
@@ -237,13 +386,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise CliError("--block-interval takes a number of seconds above 0")
     directory: Path = args.dir
     directory.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(CliError):
-        old = LocalnetState.load(directory)
-        if any(alive(n.pid) for n in old.nodes):
-            raise CliError(f"a localnet is already running in {directory}: obol localnet down")
-    network = args.network
-    nodes: list[LocalNode] = []
-    state = LocalnetState(network, ())
+    _refuse_if_running(directory)
     stop_requested = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -252,38 +395,23 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    nodes: list[LocalNode] = []
     try:
-        for i in range(1, args.nodes + 1):
-            extra = []
-            if i == 1 and network == "regtest":
-                extra = ["--auto-mine", str(args.block_interval)]
-            nodes.append(_start_node(i, directory, network, list(nodes), extra))
-            state = LocalnetState(network, tuple(nodes))
-            state.save(directory)
-        for node in nodes:
-            wait_for(
-                lambda n=node: call(n, network, "getblockcount") >= 0,
-                START_TIMEOUT,
-                f"{node.name} to start (see {node.datadir}/node.log)",
-            )
-        if network == "regtest":
-            # Mature coins at once, so the faucet works from the first minute.
-            call(nodes[0], network, "generate", MATURE_BLOCKS)
-        else:
-            call(nodes[0], network, "setgenerate", True, 1)
-        if len(nodes) > 1:
-            for node in nodes:
-                wait_for(
-                    lambda n=node: call(n, network, "getconnectioncount") >= 1,
-                    START_TIMEOUT,
-                    f"{node.name} to connect",
-                )
-        print(f"localnet up: {len(nodes)} {network} nodes in {directory.resolve()}", flush=True)
-        _show_live(state, lambda: stop_requested)
+        _start_all(args, directory, nodes)
+        state = LocalnetState(args.network, tuple(nodes))
+        print(
+            f"localnet up: {len(state.nodes)} {state.network} nodes in {directory.resolve()}",
+            flush=True,
+        )
+        for node in state.nodes:
+            print(f"  {node.name}: dashboard and RPC at {node.rpc_url}", flush=True)
+        # `obol localnet down` from another terminal removes the state file: then we are done.
+        _show_live(state, lambda: stop_requested or not _ours(directory, state))
     finally:
         print("\nstopping the localnet...", flush=True)
+        state = LocalnetState(args.network, tuple(nodes))
         _stop_nodes(state)
-        with contextlib.suppress(FileNotFoundError):
+        if _ours(directory, state):
             (directory / STATE_FILE).unlink()
         print("localnet down", flush=True)
     return 0
@@ -320,14 +448,16 @@ def node_status(node: LocalNode, network: str) -> dict[str, Any]:
         return row
     try:
         info = call(node, network, "getblockchaininfo")
-        row["running"] = True
-        row["height"] = info["blocks"]
-        row["tip"] = info["bestblockhash"]
-        row["peers"] = call(node, network, "getconnectioncount")
-        row["mempool"] = call(node, network, "getmempoolinfo")["size"]
-        row["hashrate"] = float(call(node, network, "getmininginfo")["localhashps"])
+        live = {
+            "height": info["blocks"],
+            "tip": info["bestblockhash"],
+            "peers": call(node, network, "getconnectioncount"),
+            "mempool": call(node, network, "getmempoolinfo")["size"],
+            "hashrate": float(call(node, network, "getmininginfo")["localhashps"]),
+        }
     except (CliError, OSError, ValueError, KeyError):
-        return row
+        return row  # stopping half way through these calls: shown as down, not half filled
+    row.update(live, running=True)
     with contextlib.suppress(CliError, OSError, ValueError):
         row["balance"] = f"{Decimal(call(node, network, 'getbalance', wallet='default')):.8f}"
     return row
@@ -385,9 +515,14 @@ def cmd_faucet(args: argparse.Namespace) -> int:
         raise CliError(f"not an amount: {args.amount}") from exc
     first = state.nodes[0]
     txid = call(first, state.network, "sendtoaddress", args.address, amount, wallet="default")
-    print(txid)
+    print(f"sent {amount:.8f} OBOL to {args.address}")
+    print(f"txid {txid}")
     if state.network == "regtest":
-        call(first, state.network, "generate", 1)
+        (block,) = call(first, state.network, "generate", 1)
+        height = call(first, state.network, "getblockheader", block)["height"]
+        print(f"mined in block {height} {block}")
+    else:
+        print("node1 mines it in its next block")
     return 0
 
 

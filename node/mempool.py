@@ -3,7 +3,10 @@
 Every tx is validated as if for inclusion in the next block (height = tip + 1, finality
 against the tip's median time past), against the chain's coins overlaid with the outputs of
 txs already in the pool, minus the coins those txs spend. Conflicts are first-seen: a tx
-that spends a coin an in-mempool tx already spends is rejected (no replacement).
+that spends a coin an in-mempool tx already spends is rejected, unless every tx it
+conflicts with signals replaceability (opt-in replace-by-fee: bit 1 of the tx version, see
+``policy.signals_replaceable``) and it passes BIP 125's fee rules (``_check_replacement``);
+then it evicts them and their descendants.
 
 Order of checks in ``accept`` (Bitcoin Core's ``MemPoolAccept::PreChecks`` and the script
 checks after it), cheapest and most decisive first; a consensus failure found before a
@@ -13,7 +16,7 @@ policy failure is reported as the consensus ``RuleError``:
 2. policy on the tx alone: not a coinbase; size (``tx-size``); every output's key type
    known (``bad-txns-nonstandard-keytype``); no dust output (``dust``);
 3. consensus: final at the next height and the tip's median time past;
-4. ``txn-already-in-mempool``; ``txn-mempool-conflict``;
+4. ``txn-already-in-mempool``; ``txn-mempool-conflict`` (a conflict that does not signal);
 5. inputs: an input found nowhere makes the tx ``txn-already-known`` if one of its
    outputs is already confirmed, else an orphan (``missing-inputs``);
 6. consensus on inputs: coinbase maturity, value ranges, inputs cover outputs, each key
@@ -21,7 +24,9 @@ policy failure is reported as the consensus ``RuleError``:
    (``check_tx_inputs``, ``input_sig_checks`` without crypto); then policy: each policy
    spent is sane (``bad-txns-nonstandard-policy``: ``policy_text.sanity_problem``);
 7. fee policy: ``min relay fee not met``, ``mempool min fee not met`` (the rolling floor
-   raised by evictions); then ``too-long-mempool-chain`` (ancestor/descendant limits);
+   raised by evictions); replacement rules (``too many potential replacements``,
+   ``bad-txns-spends-conflicting-tx``, ``replacement-adds-unconfirmed``, ``insufficient
+   fee``); then ``too-long-mempool-chain`` (ancestor/descendant limits);
 8. consensus: the signatures, last because they are the expensive part, so a tx that is
    cheap to reject (low fee) never costs a verification (the same DoS reasoning as Core);
    a tx with both a bad signature and a low fee is therefore reported as low fee;
@@ -58,7 +63,7 @@ from consensus.validation import (
     verify_sig_checks,
 )
 
-from .policy import Policy, PolicyCode, PolicyError
+from .policy import Policy, PolicyCode, PolicyError, signals_replaceable
 
 # Height given to coins created by mempool txs (Bitcoin Core's MEMPOOL_HEIGHT): they are not
 # in any block yet. Such coins are never coinbase outputs, so maturity never reads it.
@@ -165,6 +170,7 @@ class _Candidate:
     entry: MempoolEntry
     parents: set[bytes]
     ancestors: set[bytes]
+    replaces: frozenset[bytes]  # in-mempool txs it evicts (replace-by-fee), with descendants
 
 
 class Mempool:
@@ -233,8 +239,14 @@ class Mempool:
 
     def coin(self, key: bytes) -> Coin | None:
         """An unspent output created by a mempool tx (height ``MEMPOOL_HEIGHT``)."""
+        if key in self._spenders:
+            return None
+        return self._output(key)
+
+    def _output(self, key: bytes) -> Coin | None:
+        """Output ``key`` of a mempool tx, spent or not."""
         node = self._nodes.get(key[:32])
-        if node is None or len(key) != 36 or key in self._spenders:
+        if node is None or len(key) != 36:
             return None
         outputs = node.entry.tx.outputs
         index = int.from_bytes(key[32:], "little")
@@ -335,6 +347,8 @@ class Mempool:
         keep: MempoolEntry | None = None,
     ) -> MempoolEntry:
         cand = self._check(tx, bypass_limits=bypass_limits, allow_orphan=allow_orphan, keep=keep)
+        if cand.replaces:
+            self._remove(set(cand.replaces))
         self._add(cand)
         if not bypass_limits and cand.entry.txid in self._trim():
             raise PolicyError(PolicyCode.MEMPOOL_FULL, "mempool full and the fee rate too low")
@@ -369,18 +383,15 @@ class Mempool:
         txid = tx.txid
         if txid in self._nodes:
             raise PolicyError(PolicyCode.ALREADY_IN_MEMPOOL)
-        for n, inp in enumerate(tx.inputs):
-            spender = self._spenders.get(inp.outpoint_key)
-            if spender is not None:
-                raise PolicyError(
-                    PolicyCode.CONFLICT, f"input {n} already spent by {spender[::-1].hex()}"
-                )
+        conflicts = self._conflicts(tx, replace=not bypass_limits)
 
         coins: dict[bytes, Coin] = {}
         missing: set[bytes] = set()
         for inp in tx.inputs:
             key = inp.outpoint_key
             coin = self.coin(key) or self.config.fetch_coin(key)
+            if coin is None and self._spenders.get(key) in conflicts:
+                coin = self._output(key)  # a replaced tx's input is the replacement's to take
             if coin is not None:
                 coins[key] = coin
             elif inp.prev_txid in self._nodes:
@@ -401,6 +412,7 @@ class Mempool:
             floor = self._rolling_floor()
             if floor and fee < floor * size:
                 raise PolicyError(PolicyCode.MEMPOOL_MIN_FEE, f"fee {fee} < {floor * size:.0f}")
+        replaces = self._check_replacement(tx, fee, conflicts) if conflicts else frozenset()
         parents = {key[:32] for key in coins if key[:32] in self._nodes}
         ancestors = self._ancestors_within_limits(parents)
         self.config.verifier(checks)
@@ -419,7 +431,63 @@ class Mempool:
             tuple(inp.outpoint_key for inp in tx.inputs),
             len(checks),
         )
-        return _Candidate(entry, parents, ancestors)
+        return _Candidate(entry, parents, ancestors, replaces)
+
+    def _conflicts(self, tx: Tx, *, replace: bool) -> set[bytes]:
+        """The in-mempool txs spending an input of ``tx``; each must signal replaceability
+        (else ``txn-mempool-conflict``: first seen wins), and ``replace`` must be allowed."""
+        conflicts: set[bytes] = set()
+        for n, inp in enumerate(tx.inputs):
+            spender = self._spenders.get(inp.outpoint_key)
+            if spender is None:
+                continue
+            if not replace or not signals_replaceable(self._nodes[spender].entry.tx.version):
+                raise PolicyError(
+                    PolicyCode.CONFLICT, f"input {n} already spent by {spender[::-1].hex()}"
+                )
+            conflicts.add(spender)
+        return conflicts
+
+    def _check_replacement(self, tx: Tx, fee: int, conflicts: set[bytes]) -> frozenset[bytes]:
+        """BIP 125's rules as Core applies them; returns every tx the replacement evicts.
+
+        Bounded eviction (rule 5), no new unconfirmed inputs (rule 2), a higher fee rate
+        than each tx it conflicts with, at least the fees of everything evicted (rule 3),
+        plus its own size at the incremental relay rate (rule 4): a replacement pays for
+        the bandwidth of relaying it, so replacing cannot be used to flood the network.
+        """
+        evicted = self._with_descendants(conflicts)
+        limit = self.policy.max_replacement_evictions
+        if len(evicted) > limit:
+            raise PolicyError(
+                PolicyCode.TOO_MANY_REPLACEMENTS, f"{len(evicted)} txs to evict, limit {limit}"
+            )
+        spent_by_conflicts = {key[:32] for t in conflicts for key in self._nodes[t].entry.spends}
+        for n, inp in enumerate(tx.inputs):
+            if inp.prev_txid in evicted:
+                raise PolicyError(PolicyCode.SPENDS_CONFLICTING, f"input {n} spends a replaced tx")
+            if inp.prev_txid in self._nodes and inp.prev_txid not in spent_by_conflicts:
+                raise PolicyError(PolicyCode.REPLACEMENT_ADDS_UNCONFIRMED, f"input {n}")
+        size = tx.size
+        for t in conflicts:
+            old = self._nodes[t].entry
+            if fee * old.size <= old.fee * size:
+                raise PolicyError(
+                    PolicyCode.INSUFFICIENT_FEE,
+                    f"new feerate {fee / size:.3f} <= old feerate {old.fee_rate:.3f}",
+                )
+        old_fees = sum(self._nodes[t].entry.fee for t in evicted)
+        if fee < old_fees:
+            raise PolicyError(
+                PolicyCode.INSUFFICIENT_FEE, f"less fees than conflicting txs; {fee} < {old_fees}"
+            )
+        relay = self.policy.incremental_relay_fee_rate * size
+        if fee - old_fees < relay:
+            raise PolicyError(
+                PolicyCode.INSUFFICIENT_FEE,
+                f"not enough additional fees to relay; {fee - old_fees} < {relay}",
+            )
+        return frozenset(evicted)
 
     def _missing_inputs(self, tx: Tx, missing: set[bytes], allow_orphan: bool) -> None:
         """Raise for a tx with inputs found nowhere: already confirmed, or an orphan."""

@@ -27,24 +27,27 @@ from consensus.builder import solve_header
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
-from p2p.config import PeerManagerConfig
+from p2p.config import P2PSettings, PeerManagerConfig
 from p2p.manager import PeerManager
 from wallet.errors import WalletError
 
+from . import fdbudget
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
-from .config import NodeConfig
+from .config import NodeConfig, make_private_dirs
 from .events import EventBus
-from .mempool import Mempool, MempoolConfig
+from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
 from .policy import Policy, PolicyError
+from .reindex import reindex
 from .rpc.auth import Authenticator
 from .rpc.registry import RpcRegistry
 from .rpc.server import RpcServer
 from .sigcache import SigCache
 from .sigpool import SigPool
 from .storage import ChainDB, StorageError
+from .storage import repair as repair_db
 from .wallets import WalletManager
 from .web import install as install_web
 
@@ -95,26 +98,21 @@ class Node:
         self.p2p: PeerManager | None = None
         self.registry = RpcRegistry()
         self._persisted_txids: set[bytes] = set()
+        self.fatal_error: str | None = None  # why the node stopped itself, if it did
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.netdir.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        make_private_dirs(cfg.netdir)
         try:
-            self.db = await self.in_chain_thread(ChainDB, str(cfg.netdir / "db"), self.params.name)
-        except StorageError as exc:
+            budget = fdbudget.plan(fdbudget.raise_limit())
+        except fdbudget.TooFewDescriptors as exc:
             raise NodeError(str(exc)) from exc
+        log.info("%s", budget.describe())
         self.sig_pool.start()
-        self.chain = await self.in_chain_thread(
-            Chain,
-            self.db,
-            self.params,
-            clock=self.clock.now,
-            verifier=self.sigcache.verifier,
-            on_connect=self._on_connect,
-            sig_pool=self.sig_pool,
-        )
+        await self._open_storage(budget)
         self.mempool = Mempool(
             MempoolConfig(
                 params=self.params,
@@ -144,12 +142,14 @@ class Node:
                 policy_error=PolicyError,
                 mempool_tx=lambda txid: e.tx if (e := self.mempool.get(txid)) else None,
                 have_tx=lambda txid: txid in self.mempool or self.mempool.has_orphan(txid),
+                mempool_txids=lambda: self.mempool.txids(),
                 clock=self.clock.now,
                 publish=self.events.publish,
                 bind=cfg.p2p_bind,
                 port=cfg.effective_p2p_port,
                 listen=cfg.listen,
                 connect=cfg.connect,
+                settings=P2PSettings(max_connections=budget.p2p, header_timeout=cfg.header_timeout),
             )
         )
         from .rpc.methods import register_all
@@ -165,6 +165,8 @@ class Node:
             host=cfg.rpc_bind,
             port=cfg.effective_rpc_port,
             on_call=self.metrics.rpc_call,
+            max_connections=budget.rpc,
+            header_timeout=cfg.header_timeout,
         )
         install_web(self.rpc.app, self)
         try:
@@ -191,6 +193,68 @@ class Node:
             self.chain.height,
             self.chain.tip.header.hash_hex,
         )
+
+    async def _open_storage(self, budget: fdbudget.FdBudget) -> None:
+        """The database (repaired first with ``--repair``) and the chain on it; any
+        storage problem becomes the one-line NodeError the user sees."""
+        cfg = self.config
+        db_path = str(cfg.netdir / "db")
+        try:
+            if cfg.repair:
+                log.info("repairing the database in %s", db_path)
+                await self.in_chain_thread(repair_db, db_path)
+            self.db = await self.in_chain_thread(
+                ChainDB,
+                db_path,
+                self.params.name,
+                self._storage_failed,
+                cfg.min_free_mb * 1024 * 1024,
+                budget.database,
+                cfg.leveldb_cache_bytes,
+            )
+            self.chain = await self.in_chain_thread(self._open_chain)
+        except StorageError as exc:
+            raise NodeError(str(exc)) from exc
+
+    def _open_chain(self) -> Chain:
+        """The chain, rebuilt first if asked (``--reindex``), its tip checked against its
+        blocks and the coin set (Core's -checkblocks), on its best valid chain (a kill
+        during invalidateblock may have left it half-way)."""
+        assert self.db is not None
+        db = self.db
+
+        def open_chain() -> Chain:
+            return Chain(
+                db,
+                self.params,
+                clock=self.clock.now,
+                verifier=self.sigcache.verifier,
+                on_connect=self._on_connect,
+                sig_pool=self.sig_pool,
+                coin_cache_size=self.config.coin_cache_coins,
+            )
+
+        if self.config.reindex:
+            return reindex(db, open_chain)
+        chain = open_chain()
+        problem = chain.verify()
+        if problem:
+            raise StorageError(
+                f"the chainstate in {db.path} does not match its blocks: {problem}. "
+                "Restart with --reindex to rebuild it from the stored blocks"
+            )
+        chain.activate_best_chain()
+        return chain
+
+    def _storage_failed(self, error: StorageError) -> None:
+        """The database failed (any thread): stop, as Core's AbortNode, so that nothing
+        is acknowledged past a write LevelDB may not have kept."""
+        if self.fatal_error is None:
+            self.fatal_error = str(error)
+            log.error("stopping: %s", error)
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop_requested.set)
 
     async def stop(self) -> None:
         """Stop in reverse order of start; safe to call twice."""
@@ -343,6 +407,21 @@ class Node:
             seconds * 1000,
         )
 
+    def _publish_reorg(self, update: ChainUpdate) -> None:
+        """The reorg event: its depth, the old and new tips, and the fork point (the last
+        block both branches share)."""
+        fork = self.chain.index[update.disconnected[-1].header.prev_hash]
+        self.events.publish(
+            "reorg",
+            {
+                "depth": update.reorg_depth,
+                "tip": self.chain.tip.header.hash_hex,
+                "old_tip": update.disconnected[0].hash_hex,
+                "fork_hash": fork.header.hash_hex,
+                "fork_height": fork.height,
+            },
+        )
+
     def _apply_update(self, update: ChainUpdate) -> None:
         """Bring the mempool, the persisted mempool and the event stream up to date."""
         if not update.connected and not update.disconnected:
@@ -364,12 +443,11 @@ class Node:
             left += [tx.txid for tx in self.mempool.remove_for_block(block)]
             entered += self.mempool.retry_orphans(txids)
         left += [tx.txid for tx in self.mempool.expire()]
+        returned: list[MempoolEntry] = []
         if update.disconnected:
-            returned = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
-            entered += self.mempool.readd_disconnected(returned)
-            self.events.publish(
-                "reorg", {"depth": update.reorg_depth, "tip": self.chain.tip.header.hash_hex}
-            )
+            self._publish_reorg(update)
+            txs = [tx for block in reversed(update.disconnected) for tx in block.txs[1:]]
+            returned = self.mempool.readd_disconnected(txs)
             self.metrics.reorg(update.reorg_depth)
         for block in update.connected:
             entry = self.chain.index[block.hash]
@@ -377,6 +455,10 @@ class Node:
                 "block_connected",
                 {"hash": block.hash_hex, "height": entry.height, "txs": len(block.txs)},
             )
+        for entry, source in [(e, "orphan") for e in entered] + [(e, "reorg") for e in returned]:
+            if entry.txid in self.mempool:
+                self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
+        entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
         self._persist_txs(new_txs)
         self._sync_persisted_mempool(left)
@@ -390,6 +472,9 @@ class Node:
         """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
         that it unblocked). Raises RuleError or PolicyError with the reject code."""
         async with self._lock:
+            spenders = (self.mempool.spender_of(i.outpoint_key) for i in tx.inputs)
+            conflicts = {t for t in spenders if t is not None}
+            replaced = set().union(conflicts, *map(self.mempool.descendants, conflicts))
             try:
                 entries = self.mempool.accept_with_orphans(tx, allow_orphan=allow_orphan)
             except (RuleError, PolicyError) as exc:
@@ -402,6 +487,12 @@ class Node:
                 log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
             self._persist_txs(accepted)
+            if replaced:
+                for txid in replaced:
+                    old = txid[::-1].hex()
+                    log.info("mempool: replaced txid=%s by txid=%s", old, tx.txid_hex)
+                    self.events.publish("tx_replaced", {"txid": old, "replaced_by": tx.txid_hex})
+                self._sync_persisted_mempool(replaced)
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
         return accepted
@@ -499,7 +590,9 @@ class Node:
         )
 
     async def mine_one(self, lock: bytes) -> Block | None:
-        """Mine one block on the current tip; None if the tip moved first."""
+        """Mine one block on the current tip; None if the tip moved first (while solving,
+        or between the solution and its submission: then the other block, found first on
+        the same parent, wins the tie and ours is "inconclusive")."""
         template = self.block_template(lock)
         # A random starting extranonce: two blocks mined on one parent in the same second
         # (say after invalidateblock) must not come out identical.
@@ -511,6 +604,8 @@ class Node:
         if block is None:
             return None
         result = await self.submit_block(block)
+        if result.status == "inconclusive" and self.chain.tip.hash != template.prev_hash:
+            return None
         if result.status != "accepted":
             raise RuntimeError(f"mined block rejected: {result.error or result.status}")
         return block
@@ -591,6 +686,14 @@ async def run_node(config: NodeConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         await node.stop()
         return 1
+    except Exception as exc:
+        log.exception("start-up failed")
+        print(
+            f"error: start-up failed ({exc!r}); the details are in {config.log_path}",
+            file=sys.stderr,
+        )
+        await node.stop()
+        return 1
     tune_interpreter()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -614,5 +717,8 @@ async def run_node(config: NodeConfig) -> int:
         log.error(
             "shutdown stuck at %r for %d s: exiting anyway", node.stop_stage, SHUTDOWN_TIMEOUT
         )
+        return 1
+    if node.fatal_error is not None:
+        print(f"error: {node.fatal_error}", file=sys.stderr)
         return 1
     return 0

@@ -21,6 +21,7 @@ class Policy:
     """Mempool and relay limits. All sizes are bytes of ``tx.serialize()``."""
 
     min_relay_fee_rate: int = 1  # units per byte; below it a tx is not relayed or kept
+    max_replacement_evictions: int = 100  # Core's MAX_REPLACEMENT_CANDIDATES (BIP 125 rule 5)
     incremental_relay_fee_rate: int = 1  # units per byte added to an evicted package's rate
     dust_limit: int = 546  # an output worth less than this costs more to spend than it holds
     max_tx_size: int = 100_000
@@ -41,6 +42,19 @@ class Policy:
             raise ValueError("ancestor and descendant limits count the tx itself: at least 1")
 
 
+# The opt-in replace-by-fee signal. The tx format has no per-input sequence number (BIP
+# 125 signals through nSequence), so the signal is bit 1 of the tx version: version 2 (or
+# any version with that bit) says "this tx may be replaced while unconfirmed". Consensus
+# ignores the version; only mempool policy reads it.
+REPLACEABLE_VERSION_BIT = 0x2
+REPLACEABLE_TX_VERSION = 2
+FINAL_TX_VERSION = 1
+
+
+def signals_replaceable(version: int) -> bool:
+    return bool(version & REPLACEABLE_VERSION_BIT)
+
+
 class PolicyCode(StrEnum):
     """Stable reject reasons, spelled as Bitcoin Core spells them."""
 
@@ -59,6 +73,11 @@ class PolicyCode(StrEnum):
     MEMPOOL_MIN_FEE = "mempool min fee not met"  # the rolling floor after evictions
     TOO_LONG_CHAIN = "too-long-mempool-chain"
     MEMPOOL_FULL = "mempool full"
+    # Replace-by-fee (BIP 125 as Core enforces it)
+    TOO_MANY_REPLACEMENTS = "too many potential replacements"
+    REPLACEMENT_ADDS_UNCONFIRMED = "replacement-adds-unconfirmed"
+    INSUFFICIENT_FEE = "insufficient fee"
+    SPENDS_CONFLICTING = "bad-txns-spends-conflicting-tx"
 
 
 class PolicyError(Exception):

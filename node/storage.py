@@ -7,19 +7,40 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     u + block hash           undo data (the coins the block spent, in order)
     c + txid + u32le(n)      coin [value, lock, height, coinbase]
     a + lock + outpoint      address index: unspent outputs of a lock -> coin
-    y + lock + u32be(height) + u32be(position) + txid    address history -> b""
+    y + lock + u32be(height) + u32be(position) + txid    address history -> [received, sent]
+    t + lock                 address totals [balance, received, tx count, coin count]
     x + txid                 tx index [block hash, position]
     p + txid                 mempool tx acknowledged to a caller (survives a crash)
-    m + name                 metadata: best block, schema version, network
+    m + name                 metadata: best block, schema version, network, coin set stats
 
 Every block connect or disconnect is one ``WriteBatch`` that carries the new best-block
-marker, so a process killed at any instant reopens on a consistent state.
+marker, so a process killed at any instant reopens on a consistent state. Batches are
+written with sync (the log is on disk before a write returns), so a power cut loses
+nothing a caller was told is stored.
+
+The database is opened with LevelDB's paranoid checks and every read verifies its
+checksums: damage is refused, never skipped. Any LevelDB error, at start-up or later,
+becomes a ``StorageError`` naming the datadir and what to do, and is reported to
+``on_failure`` (the node stops on the first one: after a failed write LevelDB may already
+have dropped records, so nothing may be acknowledged past it).
+
+The address
+totals are read-modify-written: a batch prepared while earlier ones still wait for their
+verdict (the chain's pipeline) reads the totals those will write, not the database's.
+
+The coin set's stats (MuHash3072 of every coin, coin count, total value) are kept the same
+way, so that gettxoutsetinfo with ``muhash`` reads one record instead of every coin.
+
+Schema 1 lacked the totals, the history values and the coin set stats;
+``migrate_to_schema_2`` rebuilds them from the stored blocks, undo data and coins, and
+only then bumps the schema.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import msgpack
@@ -34,9 +55,13 @@ from consensus.encoding import (
     encode_coin,
     encode_undo,
 )
-from consensus.primitives import Block, Tx, outpoint_key
+from consensus.errors import DecodeError
+from consensus.primitives import Block, BlockHeader, Tx, outpoint_key
 
-SCHEMA_VERSION = 1
+from .muhash import MuHash, coin_bytes
+
+SCHEMA_VERSION = 2
+_MIGRATABLE = {b"1"}
 
 _INDEX = b"h"
 _BODY = b"b"
@@ -44,17 +69,38 @@ _UNDO = b"u"
 _COIN = b"c"
 _ADDR_UTXO = b"a"
 _ADDR_HIST = b"y"
+_ADDR_TOTALS = b"t"
 _TXINDEX = b"x"
 _MEMPOOL = b"p"
 _META = b"m"
 _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
 _META_NETWORK = _META + b"network"
+_META_COINSTATS = _META + b"coinstats"  # msgpack [MuHash state, coin count, total value]
 _TXINDEX_VALUE_HEAD = b"\x92\xc4\x20"  # a 2-array, then a 32-byte bin: the block hash
+_BODY_HEAD = b"\x92\xc4\x50"  # a block's encoding: a 2-array, then its 80-byte header
+# What survives a reindex: the blocks, the mempool journal and the datadir's identity.
+_KEPT_BY_REINDEX = (_BODY, _MEMPOOL, _META_NETWORK, _META_SCHEMA)
+_READ = {"verify_checksums": True}
 
 
 class StorageError(Exception):
-    """The database cannot be used: wrong network or schema, locked, or corrupt."""
+    """The database cannot be used: wrong network or schema, locked, corrupt, or a write
+    failed (disk full). The message names the datadir and what to do."""
+
+
+def _reason(exc: Exception) -> str:
+    """plyvel's message (bytes from LevelDB) as text."""
+    detail = exc.args[0] if len(exc.args) == 1 else exc
+    return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+
+
+def damaged(path: str, detail: object) -> StorageError:
+    return StorageError(
+        f"the database in {path} is damaged ({detail}). Restart with --repair to salvage "
+        "it and rebuild the chainstate from the stored blocks (or move the datadir away "
+        "and sync again)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,33 +112,127 @@ class IndexRecord:
     ntx: int
 
 
+@dataclass(frozen=True, slots=True)
+class AddressTotals:
+    """Running totals of one lock over the active chain."""
+
+    balance: int
+    received: int
+    tx_count: int
+    utxo_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    height: int
+    position: int
+    txid: bytes
+    received: int
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoinStats:
+    """The coin set in one record, updated with every block."""
+
+    muhash: MuHash
+    txouts: int
+    total_amount: int
+
+
+def _stats_from(raw: bytes | None) -> CoinStats:
+    if raw is None:
+        return CoinStats(MuHash(), 0, 0)
+    state, txouts, total = msgpack.unpackb(raw)
+    return CoinStats(MuHash.deserialize(state), txouts, total)
+
+
+def _stats_value(stats: CoinStats) -> bytes:
+    return _pack([stats.muhash.serialize(), stats.txouts, stats.total_amount])
+
+
 class ChainDB:
     """Typed access to the chainstate. Reads are direct; writes go through ``Batch``."""
 
-    def __init__(self, path: str, network: str) -> None:
-        os.makedirs(path, exist_ok=True)
+    def __init__(
+        self,
+        path: str,
+        network: str,
+        on_failure: Callable[[StorageError], None] | None = None,
+        min_free_bytes: int = 0,
+        max_open_files: int = 1000,
+        cache_bytes: int = 8 * 2**20,
+    ) -> None:
+        """``cache_bytes``: LevelDB's block cache (its default is 8 MiB)."""
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        self.path = path
+        self._on_failure = on_failure
+        self._min_free = min_free_bytes
+        self._broken: StorageError | None = None  # the first failure: no write after it
+        self.needs_migration = False
         try:
-            self._db = plyvel.DB(path, create_if_missing=True)
+            # The bloom filter spares most disk reads for keys that are absent (a new
+            # coin's key, an address's first totals): ~1.25 bytes per key in memory.
+            self._db = plyvel.DB(
+                path,
+                create_if_missing=True,
+                paranoid_checks=True,
+                max_open_files=max_open_files,
+                bloom_filter_bits=10,
+                lru_cache_size=cache_bytes,
+            )
         except plyvel.IOError as exc:
-            raise StorageError(
-                f"cannot open the database at {path}: is another obol node using this "
-                f"datadir? ({exc})"
-            ) from exc
-        except plyvel.CorruptionError as exc:
-            raise StorageError(f"the database at {path} is corrupt: {exc}") from exc
+            if "lock" in str(exc).lower():
+                raise StorageError(
+                    f"cannot lock the database in {path}: is another obol node using this "
+                    f"datadir? ({_reason(exc)})"
+                ) from exc
+            raise damaged(path, _reason(exc)) from exc
+        except plyvel.Error as exc:
+            raise damaged(path, _reason(exc)) from exc
         try:
             self._check_identity(network)
         except StorageError:
             self._db.close()
             raise
 
+    def failed(self, exc: Exception, writing: bool = False) -> StorageError:
+        """The StorageError for a LevelDB error (or undecodable record), reported."""
+        if isinstance(exc, StorageError):
+            error = exc
+        elif writing:
+            error = StorageError(
+                f"cannot write to the database in {self.path} ({_reason(exc)}). The node "
+                "stops so that nothing unstored is acknowledged: free disk space (or fix "
+                "the disk), then restart it"
+            )
+        else:
+            error = damaged(self.path, _reason(exc))
+        if writing and self._broken is None:
+            self._broken = error
+        if self._on_failure is not None:
+            self._on_failure(error)
+        return error
+
+    def _get(self, key: bytes) -> bytes | None:
+        try:
+            return self._db.get(key, **_READ)
+        except plyvel.Error as exc:
+            raise self.failed(exc) from exc
+
+    def _scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._db.iterator(prefix=prefix, **_READ)
+        except plyvel.Error as exc:
+            raise self.failed(exc) from exc
+
     def _check_identity(self, network: str) -> None:
-        stored_net = self._db.get(_META_NETWORK)
-        stored_schema = self._db.get(_META_SCHEMA)
+        stored_net = self._get(_META_NETWORK)
+        stored_schema = self._get(_META_SCHEMA)
         if stored_net is None and stored_schema is None:
-            with self._db.write_batch() as wb:
-                wb.put(_META_NETWORK, network.encode())
-                wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+            with self.batch() as batch:
+                batch._wb.put(_META_NETWORK, network.encode())
+                batch._wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
             return
         if stored_net != network.encode():
             other = stored_net.decode(errors="replace") if stored_net else "unknown"
@@ -100,6 +240,9 @@ class ChainDB:
                 f"this datadir holds a {other} chain, not {network}: use --network {other} "
                 "or another --datadir"
             )
+        if stored_schema in _MIGRATABLE:
+            self.needs_migration = True
+            return
         if stored_schema != str(SCHEMA_VERSION).encode():
             found = stored_schema.decode(errors="replace") if stored_schema else "none"
             raise StorageError(
@@ -114,38 +257,39 @@ class ChainDB:
     # --- reads ---------------------------------------------------------------------
 
     def best_block(self) -> bytes | None:
-        return self._db.get(_META_BEST)
+        return self._get(_META_BEST)
 
     def index_records(self) -> Iterator[tuple[bytes, IndexRecord]]:
-        for key, value in self._db.iterator(prefix=_INDEX):
-            header, height, chainwork, status, ntx = msgpack.unpackb(value)
-            yield (
-                key[1:],
-                IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx),
-            )
+        for key, value in self._scan(_INDEX):
+            try:
+                header, height, chainwork, status, ntx = msgpack.unpackb(value)
+                rec = IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx)
+            except Exception as exc:  # any shape msgpack may hand back
+                raise self.failed(ValueError(f"undecodable block index record: {exc}")) from exc
+            yield key[1:], rec
 
     def block(self, block_hash: bytes) -> Block | None:
-        raw = self._db.get(_BODY + block_hash)
+        raw = self._get(_BODY + block_hash)
         return None if raw is None else decode_block(raw)
 
     def block_raw(self, block_hash: bytes) -> bytes | None:
-        return self._db.get(_BODY + block_hash)
+        return self._get(_BODY + block_hash)
 
     def undo(self, block_hash: bytes) -> tuple[Coin, ...] | None:
-        raw = self._db.get(_UNDO + block_hash)
+        raw = self._get(_UNDO + block_hash)
         return None if raw is None else decode_undo(raw)
 
     def get_coin(self, key: bytes) -> Coin | None:
-        raw = self._db.get(_COIN + key)
+        raw = self._get(_COIN + key)
         return None if raw is None else decode_coin(raw)
 
     def coins(self) -> Iterator[tuple[bytes, Coin]]:
         """Every coin, in key order (the order gettxoutsetinfo hashes them in)."""
-        for key, value in self._db.iterator(prefix=_COIN):
+        for key, value in self._scan(_COIN):
             yield key[1:], decode_coin(value)
 
     def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
-        raw = self._db.get(_TXINDEX + txid)
+        raw = self._get(_TXINDEX + txid)
         if raw is None:
             return None
         block_hash, position = msgpack.unpackb(raw)
@@ -153,24 +297,155 @@ class ChainDB:
 
     def address_coins(self, lock: bytes) -> Iterator[tuple[bytes, Coin]]:
         prefix = _ADDR_UTXO + lock
-        for key, value in self._db.iterator(prefix=prefix):
+        for key, value in self._scan(prefix):
             yield key[len(prefix) :], decode_coin(value)
 
     def address_history(self, lock: bytes) -> Iterator[tuple[int, int, bytes]]:
         """(height, position in block, txid) of every confirmed tx touching ``lock``."""
         prefix = _ADDR_HIST + lock
-        for key, _ in self._db.iterator(prefix=prefix):
+        for key, _ in self._scan(prefix):
             rest = key[len(prefix) :]
             yield int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big"), rest[8:]
 
+    def address_totals(self, lock: bytes) -> AddressTotals:
+        raw = self._get(_ADDR_TOTALS + lock)
+        return AddressTotals(*(msgpack.unpackb(raw) if raw else (0, 0, 0, 0)))
+
+    def coin_stats(self) -> CoinStats:
+        return _stats_from(self._get(_META_COINSTATS))
+
+    def address_coin(self, lock: bytes, key: bytes) -> Coin | None:
+        raw = self._get(_ADDR_UTXO + lock + key)
+        return None if raw is None else decode_coin(raw)
+
+    def address_history_page(
+        self, lock: bytes, before: tuple[int, int] | None, count: int
+    ) -> list[HistoryRow]:
+        """Up to ``count`` history rows of ``lock``, newest first, older than the tx at
+        (height, position) ``before`` when given: a page costs its own size."""
+        prefix = _ADDR_HIST + lock
+        if before is None:
+            it = self._db.iterator(prefix=prefix, reverse=True, **_READ)
+        else:
+            stop = prefix + before[0].to_bytes(4, "big") + before[1].to_bytes(4, "big")
+            it = self._db.iterator(start=prefix, stop=stop, reverse=True, **_READ)
+        rows = []
+        with it:
+            for key, value in it:
+                if len(rows) == count:
+                    break
+                rest = key[len(prefix) :]
+                received, sent = msgpack.unpackb(value)
+                height, position = int.from_bytes(rest[:4], "big"), int.from_bytes(rest[4:8], "big")
+                rows.append(HistoryRow(height, position, rest[8:], received, sent))
+        return rows
+
+    def migrate_to_schema_2(
+        self, blocks: Iterable[tuple[int, Block, tuple[Coin, ...]]], progress: Callable[[int], None]
+    ) -> None:
+        """Rebuild the schema-1 address index's history values and totals from the active
+        chain's (height, block, undo), in chain order, and the coin set stats from the
+        coins. Rerunnable: the schema is bumped in the last batch only, so a kill leaves a
+        datadir that migrates again."""
+        totals: dict[bytes, list[int]] = {}
+        wb = self._db.write_batch()
+        for done, (height, block, undo) in enumerate(blocks, 1):
+            for position, tx, spent in _per_tx(block, undo):
+                hist = _hist_suffix(height, position, tx.txid)
+                for lock, flow in _tx_flows(tx, spent).items():
+                    wb.put(_ADDR_HIST + lock + hist, _pack(flow[:2]))
+                    _add_delta(totals, lock, flow, 1)
+            if done % 1000 == 0:
+                wb.write()
+                wb = self._db.write_batch()
+                progress(done)
+        for lock, delta in totals.items():
+            wb.put(_ADDR_TOTALS + lock, _pack(delta))
+        wb.put(_META_COINSTATS, _stats_value(self.scan_coin_stats()))
+        wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+        wb.write()
+        self.needs_migration = False
+
+    def scan_coin_stats(self) -> CoinStats:
+        """The coin set's stats from every coin: what the running record must equal."""
+        muhash, txouts, total = MuHash(), 0, 0
+        for key, coin in self.coins():
+            muhash.insert(coin_bytes(key, coin.value, coin.lock, coin.height, coin.coinbase))
+            txouts += 1
+            total += coin.value
+        return CoinStats(muhash, txouts, total)
+
     def mempool_txs(self) -> Iterator[Tx]:
-        for _, value in self._db.iterator(prefix=_MEMPOOL):
+        for _, value in self._scan(_MEMPOOL):
             yield decode_tx(value)
+
+    def block_headers(
+        self, on_bad: Callable[[bytes, Exception], None] | None = None
+    ) -> Iterator[BlockHeader]:
+        """The header of every stored block body (``--reindex`` orders blocks by them).
+        An undecodable body fails the scan, or with ``on_bad`` is reported and skipped."""
+        for key, raw in self._scan(_BODY):
+            try:
+                if raw.startswith(_BODY_HEAD):
+                    yield BlockHeader.deserialize(raw[3:83])
+                else:
+                    yield decode_block(raw).header
+            except (ValueError, DecodeError) as exc:  # DecodeError is no ValueError
+                if on_bad is None:
+                    raise self.failed(ValueError(f"undecodable block body: {exc}")) from exc
+                on_bad(key[1:], exc)
 
     # --- writes --------------------------------------------------------------------
 
-    def batch(self) -> Batch:
-        return Batch(self._db.write_batch(transaction=True))
+    def batch(self, after: Batch | None = None) -> Batch:
+        """A batch to fill and write. Refused once a write has failed (LevelDB may have
+        dropped records after it) and when free space is below the minimum. ``after``: a
+        batch prepared before it and not yet written, whose address totals and coin set
+        stats this one builds on."""
+        if self._broken is not None:
+            raise self._broken
+        if self._min_free:
+            free = shutil.disk_usage(self.path).free
+            if free < self._min_free:
+                raise self.failed(
+                    StorageError(
+                        f"disk space is too low for the database in {self.path}: "
+                        f"{free // 1024} KiB free, {self._min_free // 1024} KiB needed. The "
+                        "node stops before writing: free disk space, then restart it"
+                    ),
+                    writing=True,
+                )
+        return Batch(self._db.write_batch(transaction=True, sync=True), self, after)
+
+    def wipe_chainstate(self, chunk: int = 10_000) -> int:
+        """Delete everything but the blocks, the mempool journal and the identity (the
+        start of ``--reindex``); the number of records deleted."""
+        deleted = 0
+        try:
+            doomed = []
+            for key in self._db.iterator(include_value=False, **_READ):
+                if not key.startswith(_KEPT_BY_REINDEX):
+                    doomed.append(key)
+            for start in range(0, len(doomed), chunk):
+                with self.batch() as batch:
+                    for key in doomed[start : start + chunk]:
+                        batch._wb.delete(key)
+                deleted += len(doomed[start : start + chunk])
+            # the chainstate is rebuilt by this code, in its own schema
+            with self.batch() as batch:
+                batch._wb.put(_META_SCHEMA, str(SCHEMA_VERSION).encode())
+            self.needs_migration = False
+        except plyvel.Error as exc:
+            raise self.failed(exc, writing=True) from exc
+        return deleted
+
+
+def repair(path: str) -> None:
+    """LevelDB's repair: salvage what it can of a damaged database (``--repair``)."""
+    try:
+        plyvel.repair_db(path, paranoid_checks=True)
+    except plyvel.Error as exc:
+        raise StorageError(f"cannot repair the database in {path}: {exc}") from exc
 
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -186,20 +461,95 @@ def _index_value(rec: IndexRecord) -> bytes:
 class Batch:
     """One atomic write. Use as a context manager: written on exit, dropped on an error."""
 
-    def __init__(self, wb: plyvel.WriteBatch) -> None:
+    def __init__(self, wb: plyvel.WriteBatch, db: ChainDB, after: Batch | None) -> None:
         self._wb = wb
+        self._db = db
+        self._after = after
+        self._pending: dict[bytes, bytes | None] = {}  # read-modify-written keys
+        self.written = False
 
     def __enter__(self) -> Batch:
         self._wb.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._wb.__exit__(*exc)
+        try:
+            self._wb.__exit__(*exc)
+        except plyvel.Error as error:
+            raise self._db.failed(error, writing=True) from error
+        if exc[0] is None:
+            self._written()
 
     def write(self) -> None:
         """Write now: for a batch not used as a context manager, prepared ahead of its
         verdict (a batch never written is simply dropped)."""
-        self._wb.write()
+        try:
+            self._wb.write()
+        except plyvel.Error as error:
+            raise self._db.failed(error, writing=True) from error
+        self._written()
+
+    def _written(self) -> None:
+        # From now on the database holds these totals: later batches read them there.
+        self.written = True
+        self._pending = {}
+        self._after = None
+
+    def _read(self, key: bytes) -> bytes | None:
+        """``key`` as it will be once the unwritten batches before this one are written."""
+        batch: Batch | None = self
+        while batch is not None and not batch.written:
+            if key in batch._pending:
+                return batch._pending[key]
+            batch = batch._after
+        return self._db._get(key)
+
+    def _put_read(self, key: bytes, value: bytes | None) -> None:
+        self._pending[key] = value
+        if value is None:
+            self._wb.delete(key)
+        else:
+            self._wb.put(key, value)
+
+    def _apply_totals(self, deltas: dict[bytes, list[int]], sign: int) -> None:
+        for lock, delta in deltas.items():
+            raw = self._read(_ADDR_TOTALS + lock)
+            old = msgpack.unpackb(raw) if raw else [0, 0, 0, 0]
+            new = [o + sign * d for o, d in zip(old, delta, strict=True)]
+            self._put_read(_ADDR_TOTALS + lock, _pack(new) if new[2] else None)
+
+    def _apply_coin_stats(
+        self, block: Block, height: int, undo: tuple[Coin, ...], sign: int
+    ) -> None:
+        """Fold the block's coins into the coin set stats: ``sign`` 1 connects (its new
+        coins in, the coins it spent out), -1 disconnects. A coin created and spent in the
+        block never was in the set, so it is left out of both sides."""
+        created: dict[bytes, tuple[bytes, int]] = {}  # key -> (element bytes, value)
+        for position, tx in enumerate(block.txs):
+            for n, out in enumerate(tx.outputs):
+                key = outpoint_key(tx.txid, n)
+                raw = coin_bytes(key, out.value, out.lock, height, position == 0)
+                created[key] = (raw, out.value)
+        spent: list[tuple[bytes, int]] = []
+        for _, tx, coins in _per_tx(block, undo):
+            for inp, c in zip(tx.inputs, coins, strict=False):
+                if created.pop(inp.outpoint_key, None) is None:
+                    key = inp.outpoint_key
+                    spent.append((coin_bytes(key, c.value, c.lock, c.height, c.coinbase), c.value))
+        delta = MuHash()
+        for raw, _ in created.values():
+            delta.insert(raw)
+        for raw, _ in spent:
+            delta.remove(raw)
+        if sign < 0:
+            delta = MuHash(delta.denominator, delta.numerator)
+        old = _stats_from(self._read(_META_COINSTATS))
+        muhash = MuHash(old.muhash.numerator, old.muhash.denominator)
+        muhash.combine(delta)
+        change = len(created) - len(spent)
+        value = sum(v for _, v in created.values()) - sum(v for _, v in spent)
+        new = CoinStats(muhash, old.txouts + sign * change, old.total_amount + sign * value)
+        self._put_read(_META_COINSTATS, _stats_value(new))
 
     def put_index(self, block_hash: bytes, rec: IndexRecord) -> None:
         self._wb.put(_INDEX + block_hash, _index_value(rec))
@@ -250,27 +600,23 @@ class Batch:
         location = _TXINDEX_VALUE_HEAD + block_hash  # msgpack [bin32 block hash, position]
         height_be = height.to_bytes(4, "big")
         get_encoded = encoded.get
-        at = 0
-        for position, tx in enumerate(block.txs):
+        deltas: dict[bytes, list[int]] = {}
+        for position, tx, spent in _per_tx(block, undo):
             txid = tx.txid
             put(_TXINDEX + txid, location + _pack(position))
-            touched = set()
-            if position:  # the coinbase spends nothing
-                for inp in tx.inputs:
-                    lock = undo[at].lock
-                    at += 1
-                    delete(_ADDR_UTXO + lock + inp.outpoint_key)
-                    touched.add(lock)
+            for inp, coin in zip(tx.inputs, spent, strict=False):
+                delete(_ADDR_UTXO + coin.lock + inp.outpoint_key)
             for n, out in enumerate(tx.outputs):
-                lock = out.lock
                 key = txid + n.to_bytes(4, "little")
                 raw = get_encoded(key)
                 if raw is not None:
-                    put(_ADDR_UTXO + lock + key, raw)
-                touched.add(lock)
+                    put(_ADDR_UTXO + out.lock + key, raw)
             hist = height_be + position.to_bytes(4, "big") + txid
-            for lock in touched:
-                put(_ADDR_HIST + lock + hist, b"")
+            for lock, flow in _tx_flows(tx, spent).items():
+                put(_ADDR_HIST + lock + hist, _pack(flow[:2]))
+                _add_delta(deltas, lock, flow, 1)
+        self._apply_totals(deltas, 1)
+        self._apply_coin_stats(block, height, undo, 1)
 
     def disconnect(
         self,
@@ -283,19 +629,43 @@ class Batch:
         spent inside the block ends up absent."""
         self._apply_coin_changes(changes)
         self._wb.delete(_UNDO + block.hash)
+        deltas: dict[bytes, list[int]] = {}
         for position, tx, spent in reversed(list(_per_tx(block, undo))):
             txid = tx.txid
             self._wb.delete(_TXINDEX + txid)
-            touched = set()
             for n, out in enumerate(tx.outputs):
                 self._wb.delete(_ADDR_UTXO + out.lock + outpoint_key(txid, n))
-                touched.add(out.lock)
             for inp, coin in zip(tx.inputs, spent, strict=False):
                 self._wb.put(_ADDR_UTXO + coin.lock + inp.outpoint_key, encode_coin(coin))
-                touched.add(coin.lock)
             hist = _hist_suffix(height, position, txid)
-            for lock in touched:
+            for lock, flow in _tx_flows(tx, spent).items():
                 self._wb.delete(_ADDR_HIST + lock + hist)
+                _add_delta(deltas, lock, flow, 1)
+        self._apply_totals(deltas, -1)
+        self._apply_coin_stats(block, height, undo, -1)
+
+
+def _tx_flows(tx: Tx, spent: tuple[Coin, ...]) -> dict[bytes, list[int]]:
+    """Per lock the tx touches: [received, sent, outputs to it, inputs from it]."""
+    flows: dict[bytes, list[int]] = {}
+    for coin in spent:
+        flow = flows.setdefault(coin.lock, [0, 0, 0, 0])
+        flow[1] += coin.value
+        flow[3] += 1
+    for out in tx.outputs:
+        flow = flows.setdefault(out.lock, [0, 0, 0, 0])
+        flow[0] += out.value
+        flow[2] += 1
+    return flows
+
+
+def _add_delta(deltas: dict[bytes, list[int]], lock: bytes, flow: list[int], sign: int) -> None:
+    """Add a tx's flow for ``lock`` to a block's change of its totals."""
+    d = deltas.setdefault(lock, [0, 0, 0, 0])
+    d[0] += sign * (flow[0] - flow[1])
+    d[1] += sign * flow[0]
+    d[2] += sign
+    d[3] += sign * (flow[2] - flow[3])
 
 
 def _hist_suffix(height: int, position: int, txid: bytes) -> bytes:

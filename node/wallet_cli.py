@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -53,9 +54,10 @@ def add_parser(
     c.add_argument("--label", default="")
     c.add_argument("--type", choices=("ed25519", "secp256k1"), default=None)
     command("balance", "trusted, pending and immature balance")
-    c = command("send", "pay AMOUNT OBOL to ADDRESS")
+    c = command("send", "pay AMOUNT OBOL to ADDRESS (--all: everything, less the fee)")
     c.add_argument("address")
-    c.add_argument("amount")
+    c.add_argument("amount", nargs="?")
+    c.add_argument("--all", action="store_true", help="empty the wallet into ADDRESS")
     c.add_argument("--fee-rate", type=int, default=None, help="units per byte")
     c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     c = command("history", "recent payments in and out")
@@ -156,7 +158,20 @@ def cmd_balance(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
     return mine, "\n".join(lines)
 
 
+def _send_amount(client: _Client, args: argparse.Namespace) -> None:
+    """Check AMOUNT against --all; with --all, AMOUNT is every spendable coin."""
+    if args.all == (args.amount is not None):
+        raise CliError("give either AMOUNT or --all")
+    if args.all:
+        coins = client.call("listunspent", [0])
+        total = sum((Decimal(c["amount"]) for c in coins if c["safe"]), Decimal(0))
+        if not total:
+            raise CliError("nothing to send: the wallet has no spendable coins")
+        args.amount = f"{total:.8f}"
+
+
 def cmd_send(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    _send_amount(client, args)
     if not args.yes and sys.stdin.isatty():
         preview = _preview(client, args)
         answer = input(
@@ -166,17 +181,20 @@ def cmd_send(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
         if answer.strip().lower() not in ("y", "yes"):
             raise CliError("cancelled: nothing was sent")
     params: dict[str, Any] = {"address": args.address, "amount": args.amount, "verbose": True}
+    if args.all:
+        params["subtractfeefromamount"] = True
     if args.fee_rate is not None:
         params["fee_rate"] = args.fee_rate
     sent = client.call("sendtoaddress", params)
+    amount = Decimal(args.amount) - (sent["fee"] if args.all else 0)
     result = {
         "txid": sent["txid"],
         "address": args.address,
-        "amount": Decimal(args.amount),
+        "amount": amount,
         "fee": sent["fee"],
     }
     text = (
-        f"sent {_amount(args.amount)} OBOL to {args.address}, fee {_amount(sent['fee'])} OBOL\n"
+        f"sent {_amount(amount)} OBOL to {args.address}, fee {_amount(sent['fee'])} OBOL\n"
         f"txid {sent['txid']}"
     )
     return result, text
@@ -193,18 +211,23 @@ def _preview(client: _Client, args: argparse.Namespace) -> dict[str, Any]:
     except RpcError as exc:
         raise CliError(exc.message) from exc
     raw = Tx(1, (), (TxOut(value, lock),), 0).serialize().hex()
-    options = {} if args.fee_rate is None else {"fee_rate": args.fee_rate}
+    options: dict[str, Any] = {} if args.fee_rate is None else {"fee_rate": args.fee_rate}
+    if args.all:
+        options["subtractFeeFromOutputs"] = [0]
     return client.call("fundrawtransaction", [raw, options])
 
 
 def cmd_history(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
     entries = client.call("listtransactions", ["*", args.count])
     lines = [
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e['time']))}  "
         f"{e['confirmations']:>7} conf  {e['category']:<9} {_amount(e['amount']):>20} OBOL  "
+        f"fee {_amount(e['fee']) if 'fee' in e else '-':>11}  "
         f"{e.get('address', '')}  {e['txid']}"
         for e in entries
     ]
-    return entries, "\n".join(lines) if lines else "no transactions yet"
+    head = f"{'time (UTC)':<19}  {'depth':>12}  {'category':<9} {'amount':>25}  {'fee':>15}"
+    return entries, "\n".join([head, *lines]) if lines else "no transactions yet"
 
 
 def cmd_unspent(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:

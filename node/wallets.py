@@ -29,29 +29,34 @@ for the test suite only: never set it for a wallet that holds real value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consensus.coins import Coin
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
-from consensus.primitives import Tx, TxOut, outpoint_key
+from consensus.params import COIN
+from consensus.primitives import Tx, TxIn, TxOut, outpoint_key
 from wallet import keystore
-from wallet.coinselect import Candidate, Selection, select_coins
+from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
 from wallet.errors import InsufficientFunds, WalletError
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
 from wallet.mnemonic import NEW_WALLET_ENTROPY_BYTES
 from wallet.txbuild import input_size, sign_inputs, unsigned_tx
 from wallet.wallet import SentRecord, Wallet, WalletKey, mnemonic_entropy
 
-from .policy import PolicyError
+from .mempool import MempoolEntry
+from .policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION, PolicyError, signals_replaceable
 
 if TYPE_CHECKING:
     from .node import Node
@@ -63,6 +68,11 @@ WALLET_FILE = "wallet.json"
 SETTINGS_FILE = "settings.json"
 FALLBACK_FEE_RATE = 10  # units per byte, Core's -fallbackfee: obol has no fee estimator
 MAX_UNLOCK_SECONDS = 100_000_000  # Core's cap on walletpassphrase's timeout
+# Unconfirmed wallet txs are announced again this often. Core waits about a day on a real
+# network; a local one mines every few seconds and is partitioned on purpose, so a minute.
+REBROADCAST_INTERVAL = 60.0
+MAX_SENT_SCANNED = 10_000  # the newest sent txs looked at per round
+MAX_REBROADCAST = 1_000  # txs announced per wallet per round
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -87,6 +97,18 @@ class WalletAlreadyLoaded(WalletError):
 
 class WalletAlreadyExists(WalletError):
     code = -36
+
+
+class InvalidTxid(WalletError):
+    code = -5
+
+
+class InvalidWalletParameter(WalletError):
+    code = -8
+
+
+def format_units(units: int) -> str:
+    return f"{units // COIN}.{units % COIN:08d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +181,9 @@ class LoadedWallet:
         self.lock = asyncio.Lock()
         self.relock_handle: asyncio.TimerHandle | None = None
         self.unlocked_until = 0
+        # Outpoint keys lockunspent set aside: coin selection never picks them. In memory
+        # only, as Core's default (non-persistent) locks: a restart or reload frees them.
+        self.locked_coins: set[bytes] = set()
 
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.wallet.to_json(), indent=1).encode())
@@ -188,6 +213,7 @@ class WalletManager:
         self.dir = node.config.netdir / "wallets"
         self.settings_path = node.config.netdir / SETTINGS_FILE
         self.loaded: dict[str, LoadedWallet] = {}
+        self._rebroadcaster: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -207,6 +233,9 @@ class WalletManager:
                 await self.load(name)
             except WalletError as exc:
                 log.warning("wallet %r marked load_on_startup was not loaded: %s", name, exc)
+        self._rebroadcaster = asyncio.create_task(
+            self._rebroadcast_loop(), name="wallet-rebroadcast"
+        )
 
     def startup_wallets(self) -> list[str]:
         """Names marked load_on_startup (``<netdir>/settings.json``, key ``wallet``)."""
@@ -229,8 +258,37 @@ class WalletManager:
         write_atomic(self.settings_path, json.dumps({"wallet": names}, indent=1).encode())
 
     async def stop(self) -> None:
+        task, self._rebroadcaster = self._rebroadcaster, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for name in list(self.loaded):
             self.unload(name)
+
+    async def _rebroadcast_loop(self) -> None:
+        """Core's ResendWalletTransactions, on a local network's time scale: a tx that a
+        peer dropped, or that never crossed a partition, is announced again."""
+        while True:
+            await asyncio.sleep(REBROADCAST_INTERVAL)
+            for lw in list(self.loaded.values()):
+                try:
+                    await self.rebroadcast(lw)
+                except Exception:
+                    log.exception("wallet %s: rebroadcast failed", lw.name)
+
+    async def rebroadcast(self, lw: LoadedWallet) -> int:
+        """Resubmit the wallet's lost unconfirmed txs, then announce (up to
+        MAX_REBROADCAST of) those in the mempool to every peer not known to have them."""
+        await self._resubmit(lw)
+        txs = [
+            decode_tx(record.raw)
+            for txid, record in islice(reversed(lw.wallet.sent.items()), MAX_SENT_SCANNED)
+            if txid in self.node.mempool
+        ][:MAX_REBROADCAST]
+        if txs and self.node.p2p is not None:
+            self.node.p2p.relay_txs(txs)
+        return len(txs)
 
     # --- which wallet --------------------------------------------------------------
 
@@ -239,7 +297,10 @@ class WalletManager:
         if name is not None:
             lw = self.loaded.get(name)
             if lw is None:
-                raise WalletNotFound("Requested wallet does not exist or is not loaded")
+                loaded = ", ".join(sorted(self.loaded)) or "none"
+                raise WalletNotFound(
+                    f"Requested wallet does not exist or is not loaded (loaded: {loaded})"
+                )
             return lw
         if len(self.loaded) == 1:
             return next(iter(self.loaded.values()))
@@ -415,16 +476,22 @@ class WalletManager:
             return out.value, out.lock
         return None
 
-    def unspent(self, locks: Iterable[bytes]) -> list[OwnedCoin]:
+    def unspent(
+        self,
+        locks: Iterable[bytes],
+        confirmed: Mapping[bytes, list[tuple[bytes, Coin]]] | None = None,
+    ) -> list[OwnedCoin]:
         """Unspent coins of ``locks``: confirmed ones no mempool tx spends, then outputs of
         mempool txs that no other mempool tx spends. A coin in both (a block connected and
-        the mempool not yet updated) counts once, as confirmed."""
+        the mempool not yet updated) counts once, as confirmed. ``confirmed``: each lock's
+        index entries, when read beforehand off the event loop."""
         db = self.node.chain.db
         mempool = self.node.mempool
         wanted = set(locks)
         coins: dict[bytes, OwnedCoin] = {}
         for lock in wanted:
-            for key, coin in db.address_coins(lock):
+            found = db.address_coins(lock) if confirmed is None else confirmed[lock]
+            for key, coin in found:
                 if mempool.spender_of(key) is None:
                     coins[key] = OwnedCoin(
                         key[:32],
@@ -573,6 +640,8 @@ class WalletManager:
         limit = self.node.policy.max_ancestors
         out = []
         for coin in self.coins(lw):
+            if coin.key in lw.locked_coins:
+                continue
             if coin.height is None:
                 if not (unconfirmed and coin.from_me):
                     continue
@@ -583,22 +652,59 @@ class WalletManager:
             out.append(Candidate(coin.key, coin.value, input_size(coin.index, coin.lock[0])))
         return out
 
-    def select(self, lw: LoadedWallet, payments: Sequence[int], fee_rate: int) -> Selection:
-        """Confirmed mature coins first; our own unconfirmed change only if they fall short."""
+    def spendable(self, lw: LoadedWallet) -> int:
+        """What coin selection may spend: mature coins and own change, less locked coins."""
+        return sum(c.value for c in self._candidates(lw, True))
+
+    def select(
+        self,
+        lw: LoadedWallet,
+        payments: Sequence[int],
+        fee_rate: int,
+        subtract: Sequence[int] = (),
+        required: Sequence[Candidate] = (),
+    ) -> tuple[Selection, list[int]]:
+        """Confirmed mature coins first; our own unconfirmed change only if they fall
+        short. Returns the selection and the payments (less the fee where ``subtract``)."""
         dust = self.node.policy.dust_limit
+
+        def attempt(unconfirmed: bool) -> tuple[Selection, list[int]]:
+            keys = {c.key for c in required}
+            candidates = [c for c in self._candidates(lw, unconfirmed) if c.key not in keys]
+            if subtract:
+                return select_subtracting_fee(candidates, payments, subtract, fee_rate, dust)
+            return select_coins(candidates, payments, fee_rate, dust, required), list(payments)
+
         try:
-            return select_coins(self._candidates(lw, False), payments, fee_rate, dust)
+            return attempt(False)
         except InsufficientFunds:
-            return select_coins(self._candidates(lw, True), payments, fee_rate, dust)
+            try:
+                return attempt(True)
+            except InsufficientFunds as exc:
+                raise InsufficientFunds(
+                    f"{exc} (spendable: {format_units(self.spendable(lw))} OBOL)"
+                ) from exc
 
     def fund(
-        self, lw: LoadedWallet, outputs: Sequence[TxOut], fee_rate: int
+        self,
+        lw: LoadedWallet,
+        outputs: Sequence[TxOut],
+        fee_rate: int,
+        replaceable: bool = True,
+        subtract: Sequence[int] = (),
+        preset: Sequence[TxIn] = (),
     ) -> tuple[Tx, int, int]:
         """An unsigned tx paying ``outputs`` from our coins with change: (tx, fee, change
-        position or -1). Takes a change key when there is change."""
+        position or -1). Takes a change key when there is change. ``replaceable`` sets the
+        opt-in replace-by-fee signal (the tx version); ``subtract`` lists the outputs
+        that pay the fee; ``preset`` inputs (the wallet's coins) are spent in any case."""
         self.refresh(lw)
-        selection = self.select(lw, [o.value for o in outputs], fee_rate)
-        outs = list(outputs)
+        if preset and subtract:
+            raise InvalidWalletParameter("obol cannot subtract the fee with preset inputs")
+        required = [self._preset_candidate(lw, i) for i in preset]
+        payments = [o.value for o in outputs]
+        selection, paid = self.select(lw, payments, fee_rate, subtract, required)
+        outs = [TxOut(v, o.lock) for v, o in zip(paid, outputs, strict=True)]
         change_pos = -1
         if selection.change:
             change = lw.wallet.new_key(lw.wallet.default_key_type, INTERNAL_CHAIN)
@@ -606,7 +712,16 @@ class WalletManager:
             outs.insert(change_pos, TxOut(selection.change, change.lock))
             lw.save()
         inputs = [(c.key[:32], int.from_bytes(c.key[32:], "little")) for c in selection.inputs]
-        return unsigned_tx(inputs, outs), selection.fee, change_pos
+        version = REPLACEABLE_TX_VERSION if replaceable else FINAL_TX_VERSION
+        return unsigned_tx(inputs, outs, version), selection.fee, change_pos
+
+    def _preset_candidate(self, lw: LoadedWallet, inp: TxIn) -> Candidate:
+        coin = self.spent_coin(inp.outpoint_key)
+        if coin is None or lw.wallet.key_for(coin[1]) is None:
+            raise WalletError(
+                f"Input not found or not the wallet's: {inp.prev_txid[::-1].hex()}:{inp.prev_index}"
+            )
+        return Candidate(inp.outpoint_key, coin[0], input_size(inp.prev_index, coin[1][0]))
 
     def sign(self, lw: LoadedWallet, tx: Tx) -> tuple[Tx, list[int]]:
         """``tx`` with every input we can sign signed; and the indexes we could not sign."""
@@ -628,20 +743,105 @@ class WalletManager:
         fee_rate: int | None,
         comment: str = "",
         comment_to: str = "",
+        replaceable: bool = True,
+        subtract: Sequence[int] = (),
     ) -> tuple[Tx, int]:
         """Fund, sign and submit a payment under the wallet's lock: (tx, fee)."""
         async with lw.lock:
             lw.wallet.require_unlocked()
             rate = self.fee_rate(fee_rate)
-            unsigned, fee, _ = self.fund(lw, outputs, rate)
-            tx, missing = self.sign(lw, unsigned)
-            assert not missing, "the wallet selected a coin it cannot sign for"
-            try:
-                await self.node.submit_tx(tx)
-            except (RuleError, PolicyError) as exc:
-                raise WalletError(f"the transaction was rejected: {exc.code.value}") from exc
-            now = self.node.clock.now()
-            lw.wallet.sent[tx.txid] = SentRecord(now, tx.serialize(), comment, comment_to)
-            lw.save()
+            unsigned, fee, _ = self.fund(lw, outputs, rate, replaceable, subtract)
+            tx = await self._sign_and_submit(lw, unsigned, SentRecord(0, b"", comment, comment_to))
         log.info("wallet %s sent %s fee=%d", lw.name, tx.txid_hex, fee)
         return tx, fee
+
+    async def _sign_and_submit(self, lw: LoadedWallet, unsigned: Tx, record: SentRecord) -> Tx:
+        """Sign with our keys, submit, and remember it as sent (time: now)."""
+        tx, missing = self.sign(lw, unsigned)
+        assert not missing, "the wallet selected a coin it cannot sign for"
+        try:
+            await self.node.submit_tx(tx)
+        except (RuleError, PolicyError) as exc:
+            raise WalletError(f"the transaction was rejected: {exc.code.value}") from exc
+        now = self.node.clock.now()
+        lw.wallet.sent[tx.txid] = SentRecord(now, tx.serialize(), record.comment, record.comment_to)
+        lw.save()
+        return tx
+
+    def _bumpable(self, lw: LoadedWallet, txid: bytes) -> MempoolEntry:
+        """The mempool entry of a wallet tx bumpfee may replace, or Core's error for it."""
+        wtx = self.find_tx(lw, txid)
+        if wtx is None:
+            raise InvalidTxid("Invalid or non-wallet transaction id")
+        if wtx.height is not None:
+            raise WalletError(
+                "Transaction has been mined, or is conflicted with a mined transaction"
+            )
+        if not all(s is not None and lw.wallet.key_for(s[1]) for s in wtx.spent):
+            raise WalletError("Transaction contains inputs that don't belong to this wallet")
+        if not signals_replaceable(wtx.tx.version):
+            raise WalletError("Transaction is not BIP 125 replaceable")
+        if self.node.mempool.descendants(txid):
+            raise InvalidWalletParameter("Transaction has descendants in the mempool")
+        entry = self.node.mempool.get(txid)
+        assert entry is not None
+        return entry
+
+    async def bump(
+        self, lw: LoadedWallet, txid: bytes, fee_rate: int | None
+    ) -> tuple[Tx, int, int]:
+        """Replace our unconfirmed tx ``txid`` by one paying more, taken from its change
+        output: (new tx, old fee, new fee). The default rate is the higher of the fallback
+        rate and the old rate plus the incremental relay rate (Core's bumpfee)."""
+        async with lw.lock:
+            lw.wallet.require_unlocked()
+            entry = self._bumpable(lw, txid)
+            old = entry.tx
+            incremental = self.node.policy.incremental_relay_fee_rate
+            change = [n for n, o in enumerate(old.outputs) if self._is_change(lw, o.lock)]
+            if not change:
+                raise WalletError("Transaction does not have a change output")
+            floor = entry.fee + incremental * entry.size
+            if fee_rate is None:
+                rate = max(self.fee_rate(None), math.ceil(entry.fee_rate) + incremental)
+                new_fee = max(rate * entry.size, floor)
+            elif fee_rate * entry.size < floor:
+                raise InvalidWalletParameter(
+                    f"Insufficient total fee {format_units(fee_rate * entry.size)}, must be at "
+                    f"least {format_units(floor)} (oldFee {format_units(entry.fee)} + "
+                    f"incrementalFee {format_units(incremental * entry.size)})"
+                )
+            else:
+                new_fee = fee_rate * entry.size
+            pos = change[-1]
+            value = old.outputs[pos].value - (new_fee - entry.fee)
+            if value < self.node.policy.dust_limit:
+                raise WalletError("Change output is too small to bump the fee")
+            outputs = list(old.outputs)
+            outputs[pos] = TxOut(value, old.outputs[pos].lock)
+            unsigned = unsigned_tx(
+                [(i.prev_txid, i.prev_index) for i in old.inputs], outputs, old.version
+            )
+            record = lw.wallet.sent.pop(txid, None) or SentRecord(0, b"")
+            try:
+                tx = await self._sign_and_submit(lw, unsigned, record)
+            except WalletError:
+                if record.raw:
+                    lw.wallet.sent[txid] = record
+                raise
+        log.info("wallet %s replaced %s by %s fee=%d", lw.name, old.txid_hex, tx.txid_hex, new_fee)
+        return tx, entry.fee, new_fee
+
+    def _is_change(self, lw: LoadedWallet, lock: bytes) -> bool:
+        key = lw.wallet.key_for(lock)
+        return key is not None and key.is_change
+
+    def abandon(self, lw: LoadedWallet, txid: bytes) -> None:
+        """Forget a sent tx that is neither in the mempool nor confirmed, so it is never
+        resubmitted and its coins stay free (Core's abandontransaction)."""
+        if txid not in lw.wallet.sent and self.find_tx(lw, txid) is None:
+            raise InvalidTxid("Invalid or non-wallet transaction id")
+        if txid in self.node.mempool or self.node.chain.db.tx_location(txid) is not None:
+            raise InvalidTxid("Transaction not eligible for abandonment")
+        del lw.wallet.sent[txid]
+        lw.save()

@@ -7,7 +7,7 @@ satisfied structurally by node/'s ``Chain``, ``BlockIndex`` and ``BlockResult``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +90,10 @@ class P2PSettings:
     """Limits and timeouts. Defaults are Core's, adapted; tests may shorten the timers."""
 
     max_inbound: int = 117  # Core's 125 connections less its 8 outbound slots
+    # Open connections to the listener, handshaken or not (the node sizes it from its
+    # descriptor budget), and how long one may take to send its upgrade request's header.
+    max_connections: int = 256
+    header_timeout: float = 10.0
     handshake_timeout: float = 10.0
     ping_interval: float = 30.0
     ping_timeout: float = 90.0
@@ -107,6 +111,14 @@ class P2PSettings:
     block_stall_timeout: float = 10.0  # a peer with requests out and no block for this long
     max_blocks_to_announce: int = 8  # Core's MAX_BLOCKS_TO_ANNOUNCE; more: just the tip
     max_unconnecting_headers: int = 10  # Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS
+    # Headers of a branch with no more work than our tip, stored per peer and in all: such
+    # a branch costs an attacker nothing at a low target, yet each header is kept on disk.
+    max_low_work_headers_per_peer: int = 4_000
+    max_low_work_headers: int = 20_000
+    # Distinct node ids taken from one inbound host per window: a loopback peer is banned
+    # by node id (every localnet node is 127.0.0.1), and a new key must not undo a ban.
+    max_new_node_ids_per_host: int = 64
+    node_id_window: float = 3600.0
     tx_trickle_interval: float = 0.1
     max_inv_per_flush: int = 5000
     max_txs_in_flight: int = 100  # per peer, Core's MAX_PEER_TX_REQUEST_IN_FLIGHT
@@ -132,6 +144,9 @@ class PeerManagerConfig:
     policy_error: type[Exception]
     mempool_tx: Callable[[bytes], Tx | None]
     have_tx: Callable[[bytes], bool]  # in the mempool or its orphan pool
+    # The mempool's txids, parents first: announced to each new peer (as Core's BIP 35
+    # mempool message would fetch them), so txs made during a partition cross after it.
+    mempool_txids: Callable[[], Iterable[bytes]]
     clock: Callable[[], int]  # the node's (mockable) wall clock, seconds
     publish: Callable[[str, dict[str, Any]], None]  # node events
     bind: str = "127.0.0.1"

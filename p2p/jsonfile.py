@@ -2,7 +2,8 @@
 
 Read leniently (a missing or damaged file is an empty one, with a warning: these files
 are caches of what peers told us, never consensus data) and written atomically (temp
-file, then rename), so a crash never leaves half a file.
+file, then rename), so a crash never leaves half a file. A write that fails (a full disk)
+keeps the old file and is logged: losing a cache must not stop the node or its shutdown.
 """
 
 from __future__ import annotations
@@ -29,5 +30,9 @@ def read_json(path: Path) -> Any:
 
 def write_json(path: Path, value: Any) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(value, indent=1))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not write %s, keeping the previous one: %s", path, exc)
+        tmp.unlink(missing_ok=True)

@@ -43,6 +43,7 @@ from .banlist import Ban, BanList, ip_subject, node_subject, parse_subject
 from .config import ChainChange, PeerManagerConfig
 from .identity import NodeKey
 from .jsonfile import read_json, write_json
+from .listener import ConnectionGuard, GuardedSite
 from .messages import (
     INV_BLOCK,
     INV_TX,
@@ -71,6 +72,7 @@ log = logging.getLogger("obol.p2p")
 ADDR_RELAY_FANOUT = 2  # Core relays a fresh address to two peers
 MAX_ADDR_TO_RELAY = 10  # only small addr messages are relayed (Core's rule)
 ADDR_FRESH_SECONDS = 10 * 60
+MAX_TRACKED_HOSTS = 10_000  # inbound hosts whose node ids are remembered, oldest dropped
 # Blocks of one getdata read from the database per trip off the event loop: a sync asks
 # for up to 16 at a time (max_blocks_in_flight).
 SERVE_GROUP = 16
@@ -172,6 +174,8 @@ class PeerManager:
         # addnode/--connect targets and the task keeping each connected (None before start)
         self._added: dict[str, asyncio.Task[Any] | None] = {}
         self._target_ids: dict[str, bytes] = {}  # target -> node id it led to
+        # inbound host -> node id -> when last seen (the ids each host has shown lately)
+        self._node_ids_by_host: dict[str, dict[bytes, float]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()  # keepers, onetry and anchor dials
         self._no_peers = asyncio.Event()
         self._no_peers.set()
@@ -199,7 +203,10 @@ class PeerManager:
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
             try:
-                await web.TCPSite(runner, cfg.bind, cfg.port).start()
+                guard = ConnectionGuard(
+                    "p2p", self.settings.max_connections, self.settings.header_timeout
+                )
+                await GuardedSite(runner, cfg.bind, cfg.port, guard).start()
             except OSError:
                 await runner.cleanup()
                 await self._session.close()
@@ -453,6 +460,26 @@ class PeerManager:
             raise PeerClosed("connected to self")
         if self.bans.node_banned(msg.node_id):
             raise PeerClosed("the node id is banned")
+        if peer.inbound:
+            self._note_node_id(peer.host, msg.node_id)
+
+    def _note_node_id(self, host: str, node_id: bytes) -> None:
+        """Take a node id from an inbound host, unless it has shown too many new ones
+        within the window (a banned loopback peer making itself a new key)."""
+        now = self._now()
+        seen = self._node_ids_by_host.pop(host, {})
+        self._node_ids_by_host[host] = seen  # most recent last
+        for known, when in list(seen.items()):
+            if now - when > self.settings.node_id_window:
+                del seen[known]
+        if node_id not in seen and len(seen) >= self.settings.max_new_node_ids_per_host:
+            raise PeerClosed(
+                f"{len(seen)} node ids from {host} within {self.settings.node_id_window:.0f} s: "
+                "no new one is taken"
+            )
+        seen[node_id] = now
+        while len(self._node_ids_by_host) > MAX_TRACKED_HOSTS:
+            del self._node_ids_by_host[next(iter(self._node_ids_by_host))]
 
     def on_handshake(self, peer: Peer) -> None:
         assert peer.node_id is not None and peer.version is not None

@@ -138,7 +138,9 @@ class TxRelay:
             self._task = None
 
     def add_peer(self, peer: Peer) -> None:
-        self._state[peer.id] = PeerTxs()
+        """A new peer is told of the whole mempool (bounded), in the usual batches."""
+        st = self._state[peer.id] = PeerTxs()
+        st.pending.update(dict.fromkeys(islice(self.config.mempool_txids(), MAX_PENDING_PER_PEER)))
 
     def remove_peer(self, peer: Peer) -> None:
         st = self._state.pop(peer.id, None)

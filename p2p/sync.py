@@ -36,6 +36,7 @@ from typing import Any
 
 from consensus.errors import RejectCode, RuleError
 from consensus.hashing import ZERO_HASH, hash_to_hex
+from consensus.pow import block_work
 from consensus.primitives import Block, BlockHeader
 from consensus.validation import check_header
 
@@ -69,6 +70,7 @@ class PeerBlocks:
     last_progress: float = 0.0  # loop time of its last block, or of the first request
     validating: int = 0  # its blocks received and handed to the node, not yet judged
     unconnecting: int = 0
+    low_work: int = 0  # headers of branches with no more work than our tip, stored
     blocks_received: int = 0
     last_block_time: int = 0
 
@@ -190,6 +192,7 @@ class BlockSync:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.best_header: IndexEntry = config.chain.tip
+        self._low_work = 0  # low-work headers stored from every peer since start
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -284,6 +287,7 @@ class BlockSync:
                 raise Misbehaving(20, f"{st.unconnecting} headers messages that do not connect")
             return
         st.unconnecting = 0
+        self._check_low_work(st, headers)
         last, err = await self.config.run_chain(accept_headers, self.chain, headers)
         if last is not None:
             self._saw(st, last)
@@ -295,6 +299,26 @@ class BlockSync:
             return
         if len(headers) == MAX_HEADERS and last is not None:
             await self._send_getheaders(peer, last)
+
+    def _check_low_work(self, st: PeerBlocks, headers: Sequence[BlockHeader]) -> None:
+        """Count the new headers of a branch that ends with no more work than our tip;
+        past the budget (per peer, and in all) they are refused and the peer scored, as
+        Core refuses to store a low-work chain (its headers pre-sync)."""
+        index = self.chain.index
+        new = sum(h.hash not in index for h in headers)
+        if not new:
+            return
+        work = index[headers[0].prev_hash].chainwork + sum(block_work(h.bits) for h in headers)
+        if work > self.chain.tip.chainwork:
+            return
+        settings = self.settings
+        if (
+            st.low_work + new > settings.max_low_work_headers_per_peer
+            or self._low_work + new > settings.max_low_work_headers
+        ):
+            raise Misbehaving(20, f"{new} more headers of a branch with less work than ours")
+        st.low_work += new
+        self._low_work += new
 
     async def on_getheaders(self, peer: Peer, msg: GetHeaders) -> None:
         headers, claimed = await self.config.run_chain(

@@ -52,10 +52,11 @@ def spend(
     outputs: list[tuple[int, bytes]],
     params: NetworkParams = REGTEST,
     locktime: int = 0,
+    version: int = 1,
 ) -> Tx:
     """A signed tx spending ``utxos`` into (value, lock) ``outputs``."""
     tx = Tx(
-        1,
+        version,
         tuple(TxIn(u.txid, u.index, b"", b"") for u in utxos),
         tuple(TxOut(v, lock) for v, lock in outputs),
         locktime,

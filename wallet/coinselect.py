@@ -73,13 +73,18 @@ def select_coins(
     payments: Sequence[int],
     fee_rate: int,
     dust_limit: int,
+    required: Sequence[Candidate] = (),
 ) -> Selection:
     """Choose coins from ``candidates`` to pay ``payments`` at ``fee_rate`` units per byte.
 
-    Raises ``InsufficientFunds`` when no subset can pay the outputs and the fee.
+    ``required`` coins are always spent (fundrawtransaction's preset inputs); then the
+    others are added largest first, as in the fallback. Raises ``InsufficientFunds`` when
+    no subset can pay the outputs and the fee.
     """
     if fee_rate < 0 or not payments or any(v <= 0 for v in payments):
         raise ValueError("payments must be positive and the fee rate non-negative")
+    if required:
+        return _with_required(candidates, payments, fee_rate, dust_limit, required)
     amount = sum(payments)
     pool = sorted(
         (c for c in candidates if c.value - fee_rate * c.input_size > 0),
@@ -112,6 +117,26 @@ def select_coins(
             if selection.change:
                 return selection
             best = best or selection
+    if best is None:
+        raise InsufficientFunds("Insufficient funds")
+    return best
+
+
+def _with_required(
+    candidates: Sequence[Candidate],
+    payments: Sequence[int],
+    fee_rate: int,
+    dust_limit: int,
+    required: Sequence[Candidate],
+) -> Selection:
+    chosen = list(required)
+    pool = sorted(candidates, key=lambda c: (-(c.value - fee_rate * c.input_size), c.key))
+    best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
+    for coin in pool:
+        if best is not None:
+            break
+        chosen.append(coin)
+        best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
     if best is None:
         raise InsufficientFunds("Insufficient funds")
     return best
@@ -192,3 +217,49 @@ def _change_value(available: int, sizes: list[int], payments: Sequence[int], rat
             return change
         previous_max = width_max
     raise ValueError("change above the largest 64-bit value")
+
+
+def select_subtracting_fee(
+    candidates: Sequence[Candidate],
+    payments: Sequence[int],
+    subtract: Sequence[int],
+    fee_rate: int,
+    dust_limit: int,
+) -> tuple[Selection, list[int]]:
+    """Coins for ``payments`` whose fee is taken from the outputs at indexes ``subtract``
+    (Core's subtractfeefromamount): (selection, the payments after the fee came off).
+
+    Coins are taken largest first until they cover the payments alone. The fee is split
+    evenly, the first subtracting output paying the remainder, as Core does. A leftover
+    below the dust limit pays toward the fee first. The size is that of the payments before
+    the fee came off, so at an integer width boundary the fee may exceed rate x size by a
+    few units. Raises ``InsufficientFunds`` when the coins fall short or an output would
+    not stay above the dust limit.
+    """
+    amount = sum(payments)
+    chosen: list[Candidate] = []
+    total = 0
+    for coin in sorted(candidates, key=lambda c: (-c.value, c.key)):
+        if total >= amount:
+            break
+        chosen.append(coin)
+        total += coin.value
+    if total < amount:
+        raise InsufficientFunds("Insufficient funds")
+    sizes = [c.input_size for c in chosen]
+    change = total - amount
+    if change >= dust_limit:
+        size = tx_size(sizes, [*payments, change])
+        owed = fee_rate * size
+    else:
+        size = tx_size(sizes, payments)
+        owed = max(0, fee_rate * size - change)
+        change = 0
+    share, rest = divmod(owed, len(subtract))
+    paid = list(payments)
+    for n, index in enumerate(subtract):
+        paid[index] -= share + (rest if n == 0 else 0)
+        if paid[index] < dust_limit:
+            raise InsufficientFunds("The transaction amount is too small to pay the fee")
+    fee = total - sum(paid) - change
+    return Selection(tuple(chosen), fee, change, size, "subtract-fee"), paid

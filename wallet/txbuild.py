@@ -56,9 +56,12 @@ def tx_size(input_sizes: Sequence[int], output_values: Sequence[int]) -> int:
     )
 
 
-def unsigned_tx(inputs: Sequence[tuple[bytes, int]], outputs: Sequence[TxOut]) -> Tx:
-    """A version-1, locktime-0 tx spending ``(txid, index)`` pairs, with empty keys and sigs."""
-    return Tx(1, tuple(TxIn(txid, n, b"", b"") for txid, n in inputs), tuple(outputs), 0)
+def unsigned_tx(
+    inputs: Sequence[tuple[bytes, int]], outputs: Sequence[TxOut], version: int = 1
+) -> Tx:
+    """A locktime-0 tx spending ``(txid, index)`` pairs, with empty keys and sigs. The
+    version is a small number (1 or 2), so the sizes above hold for it."""
+    return Tx(version, tuple(TxIn(txid, n, b"", b"") for txid, n in inputs), tuple(outputs), 0)
 
 
 def sign_inputs(

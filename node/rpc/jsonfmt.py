@@ -135,10 +135,11 @@ _MAX_DIGITS = 40  # far beyond any valid amount, small enough to keep the arithm
 def parse_amount(value: object, *, allow_zero: bool = True) -> int:
     """An RPC amount argument in OBOL (number or numeric string) as exact base units.
 
-    Mirrors Core's AmountFromValue: -3 "Amount is not a number or string" for other types
-    (bool included), -3 "Invalid amount" for more than eight decimals or a malformed string,
-    -3 "Amount out of range" outside [0, MAX_MONEY]. Zero is in range; methods that send
-    money pass ``allow_zero=False`` and get -3 "Invalid amount" for it.
+        Mirrors Core's AmountFromValue: -3 "Amount is not a number or string" for other types
+        (bool included), -3 "Invalid amount" for a malformed string ("Invalid amount: at most 8
+    decimals ..." for more than eight decimals),
+        -3 "Amount out of range" outside [0, MAX_MONEY]. Zero is in range; methods that send
+        money pass ``allow_zero=False`` and get -3 "Invalid amount" for it.
     """
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str | float):
         raise RpcError(RPC_TYPE_ERROR, "Amount is not a number or string")
@@ -152,6 +153,10 @@ def parse_amount(value: object, *, allow_zero: bool = True) -> int:
 
 def _invalid() -> RpcError:
     return RpcError(RPC_TYPE_ERROR, "Invalid amount")
+
+
+def _too_precise() -> RpcError:
+    return RpcError(RPC_TYPE_ERROR, "Invalid amount: at most 8 decimals (1 base unit = 0.00000001)")
 
 
 def _to_decimal(value: Decimal | str | float) -> Decimal:
@@ -184,8 +189,8 @@ def _to_units(amount: Decimal) -> int:
         units = coefficient * 10**shift
     else:
         if -shift > _MAX_DIGITS:  # coefficient < 10**-shift, so not a whole number of units
-            raise _invalid()
+            raise _too_precise()
         units, remainder = divmod(coefficient, 10**-shift)
         if remainder:
-            raise _invalid()
+            raise _too_precise()
     return -units if sign else units

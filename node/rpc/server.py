@@ -45,6 +45,7 @@ from node.rpc.errors import (
 )
 from node.rpc.jsonfmt import RawJSON, dumps, loads
 from node.rpc.registry import RpcRegistry, RpcRequest
+from p2p.listener import ConnectionGuard, GuardedSite
 
 __all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
 
@@ -92,6 +93,8 @@ class RpcServer:
         shutdown_timeout: float = 5.0,
         compat_user_agents: tuple[str, ...] = COMPAT_USER_AGENTS,
         on_call: Callable[[str, bool], None] | None = None,
+        max_connections: int = 256,
+        header_timeout: float = 10.0,
     ) -> None:
         """``on_call(method, ok)`` is told the outcome of every executed call (metrics);
         methods not in the registry are reported as "unknown", so a client cannot grow
@@ -107,6 +110,7 @@ class RpcServer:
         self._shutdown_timeout = shutdown_timeout
         self._compat_user_agents = compat_user_agents
         self._on_call = on_call
+        self.guard = ConnectionGuard("rpc", max_connections, header_timeout)
         self._inflight = 0
         self._failed_login_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
@@ -145,7 +149,7 @@ class RpcServer:
         runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=self._shutdown_timeout)
         try:
             await runner.setup()
-            await web.TCPSite(runner, self._host, self._port).start()
+            await GuardedSite(runner, self._host, self._port, self.guard).start()
         except BaseException:
             await runner.cleanup()
             self.auth.close()

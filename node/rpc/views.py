@@ -167,10 +167,36 @@ def block_json(chain: Chain, entry: BlockIndex, block: Block, verbosity: int) ->
     out["strippedsize"] = size
     out["weight"] = size * 4
     if verbosity >= 2:
-        out["tx"] = [tx_json(tx, chain.params) for tx in block.txs]
+        fees = block_fees(chain, entry.hash, block)
+        out["tx"] = [
+            {**tx_json(tx, chain.params), **fee_and_hex(tx, fee)}
+            for tx, fee in zip(block.txs, fees, strict=True)
+        ]
     else:
         out["tx"] = [tx.txid_hex for tx in block.txs]
     # Core puts the tx list before these; field order does not matter to JSON clients.
+    return out
+
+
+def block_fees(chain: Chain, block_hash: bytes, block: Block) -> list[int | None]:
+    """Each tx's fee from the block's undo data (None for the coinbase, and for every tx
+    when the undo data is gone)."""
+    undo = chain.db.undo(block_hash)
+    if undo is None:
+        return [None] * len(block.txs)
+    fees: list[int | None] = [None]
+    start = 0
+    for tx in block.txs[1:]:
+        spent = undo[start : start + len(tx.inputs)]
+        start += len(tx.inputs)
+        fees.append(sum(c.value for c in spent) - sum(o.value for o in tx.outputs))
+    return fees
+
+
+def fee_and_hex(tx: Tx, fee: int | None) -> dict[str, Any]:
+    """getblock verbosity 2's extra fields per tx, as Core: fee (not for a coinbase), hex."""
+    out: dict[str, Any] = {} if fee is None else {"fee": Amount(fee)}
+    out["hex"] = tx.serialize().hex()
     return out
 
 

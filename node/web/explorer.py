@@ -14,6 +14,7 @@ where no block connects halfway through.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,16 +26,14 @@ from consensus.hashing import hash_to_hex, hex_to_hash
 from consensus.params import NetworkParams, block_subsidy
 from consensus.primitives import Block, Tx, outpoint_key
 
+from .. import addressquery
 from ..chain import BlockIndex, Chain
-from ..mempool import MEMPOOL_HEIGHT, Mempool
+from ..mempool import MEMPOOL_HEIGHT, Mempool, MempoolEntry
 from ..rpc.jsonfmt import Amount
 from ..rpc.views import block_json, difficulty, lock_json, tx_json
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 MAX_HEIGHT_DIGITS = 10  # a height fits in a u32; longer digit strings are not heights
-# An address with more history than this shows its recent txs but no lifetime totals: the
-# totals need every block it appears in, and a miner's address on devnet is in most blocks.
-ADDRESS_SCAN_LIMIT = 2000
 
 
 def parse_hash(text: str) -> bytes | None:
@@ -211,103 +210,79 @@ def tx_page(chain: Chain, mempool: Mempool, found: FoundTx) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class AddressConfirmed:
-    """What the chain says about one lock (read on the chain thread)."""
+    """What the chain says about one lock (read on the chain thread), with the mempool
+    snapshot's part."""
 
     height: int
-    coins: list[tuple[bytes, Coin]]
+    balance: addressquery.Balance
+    immature: int
+    coins: list[tuple[bytes, Coin]]  # at most the requested count
     history: list[dict[str, Any]]  # newest first, at most the requested count
-    tx_count: int
-    received: int | None  # None: too much history to total
-    sent: int | None
+    mempool: list[bytes]  # txids of mempool txs touching the lock, oldest first
 
 
-def address_confirmed(chain: Chain, lock: bytes, limit: int) -> AddressConfirmed:
-    """Coins and recent history of ``lock`` with per-tx amounts. Chain thread."""
+def address_confirmed(
+    chain: Chain, entries: Sequence[MempoolEntry], lock: bytes, limit: int, utxo_limit: int
+) -> AddressConfirmed:
+    """Totals, newest coins and history of ``lock`` from the address index: costs what
+    it returns (and the history of the last coinbase-maturity blocks). Chain thread."""
     db = chain.db
-    coins = list(db.address_coins(lock))
-    history = list(db.address_history(lock))  # oldest first
-    totals = len(history) <= ADDRESS_SCAN_LIMIT
-    wanted = history if totals else history[-limit:]
-    blocks: dict[int, tuple[BlockIndex, Block, list[tuple[Coin, ...]]]] = {}
-    received = sent = 0
-    rows = []
-    for height, position, txid in wanted:
-        if height not in blocks:
-            entry = chain.at_height(height)
-            block = db.block(entry.hash) if entry is not None else None
-            undo = db.undo(entry.hash) if entry is not None else None
-            if entry is None or block is None or undo is None:
-                continue
-            blocks[height] = (entry, block, spent_coins_per_tx(block, undo))
-        entry, block, spent = blocks[height]
-        tx = block.txs[position]
-        got = sum(o.value for o in tx.outputs if o.lock == lock)
-        gave = sum(c.value for c in spent[position] if c.lock == lock)
-        received += got
-        sent += gave
-        rows.append(
-            {
-                "txid": hash_to_hex(txid),
-                "height": height,
-                "blockhash": entry.header.hash_hex,
-                "time": entry.header.time,
-                "received": Amount(got),
-                "sent": Amount(gave),
-                "delta": Amount(got - gave),
-            }
-        )
-    rows.reverse()
+    coins = list(itertools.islice(db.address_coins(lock), utxo_limit))
+    rows = [
+        {
+            "txid": hash_to_hex(item.txid),
+            "height": item.height,
+            "blockhash": hash_to_hex(item.block_hash),
+            "time": item.time,
+            "received": Amount(item.received),
+            "sent": Amount(item.sent),
+            "delta": Amount(item.received - item.sent),
+        }
+        for item in addressquery.chain_history(chain, lock, limit, None)
+    ]
+    pending = addressquery.mempool_history(db, entries, lock, len(entries))
     return AddressConfirmed(
         chain.height,
+        addressquery.balance(db, entries, lock),
+        _immature(chain, lock),
         coins,
-        rows[:limit],
-        len(history),
-        received if totals else None,
-        sent if totals else None,
+        rows,
+        [item.txid for item in reversed(pending)],
     )
+
+
+def _immature(chain: Chain, lock: bytes) -> int:
+    """Value of ``lock``'s coinbase outputs not yet mature (never spent, then)."""
+    first_mature = chain.height - chain.params.coinbase_maturity + 1
+    total, before = 0, None
+    while page := chain.db.address_history_page(lock, before, 500):
+        for row in page:
+            if row.height <= first_mature:
+                return total
+            total += row.received if row.position == 0 else 0
+        before = (page[-1].height, page[-1].position)
+    return total
 
 
 def address_page(
-    params: NetworkParams,
-    mempool: Mempool,
-    lock: bytes,
-    confirmed: AddressConfirmed,
-    utxo_limit: int,
+    params: NetworkParams, mempool: Mempool, lock: bytes, confirmed: AddressConfirmed
 ) -> dict[str, Any]:
     """Balances, coins and history of an address, with what the mempool adds and spends."""
-    maturity = params.coinbase_maturity
     tip = confirmed.height
-    balance = sum(c.value for _, c in confirmed.coins)
-    immature = sum(
-        c.value for _, c in confirmed.coins if c.coinbase and tip - c.height + 1 < maturity
-    )
-    values = {key: coin.value for key, coin in confirmed.coins}
-    incoming = 0
-    pending: dict[bytes, None] = {}  # txids in mempool order, without repeats
-    for entry in mempool.entries():
-        for n, out in enumerate(entry.tx.outputs):
-            if out.lock == lock:
-                incoming += out.value
-                values[outpoint_key(entry.txid, n)] = out.value
-                pending[entry.txid] = None
-    outgoing = 0
-    for key, value in values.items():
-        spender = mempool.spender_of(key)
-        if spender is not None:
-            outgoing += value
-            pending[spender] = None
+    got = confirmed.balance
+    totals = got.totals
     coins = sorted(confirmed.coins, key=lambda kc: (-kc[1].height, kc[0]))
     return {
         "address": encode_address(lock, params),
         "scriptPubKey": lock_json(lock, params),
-        "balance": Amount(balance),
-        "spendable": Amount(balance - immature),
-        "immature": Amount(immature),
-        "unconfirmed": Amount(incoming - outgoing),
-        "received": None if confirmed.received is None else Amount(confirmed.received),
-        "sent": None if confirmed.sent is None else Amount(confirmed.sent),
-        "tx_count": confirmed.tx_count,
-        "utxo_count": len(coins),
+        "balance": Amount(totals.balance),
+        "spendable": Amount(totals.balance - confirmed.immature),
+        "immature": Amount(confirmed.immature),
+        "unconfirmed": Amount(got.incoming - got.outgoing),
+        "received": Amount(totals.received),
+        "sent": Amount(totals.received - totals.balance),
+        "tx_count": totals.tx_count,
+        "utxo_count": totals.utxo_count,
         "utxos": [
             {
                 "txid": hash_to_hex(key[:32]),
@@ -318,10 +293,10 @@ def address_page(
                 "coinbase": coin.coinbase,
                 "spentby": _hex_or_none(mempool.spender_of(key)),
             }
-            for key, coin in coins[:utxo_limit]
+            for key, coin in coins
         ],
         "history": confirmed.history,
-        "mempool": [hash_to_hex(t) for t in pending],
+        "mempool": [hash_to_hex(t) for t in confirmed.mempool],
     }
 
 
@@ -333,8 +308,10 @@ def _hex_or_none(h: bytes | None) -> str | None:
 
 
 def search(chain: Chain, mempool: Mempool, query: str) -> tuple[str, str] | None:
-    """(kind, id) for a height, block hash, txid or address; None when well formed but
-    unknown. ValueError (with a message for the user) when it is none of those forms."""
+    """(kind, id) for a height, block hash, txid or address; None when nothing matches.
+    ValueError (with a message for the user) when it is empty, a height out of range, or
+    an address of this network that does not decode: only then does the decoder's reason
+    help ("nonsense" is simply not found, not an "invalid separator position")."""
     q = query.strip()
     if not q:
         raise ValueError("type a height, block hash, txid or address")
@@ -351,7 +328,9 @@ def search(chain: Chain, mempool: Mempool, query: str) -> tuple[str, str] | None
     try:
         lock = decode_address(q, chain.params)
     except AddressError as exc:
-        raise ValueError(f"not a height, block hash, txid or address: {exc}") from exc
+        if not q.lower().startswith(chain.params.hrp + "1"):
+            return None
+        raise ValueError(f"not a valid address: {exc}") from exc
     return "address", encode_address(lock, chain.params)
 
 

@@ -2,14 +2,18 @@
 
 Modelled on Bitcoin Core's REST interface (``/rest/chaininfo.json``, ``/rest/block/<hash>.json``,
 ``/rest/headers/<count>/<hash>.json``, ``/rest/blockhashbyheight/<height>.json``,
-``/rest/tx/<txid>.json``, ``/rest/mempool/info.json``, ``/rest/mempool/contents.json``), JSON
-only, plus what the explorer needs: recent blocks, addresses, search, peers, mining and the
+``/rest/tx/<txid>.json``, ``/rest/mempool/info.json``, ``/rest/mempool/contents.json``,
+``/rest/block/notxdetails/<hash>.json``, ``/rest/getutxos[/checkmempool]/<txid>-<n>/...json``),
+JSON only, plus what the explorer needs: recent blocks, addresses, search, peers, mining and the
 difficulty and hash-rate series. Where Core's REST reuses an RPC (chain info, mempool), so
 does this, so both always agree.
 
 Only public chain data is served here: no wallet, no key, no node control. Unknown things
-are 404 and malformed input 400, each with ``{"error": message}``; an unexpected failure is
-logged with its traceback and answered 500 with a one-line message, never the traceback.
+are 404 and malformed input 400, each with ``{"error": message}``, except on Core's own paths
+(chaininfo, headers, blockhashbyheight, mempool info and contents, block/notxdetails,
+getutxos), which have Core's shapes and answer errors as Core does: text/plain);
+an unexpected failure is logged with its traceback and answered 500 with a one-line
+message, never the traceback.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from consensus.address import AddressError, decode_address
+from consensus.primitives import outpoint_key
 
 from ..rpc.errors import RpcError
-from ..rpc.jsonfmt import dumps
+from ..rpc.jsonfmt import Amount, dumps
 from ..rpc.methods.mining import network_hashps
 from ..rpc.methods.network import USER_AGENT
-from ..rpc.views import difficulty, header_json
+from ..rpc.views import difficulty, header_json, lock_json
 from . import explorer
 
 if TYPE_CHECKING:
@@ -38,10 +43,19 @@ log = logging.getLogger("obol.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_HEADERS = 2000  # Core's MAX_REST_HEADERS_RESULTS
+MAX_GETUTXOS_OUTPOINTS = 15  # Core's limit per request
 MAX_RECENT = 100
 MAX_SERIES = 2000
 MAX_HISTORY = 500
 NETWORK_HASHPS_BLOCKS = 120  # getmininginfo's window
+
+
+def _outpoint(text: str) -> bytes:
+    txid, sep, index = text.partition("-")
+    h = explorer.parse_hash(txid)
+    if not sep or h is None or not (index.isascii() and index.isdigit()) or len(index) > 10:
+        raise RestError(400, "Parse error")
+    return outpoint_key(h, int(index))
 
 
 class RestError(Exception):
@@ -77,6 +91,22 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
+def _core_guarded(handler: Handler) -> Handler:
+    """For the routes added in Core's exact shapes: errors as Core's REST answers them,
+    text/plain with the status (``RESTERR``: the message and CRLF)."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except RestError as exc:
+            return web.Response(text=exc.message + "\r\n", status=exc.status)
+        except Exception as exc:
+            log.exception("REST %s failed", request.path)
+            return web.Response(text=f"internal error: {type(exc).__name__}\r\n", status=500)
+
+    return run
+
+
 def _hash(text: str, what: str) -> bytes:
     h = explorer.parse_hash(text)
     if h is None:
@@ -106,23 +136,30 @@ class RestApi:
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         routes: list[tuple[str, Handler]] = [
-            ("/rest/chaininfo.json", self.chaininfo),
             ("/rest/status.json", self.status),
             ("/rest/block/{hash}.json", self.block),
-            ("/rest/headers/{count}/{hash}.json", self.headers),
-            ("/rest/blockhashbyheight/{height}.json", self.blockhash_by_height),
             ("/rest/blocks/recent.json", self.recent_blocks),
             ("/rest/tx/{txid}.json", self.tx),
-            ("/rest/mempool/info.json", self.mempool_info),
-            ("/rest/mempool/contents.json", self.mempool_contents),
             ("/rest/address/{address}.json", self.address),
             ("/rest/search", self.search),
             ("/rest/peers.json", self.peers),
+            ("/rest/banned.json", self.banned),
             ("/rest/mining.json", self.mining),
             ("/rest/stats/difficulty.json", self.difficulty_series),
             ("/rest/stats/hashrate.json", self.hashrate_series),
             ("/rest/{tail:.*}", self.unknown),  # last: JSON 404 for everything else
         ]
+        core: list[tuple[str, Handler]] = [
+            ("/rest/chaininfo.json", self.chaininfo),
+            ("/rest/headers/{count}/{hash}.json", self.headers),
+            ("/rest/blockhashbyheight/{height}.json", self.blockhash_by_height),
+            ("/rest/mempool/info.json", self.mempool_info),
+            ("/rest/mempool/contents.json", self.mempool_contents),
+            ("/rest/block/notxdetails/{hash}.json", self.block_notxdetails),
+            ("/rest/getutxos/{tail:.*}.json", self.getutxos),
+        ]
+        for path, handler in core:
+            router.add_get(path, _core_guarded(handler))
         for path, handler in routes:
             router.add_get(path, _guarded(handler))
 
@@ -187,6 +224,51 @@ class RestApi:
             raise RestError(404, "no such mempool or blockchain transaction")
         return json_response(explorer.tx_page(node.chain, node.mempool, found))
 
+    async def block_notxdetails(self, request: web.Request) -> web.Response:
+        """Core's shape: getblock verbosity 1."""
+        text = request.match_info["hash"]
+        if explorer.parse_hash(text) is None:
+            raise RestError(400, f"Invalid hash: {text}")
+        try:
+            return json_response(await self.node.registry.call("getblock", [text, 1]))
+        except RpcError as exc:
+            raise RestError(404, f"{text} not found") from exc
+
+    async def getutxos(self, request: web.Request) -> web.Response:
+        """Core's ``/rest/getutxos[/checkmempool]/<txid>-<n>/...json``: which outpoints are
+        unspent (bitmap) and their coins; with checkmempool, as the mempool sees them."""
+        parts = request.match_info["tail"].split("/")
+        check_mempool = parts[0] == "checkmempool"
+        keys = [_outpoint(p) for p in parts[int(check_mempool) :]]
+        if not keys:
+            raise RestError(400, "Error: empty request")
+        if len(keys) > MAX_GETUTXOS_OUTPOINTS:
+            raise RestError(
+                400,
+                f"Error: max outpoints exceeded (max: {MAX_GETUTXOS_OUTPOINTS}, "
+                f"tried: {len(keys)})",
+            )
+        node = self.node
+        view = node.mempool.get_coin if check_mempool else node.chain.coins.get_coin
+        coins = [view(key) for key in keys]
+        bits = "".join("1" if c is not None else "0" for c in coins)
+        return json_response(
+            {
+                "chainHeight": node.chain.height,
+                "chaintipHash": node.chain.tip.header.hash_hex,
+                "bitmap": bits,
+                "utxos": [
+                    {
+                        "height": c.height,
+                        "value": Amount(c.value),
+                        "scriptPubKey": lock_json(c.lock, node.params),
+                    }
+                    for c in coins
+                    if c is not None
+                ],
+            }
+        )
+
     async def mempool_info(self, request: web.Request) -> web.Response:
         return json_response(await self._rpc("getmempoolinfo"))
 
@@ -211,7 +293,10 @@ class RestApi:
                 "peers": await self.peer_count(),
                 "networkhashps": network_hashps(node, NETWORK_HASHPS_BLOCKS),
                 "localhashps": node.solver.hashrate(),
-                "mining": node.config.mine_address is not None,
+                # --mine, --auto-mine and setgenerate all run the one miner task.
+                "mining": node.mining,
+                # The node's clock (setmocktime moves it): the page counts ages against it.
+                "now": node.clock.now(),
                 "subversion": USER_AGENT,
             }
         )
@@ -230,8 +315,15 @@ class RestApi:
         except AddressError as exc:
             raise RestError(400, f"invalid {node.params.name} address: {exc}") from exc
         limit = _query_int(request, "limit", 50, 1, MAX_HISTORY)
-        confirmed = await node.in_chain_thread(explorer.address_confirmed, node.chain, lock, limit)
-        page = explorer.address_page(node.params, node.mempool, lock, confirmed, MAX_HISTORY)
+        confirmed = await node.in_chain_thread(
+            explorer.address_confirmed,
+            node.chain,
+            node.mempool.entries(),
+            lock,
+            limit,
+            MAX_HISTORY,
+        )
+        page = explorer.address_page(node.params, node.mempool, lock, confirmed)
         return json_response(page)
 
     async def search(self, request: web.Request) -> web.Response:
@@ -241,12 +333,15 @@ class RestApi:
         except ValueError as exc:
             raise RestError(400, str(exc)) from exc
         if found is None:
-            raise RestError(404, "no block or transaction with that hash or height")
+            raise RestError(404, "nothing found: no block, transaction or address matches")
         kind, ident = found
         return json_response({"type": kind, "id": ident})
 
     async def peers(self, request: web.Request) -> web.Response:
         return json_response(await self._peer_rpc("getpeerinfo", []))
+
+    async def banned(self, request: web.Request) -> web.Response:
+        return json_response(await self._peer_rpc("listbanned", []))
 
     async def mining(self, request: web.Request) -> web.Response:
         return json_response(await self._rpc("getmininginfo"))

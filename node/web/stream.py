@@ -1,9 +1,12 @@
 """``/events``: the node's event bus over a WebSocket, one JSON text message per event.
 
 Every event the node publishes goes out as it happens: ``block_connected`` {hash, height,
-txs}, ``block_disconnected`` {hash, height}, ``reorg`` {depth, tip}, ``tx_accepted`` {txid},
-``tx_rejected`` {txid, reason: the reject code}, and the peer events the p2p layer publishes
-(``peer_connected``, ``peer_banned``, ``peer_evicted``). Each carries ``type`` and ``time``.
+txs}, ``block_disconnected`` {hash, height}, ``reorg`` {depth, tip, old_tip, fork_hash,
+fork_height}, ``tx_accepted`` {txid, and ``source`` "reorg" or "orphan" for a tx that a
+disconnected block returned or a new parent completed}, ``tx_rejected`` {txid, reason: the
+reject code}, ``tx_replaced`` {txid, replaced_by}, and the peer events the p2p layer publishes
+(``peer_connected``, ``peer_disconnected`` {reason: why, an eviction included},
+``peer_banned``). Each carries ``type`` and ``time``.
 ``?types=a,b`` narrows the stream to those types.
 
 A subscriber is registered before the handshake completes, so a client that has its

@@ -72,6 +72,9 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     await browser.wait_for("document.getElementById('tip-height').textContent === '102'")
     await browser.wait_for("document.getElementById('live').dataset.state === 'live'")
     await browser.wait_for("document.querySelectorAll('#recent-blocks tbody tr').length === 12")
+    # A regtest hash rate would chart how often blocks were asked for: a note replaces it.
+    await browser.wait_for("document.getElementById('hashrate-note') !== null")
+    assert await browser.evaluate("document.getElementById('chart-hashrate') === null")
     await browser.evaluate("window.__sameDocument = true")
 
     # The tip follows a new block without a reload.
@@ -117,6 +120,14 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     await browser.press_enter()
     await browser.wait_for("!document.getElementById('search-error').hidden")
     assert "Nothing found" in await text_of(browser, "#search-error")
+    # So does a word that is no id or address at all, not an address decoder's complaint.
+    await browser.evaluate("document.getElementById('search-error').hidden = true")
+    await browser.evaluate("document.getElementById('search-input').value = ''")
+    await browser.evaluate("document.getElementById('search-input').focus()")
+    await browser.type_text("nonsense")
+    await browser.press_enter()
+    await browser.wait_for("!document.getElementById('search-error').hidden")
+    assert "Nothing found for “nonsense”" in await text_of(browser, "#search-error")
 
     # An address page shows its balance, with what the mempool adds.
     await browser.evaluate(f"location.hash = '#/address/{OTHER_ADDR}'")
@@ -139,8 +150,10 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     )
     await browser.screenshot(ARTIFACTS / "mempool.png")
 
+    await rpc(node, "setban", "10.1.2.3", "add")
     await browser.evaluate("location.hash = '#/peers'")
     await browser.wait_for("document.querySelector('main').textContent.includes('Connected peers')")
+    await browser.wait_for("document.querySelector('main').textContent.includes('10.1.2.3')")
     await browser.screenshot(ARTIFACTS / "peers.png")
 
     # The dark theme follows the system's preference.
@@ -153,5 +166,6 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     await browser.screenshot(ARTIFACTS / "dashboard-dark.png")
 
     # Chromium logs every 404 as an error; the unknown search above is the only one allowed.
-    unexpected = [e for e in browser.errors if "/rest/search?q=" + "ff" * 32 not in e]
+    allowed = ("/rest/search?q=" + "ff" * 32, "/rest/search?q=nonsense")
+    unexpected = [e for e in browser.errors if not any(a in e for a in allowed)]
     assert unexpected == []

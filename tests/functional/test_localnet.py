@@ -20,10 +20,13 @@ from tests.chain_helpers import key
 from .framework import ROOT, wait_until
 
 
-def obol(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def obol(*args: str, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OBOL_LOCALNET", None)
     return subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
-        cwd=ROOT,
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -105,25 +108,65 @@ def wait_ready(net: Localnet, min_height: int) -> list[dict]:
 
 
 def test_regtest_localnet_with_faucet(tmp_path):
-    net = Localnet(tmp_path / "net", "regtest", "--block-interval", "1")
+    net = Localnet(tmp_path / "localnet", "regtest", "--block-interval", "1")
+    stopped = False
     try:
         rows = wait_ready(net, 102)
         assert {r["name"] for r in rows} == {"node1", "node2", "node3"}
         assert all(r["rpc_url"].startswith("http://127.0.0.1:") for r in rows)
-        address = encode_address(key(42).lock, REGTEST)
-        txid = net.run("faucet", address, "12.5").strip()
-        assert len(txid) == 64
+
+        second = obol("localnet", "up", "--dir", str(net.dir))
+        assert second.returncode == 1
+        assert "already running" in second.stderr and "node1 (pid" in second.stderr
+        assert [r["running"] for r in net.status()] == [True, True, True]
+
+        nested = obol("localnet", "status", "--json", cwd=net.dir / "node2")
+        assert [r["pid"] for r in json.loads(nested.stdout)] == [r["pid"] for r in rows]
+        lost = obol("localnet", "status", cwd=Path("/"))
+        assert lost.returncode == 1 and "in / and every folder above" in lost.stderr
+
+        address = net.rpc(1, "--wallet", "default", "getnewaddress")
+        lines = net.run("faucet", address, "12.5").splitlines()
+        assert lines[0] == f"sent 12.50000000 OBOL to {address}"
+        txid = lines[1].removeprefix("txid ")
+        assert len(txid) == 64 and lines[2].startswith("mined in block ")
         wait_until(
             lambda: json.loads(net.rpc(2, "getaddressbalance", address))["balance"] == 12.5,
             timeout=60,
             interval=0.5,
         )
+        _stranded_tx_is_mined_after_heal(net)
         height = net.status()[0]["height"]
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
         net.run("time", "+3600")
         assert int(net.rpc(1, "getblockcount")) > 0
+
+        pids = [r["pid"] for r in net.status()]
+        assert net.run("down") == "stopped 3 nodes\n"
+        stopped = True
+        assert net.proc.wait(timeout=60) == 0  # `up` saw the network go and exited by itself
+        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
     finally:
-        net.stop()
+        if not stopped:
+            net.stop()
+        net.log.close()
+
+
+def _stranded_tx_is_mined_after_heal(net: Localnet) -> None:
+    """A tx made on node 2 while it is cut off from node 1 (the miner) reaches node 1 once
+    the partition heals: by the mempool announced to a new peer, or the wallet's resend."""
+    net.run("partition", "1", "2,3")
+    wait_until(lambda: net.status()[0]["peers"] == 0, timeout=30, interval=0.5)
+    payee = encode_address(key(42).lock, REGTEST)
+    txid = net.rpc(1, "--wallet", "default", "sendtoaddress", payee, "1")
+    wait_until(lambda: net.status()[2]["mempool"] == 1, timeout=30, interval=0.5)
+    net.run("heal")
+
+    def mined() -> bool:
+        tx = json.loads(net.rpc(1, "--wallet", "default", "gettransaction", txid))
+        return tx["confirmations"] >= 1
+
+    wait_until(mined, timeout=60, interval=0.5)
 
 
 def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
@@ -165,3 +208,13 @@ def test_devnet_partition_and_heal_make_a_reorg(tmp_path):
     finally:
         stop.set()
         net.stop()
+
+
+def test_up_fails_at_once_when_a_node_exits(tmp_path):
+    (tmp_path / "net" / "node1").mkdir(parents=True)
+    (tmp_path / "net" / "node1" / "regtest").write_text("a file where the network dir goes")
+    done = obol("localnet", "up", "--dir", str(tmp_path / "net"), "--nodes", "1")
+    assert done.returncode == 1
+    assert "node1 exited with code" in done.stderr and "node.log" in done.stderr
+    assert "timed out" not in done.stderr
+    assert not (tmp_path / "net" / "localnet.json").exists()

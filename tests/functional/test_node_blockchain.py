@@ -82,6 +82,15 @@ def test_chain_queries_use_core_field_names(node):
     assert stats["txouts"] == 200
     assert stats["total_amount"] == Decimal(149 * 50 + 51 * 25)
     assert len(stats["hash_serialized_3"]) == 64
+    muhash = node.rpc.gettxoutsetinfo("muhash")
+    assert {k: muhash[k] for k in ("height", "txouts", "total_amount", "bestblock")} == {
+        k: stats[k] for k in ("height", "txouts", "total_amount", "bestblock")
+    }
+    assert len(muhash["muhash"]) == 64 and "hash_serialized_3" not in muhash
+    assert "hash_serialized_3" not in node.rpc.gettxoutsetinfo("none")
+    with pytest.raises(RpcFailure) as err:
+        node.rpc.gettxoutsetinfo("sha1")
+    assert err.value.code == -8
 
     raw_tx = node.rpc.getrawtransaction(cb["txid"])
     verbose = node.rpc.getrawtransaction(cb["txid"], True)

@@ -13,6 +13,8 @@ import threading
 
 import pytest
 
+from consensus.address import encode_address
+from consensus.params import REGTEST
 from tests.chain_helpers import spend
 
 from .framework import NodeDied, RpcFailure
@@ -54,6 +56,19 @@ def _work(node, rng: random.Random, ack: Acknowledged, next_coin: list[int]) -> 
         ack.blocks.update(node.rpc.generatetoaddress(4, MINER_ADDR))
         node.rpc.reconsiderblock(target)
         ack.invalidated.discard(target)
+
+
+def _address_view(node, address: str) -> tuple[dict, list[dict]]:
+    """The confirmed part of an address's balance and of its whole history, page by page
+    (the first page leads with the mempool's txs, fewer than a page here)."""
+    got = node.rpc.getaddressbalance(address)
+    del got["unconfirmed"]
+    rows: list[dict] = []
+    page = node.rpc.getaddresshistory(address, 500)
+    while page:
+        rows += [row for row in page if row["height"] is not None]
+        page = node.rpc.getaddresshistory(address, 500, rows[-1]["txid"])
+    return got, rows
 
 
 def _kill_later(node, delay: float) -> threading.Timer:
@@ -103,5 +118,9 @@ def test_sigkill_at_random_moments_loses_nothing(start_nodes):
     assert ours["hash_serialized_3"] == theirs["hash_serialized_3"]
     assert ours["txouts"] == theirs["txouts"]
     assert ours["height"] == height
+    assert crasher.rpc.gettxoutsetinfo("muhash") == reference.rpc.gettxoutsetinfo("muhash")
+    for address in (MINER_ADDR, encode_address(OTHER.lock, REGTEST)):
+        view = _address_view(crasher, address)
+        assert view[1] and view == _address_view(reference, address)
     if not ack.blocks or not ack.txs:
         pytest.fail("the random schedule acknowledged no blocks or no txs: nothing was tested")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -71,6 +72,13 @@ def test_template_submitblock_and_generateblock(node):
         int(template["bits"], 16),
     )
     assert node.rpc.submitblock(greedy.serialize().hex()) == "bad-cb-amount"
+    unknown_parent = make_block(
+        bytes(range(32)),
+        [make_coinbase(103, [TxOut(1, MINER.lock)])],
+        template["curtime"] + 1,
+        int(template["bits"], 16),
+    )
+    assert node.rpc.submitblock(unknown_parent.serialize().hex()) == "prev-blk-not-found"
     with pytest.raises(RpcFailure) as err:
         node.rpc.submitblock("00")
     assert err.value.code == -22
@@ -106,11 +114,29 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert '"value": 50.00000000' in done.stdout
     done = obol_rpc(node, "getblockhash", "999")
     assert done.returncode == 1
-    assert "Block height out of range" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == "error: error code: -8\nerror message:\nBlock height out of range\n"
+    assert obol_rpc(node, "createwallet", "w").returncode == 0
+    assert obol_rpc(node, "-rpcwallet=w", "getbalance").stdout == "0.00000000\n"
+    done = obol_rpc(node, "-rpcwallet=nosuch", "getbalance")
+    assert done.stderr.startswith("error: error code: -18\n")
+    done = obol_rpc(node, "--network", "devnet", "getblockcount")
+    assert "a regtest node is running here: add --network regtest" in done.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = obol_rpc(node, "--rpc-port", str(port), "getblockcount")
+    assert done.stderr.startswith(f"error: nothing is listening on port {port} of 127.0.0.1")
     done = obol_rpc(node, "nosuchmethod")
     assert done.returncode == 1
     assert "Method not found" in done.stderr
+    assert done.stderr.splitlines()[:2] == ["error: error code: -32601", "error message:"]
+    # bitcoin-cli's -named and -rpcwallet
+    done = obol_rpc(node, "-named", "getblockhash", "height=1")
+    assert done.stdout.strip() == node.rpc.getblockhash(1)
+    done = obol_rpc(node, "-named", "getblockhash", "1")
+    assert done.returncode == 1 and "NAME=VALUE" in done.stderr
+    done = obol_rpc(node, "-rpcwallet=nosuch", "getwalletinfo")
+    assert done.returncode == 1 and "error code: -18" in done.stderr
     done = subprocess.run(
         [sys.executable, "-m", "node.cli", "rpc", "--datadir", "/nonexistent", "getblockcount"],
         cwd=ROOT,

@@ -17,6 +17,7 @@ from node.rpc.errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
+    RPC_TYPE_ERROR,
     RpcError,
 )
 from tests.chain_helpers import ChainBuilder, key, pk, policy_tx, sign_input, spend, with_sigs
@@ -180,6 +181,8 @@ async def test_createmultisig_and_decodepolicy(inprocess_node: Node) -> None:
     assert by_hex["text"] == made["descriptor"]
     assert [k["type"] for k in by_hex["keys"]] == ["ed25519", "secp256k1", "ed25519"]
     assert by_hex["satisfiable"] is True and by_hex["standard"] is True
+    err = await rpc_error(node, "verifymessage", made["address"], "AAAA", "hello")
+    assert err.code == RPC_TYPE_ERROR and err.message == "Address does not refer to key"
     shown = await rpc(node, "validateaddress", made["address"])
     assert shown["isvalid"] is True and shown["key_type"] == "policy" and shown["isscript"]
 

@@ -54,3 +54,24 @@ async def test_queued_blocks_update_the_mempool(inprocess_node: Node) -> None:
     assert [r.status for r in results] == ["accepted"] * 4
     assert tx.txid not in node.mempool
     assert node.chain.height == 105
+
+
+async def test_generate_mines_again_when_another_miner_wins_the_tip(inprocess_node: Node) -> None:
+    """A localnet node auto-mines while `generate` runs: a block found on the same parent
+    just before ours wins the tie, and generate must mine on the new tip, not fail."""
+    node = inprocess_node
+    solve = node.solver.solve
+    raced = []
+
+    async def solve_then_lose_the_race(template, **kwargs):
+        block = await solve(template, **kwargs)
+        if not raced:
+            node.solver.solve = solve  # the other miner solves in the plain way, and first
+            raced.append(await node.mine_one(key(8).lock))
+        return block
+
+    node.solver.solve = solve_then_lose_the_race
+    blocks = await node.generate(2, key(7).lock)
+    assert len(blocks) == 2 and raced[0] is not None
+    assert node.chain.height == 3
+    assert node.chain.tip.hash == blocks[-1].hash

@@ -101,6 +101,29 @@ def test_partition_heals_to_the_most_work_chain(start_nodes):
     assert c.rpc.getrawtransaction(t1.txid_hex, True)["blockhash"] == block
 
 
+def test_txs_sent_during_a_partition_cross_after_it(start_nodes):
+    """Nothing re-announced such a tx before: a new peer is now told of the mempool, and
+    sendrawtransaction of a tx already in the mempool announces it again (as Core)."""
+    a, c = start_nodes(2, [["--no-wallet"]] * 2)
+    connect_nodes(a, c)
+    a.rpc.generatetoaddress(102, MINER_ADDR)
+    sync_blocks([a, c])
+    disconnect_nodes(a, c)
+    stranded = _send(a, 1, to_node=c)
+    assert a.rpc.getrawmempool() == []
+
+    connect_nodes(a, c)
+    wait_until(lambda: a.rpc.getrawmempool() == [stranded.txid_hex])
+    (block,) = a.rpc.generatetoaddress(1, MINER_ADDR)
+    assert stranded.txid_hex in a.rpc.getblock(block)["tx"]
+    sync_blocks([a, c])
+    assert c.rpc.getrawmempool() == []
+
+    again = _send(a, 2)
+    sync_mempools([a, c])
+    assert c.rpc.sendrawtransaction(again.serialize().hex()) == again.txid_hex
+
+
 async def test_orphan_parents_come_from_the_announcing_peer(start_nodes):
     (node,) = start_nodes(1, [["--no-wallet"]])
     node.rpc.generatetoaddress(101, MINER_ADDR)
@@ -139,3 +162,11 @@ async def test_orphan_parents_come_from_the_announcing_peer(start_nodes):
         assert (info["addr_processed"], info["addr_rate_limited"]) == (1, 4)
         assert info["bytesrecv_per_msg"]["tx"] > 0
         await peer.close()
+
+        # A peer that connects later hears of the whole mempool, parents first, so txs made
+        # while it was away (a partition) are not stranded.
+        late = await RawPeer(session, node.p2p_address).connect()
+        await late.handshake()
+        announced = await late.expect(Inv)
+        assert announced.items == (InvItem(INV_TX, parent.txid), InvItem(INV_TX, child.txid))
+        await late.close()

@@ -52,7 +52,10 @@ def test_bad_address_insufficient_funds_and_routing(funded):
 
     with pytest.raises(RpcFailure) as err:
         node.rpc.sendtoaddress(node.rpc.getnewaddress(), 50)  # 50 exactly leaves no fee
-    assert (err.value.code, err.value.message) == (-6, "Insufficient funds")
+    assert (err.value.code, err.value.message) == (
+        -6,
+        "Insufficient funds (spendable: 50.00000000 OBOL)",
+    )
     address = node.rpc.getnewaddress()
     with pytest.raises(RpcFailure) as err:
         node.rpc.sendmany("", {address: 30, node.rpc.getnewaddress(): 30})

@@ -3,6 +3,7 @@ histories, the address index, and a reorg that unconfirms and reconfirms the pay
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -56,6 +57,8 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
         "balance": 0,
         "unconfirmed": Decimal("12.5"),
         "received": 0,
+        "txcount": 0,
+        "utxocount": 0,
     }
 
     (block,) = a.rpc.generate(1)
@@ -78,12 +81,17 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
             "balance": Decimal("12.5"),
             "unconfirmed": 0,
             "received": Decimal("12.5"),
+            "txcount": 1,
+            "utxocount": 1,
         }
         (utxo,) = node.rpc.getaddressutxos(b_addr)
         assert utxo["txid"] == txid and utxo["confirmations"] == 1
         assert [h["txid"] for h in node.rpc.getaddresshistory(b_addr)] == [txid]
     history = obol_wallet(a, "history")
     assert history.returncode == 0 and txid in history.stdout and "send" in history.stdout
+    (sent,) = [line for line in history.stdout.splitlines() if txid in line and "send" in line]
+    fee = entry_for(a.rpc.listtransactions(), txid, "send")["fee"]
+    assert f"fee {fee:.8f}" in sent and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", sent)
 
     # A reorg takes the block away on both nodes: the payment is pending again.
     for node in (a, b):
@@ -100,7 +108,9 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
     assert a.rpc.getbalances()["mine"]["immature"] == Decimal("5000")
     with pytest.raises(RpcFailure) as err:
         a.rpc.sendtoaddress(b_addr, 40)
-    assert err.value.code == -6 and err.value.message == "Insufficient funds"
+    change = sum(u["amount"] for u in a.rpc.listunspent(0))
+    assert err.value.code == -6
+    assert err.value.message == f"Insufficient funds (spendable: {change} OBOL)"
     assert all(u["confirmations"] == 0 for u in a.rpc.listunspent(0))
 
     # A longer competing branch confirms the payment again, on both sides.

@@ -217,8 +217,18 @@ async def test_events_blocks_txs_rejections_and_reorgs(node, http):
         event, _ = await next_event(ws, "block_disconnected")
         assert event["hash"] == block.hash_hex and event["height"] == 102
         event, _ = await next_event(ws, "reorg")
-        assert event["depth"] == 1
-        assert event["tip"] == node.chain.tip.header.hash_hex
+        fork = node.chain.tip.header.hash_hex
+        assert event == {
+            "type": "reorg",
+            "time": event["time"],
+            "depth": 1,
+            "tip": fork,
+            "old_tip": block.hash_hex,
+            "fork_hash": fork,
+            "fork_height": 101,
+        }
+        event, _ = await next_event(ws, "tx_accepted")  # the block's tx is back
+        assert event["txid"] == tx.txid_hex and event["source"] == "reorg"
 
         node.events.publish("peer_connected", {"addr": "127.0.0.1:1", "raw": b"not json"})
         node.events.publish("peer_banned", {"addr": "127.0.0.1:1", "reason": "bad-blk-pow"})
@@ -358,6 +368,26 @@ async def test_rest_tx_address_mempool_and_search(node, http):
     assert miner["immature"] > 0 and miner["balance"] > miner["spendable"]
     assert miner["unconfirmed"] == Decimal("4.00000000")
 
+    miner_addr = encode_address(MINER.lock, REGTEST)
+    pages, cursor = [], []
+    while page := (await rpc(http, node, "getaddresshistory", miner_addr, 40, *cursor))["result"]:
+        pages.append(page)
+        cursor = [page[-1]["txid"]]
+    assert [len(p) for p in pages] == [40, 40, 24]  # the mempool's tx, then 103 confirmed
+    rows = [row for p in pages for row in p]
+    assert rows[0]["txid"] == second.txid_hex and rows[0]["height"] is None
+    assert rows[0]["received"] == Decimal("4.00000000") and rows[0]["sent"] == 0
+    assert rows[1]["txid"] == first.txid_hex and rows[1]["sent"] == Decimal("50.00000000")
+    heights = [row["height"] for row in rows[1:]]
+    assert heights == sorted(heights, reverse=True) and heights[-1] == 1
+    assert len({row["txid"] for row in rows}) == 104
+    got = (await rpc(http, node, "getaddressbalance", miner_addr))["result"]
+    assert got["txcount"] == 103 and got["unconfirmed"] == Decimal("4.00000000")
+    bad = await rpc(http, node, "getaddresshistory", miner_addr, 5, "00" * 32)
+    assert bad["error"]["code"] == -5
+    bad = await rpc(http, node, "getaddresshistory", miner_addr, 501)
+    assert bad["error"]["code"] == -8
+
     status, pool = await get(http, node, "/rest/mempool/info.json")
     assert pool["size"] == 1 and pool["bytes"] == second.size
     status, contents = await get(http, node, "/rest/mempool/contents.json")
@@ -376,9 +406,28 @@ async def test_rest_tx_address_mempool_and_search(node, http):
     ):
         status, found = await get(http, node, "/rest/search?q=" + query.replace(" ", "%20"))
         assert (status, found) == (200, expected), query
-    for query, code in (("103", 404), ("ab" * 32, 404), ("", 400), ("hello", 400), ("1" * 11, 400)):
+    for query, code in (
+        ("103", 404),
+        ("ab" * 32, 404),
+        ("nonsense", 404),
+        ("", 400),
+        ("obrt1nonsense", 400),
+        ("1" * 11, 404),
+    ):
         status, body = await get(http, node, f"/rest/search?q={query}")
         assert status == code and body["error"], query
+
+
+async def test_status_shows_any_miner_and_the_node_clock(node, http):
+    await rpc(http, node, "setmocktime", 2_000_000_000)
+    await rpc(http, node, "setgenerate", True, 1)
+    try:
+        _, st = await get(http, node, "/rest/status.json")
+        assert st["mining"] is True and st["now"] == 2_000_000_000
+    finally:
+        await rpc(http, node, "setgenerate", False)
+    _, st = await get(http, node, "/rest/status.json")
+    assert st["mining"] is False
 
 
 @pytest.mark.parametrize(
@@ -389,12 +438,6 @@ async def test_rest_tx_address_mempool_and_search(node, http):
         ("/rest/block/" + "0" * 63 + ".json", 400),
         ("/rest/tx/" + "00" * 32 + ".json", 404),
         ("/rest/tx/nothex.json", 400),
-        ("/rest/headers/0/" + "00" * 32 + ".json", 400),
-        ("/rest/headers/2001/" + "00" * 32 + ".json", 400),
-        ("/rest/headers/5/" + "00" * 32 + ".json", 404),
-        ("/rest/blockhashbyheight/99.json", 404),
-        ("/rest/blockhashbyheight/-1.json", 400),
-        ("/rest/blockhashbyheight/1e3.json", 400),
         ("/rest/blocks/recent.json?count=0", 400),
         ("/rest/blocks/recent.json?count=abc", 400),
         ("/rest/blocks/recent.json?count=101", 400),
@@ -414,9 +457,30 @@ async def test_rest_errors_are_json(node, http, path, status):
     assert "Traceback" not in body["error"]
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/rest/headers/0/" + "00" * 32 + ".json", 400),
+        ("/rest/headers/2001/" + "00" * 32 + ".json", 400),
+        ("/rest/headers/5/" + "00" * 32 + ".json", 404),
+        ("/rest/blockhashbyheight/99.json", 404),
+        ("/rest/blockhashbyheight/-1.json", 400),
+        ("/rest/blockhashbyheight/1e3.json", 400),
+    ],
+)
+async def test_cores_rest_paths_answer_errors_as_core(node, http, path, status):
+    """Core's own REST paths answer an error as Core does: text/plain, message and CRLF."""
+    async with http.get(url(node, path)) as resp:
+        assert resp.status == status
+        assert resp.content_type == "text/plain"
+        text = await resp.text()
+    assert text.endswith("\r\n") and len(text.strip()) > 0
+
+
 async def test_peers_without_p2p_are_none_not_an_error(node, http, monkeypatch):
     monkeypatch.setattr(node, "p2p", None)  # as a node whose p2p layer is disabled
     assert await get(http, node, "/rest/peers.json") == (200, [])
+    assert await get(http, node, "/rest/banned.json") == (200, [])
     status, st = await get(http, node, "/rest/status.json")
     assert status == 200 and st["peers"] == 0
     async with http.get(url(node, "/metrics")) as resp:

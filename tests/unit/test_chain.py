@@ -148,3 +148,32 @@ def test_restart_keeps_everything(tmp_path):
     db.close()
     with pytest.raises(StorageError, match="regtest chain, not devnet"):
         ChainDB(path, "devnet")
+
+
+class _TracedDB:
+    """A plyvel DB whose write batches are recorded with their options."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.batches: list[dict] = []
+
+    def write_batch(self, **options):
+        self.batches.append(options)
+        return self._raw.write_batch(**options)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
+def test_every_acknowledged_block_is_written_with_sync(db):
+    """Durability past a power cut: LevelDB syncs its log before a write with sync=True
+    returns, so a block the chain reports accepted is on disk, not in the page cache."""
+    traced = _TracedDB(db._db)
+    db._db = traced
+    chain = Chain(db, REGTEST)
+    builder = ChainBuilder()
+    accepted = [chain.process_block(builder.mine()).status for _ in range(3)]
+    assert accepted == ["accepted"] * 3
+    assert len(traced.batches) >= 3
+    assert all(options.get("sync") is True for options in traced.batches)
+    db._db = traced._raw

@@ -24,7 +24,7 @@ from consensus.validation import (
     verify_sig_checks,
 )
 from node.mempool import MEMPOOL_HEIGHT, Mempool, MempoolConfig
-from node.policy import Policy, PolicyCode, PolicyError
+from node.policy import REPLACEABLE_TX_VERSION, Policy, PolicyCode, PolicyError
 from node.sigcache import SigCache
 from tests.chain_helpers import (
     ChainBuilder,
@@ -169,6 +169,48 @@ def test_double_spend_in_mempool_is_rejected_first_seen(chain, pool):
     first = pool.accept(pay(u, fee=1000, to=ALICE))
     rejects(PolicyCode.CONFLICT, pool.accept, pay(u, fee=50_000, to=BOB))  # no replacement
     assert pool.txids() == [first.txid]
+
+
+def rbf(utxos: list[Utxo], fee: int, to=ALICE, version: int = REPLACEABLE_TX_VERSION) -> Tx:
+    return spend(utxos, [(sum(u.value for u in utxos) - fee, to.lock)], version=version)
+
+
+def test_replace_by_fee_needs_the_signal_and_bip125_fees(chain, pool):
+    u, other = chain.coinbase_utxo(1), chain.coinbase_utxo(2)
+    original = pool.accept(rbf([u], fee=1000))
+    child = pool.accept(rbf([Utxo(original.txid, 0, u.value - 1000, ALICE)], fee=1000))
+    # The fee rate must rise, the fees of the tx and its child be covered, and the new
+    # size be paid again at the incremental rate (1 unit per byte).
+    rejects(PolicyCode.INSUFFICIENT_FEE, pool.accept, rbf([u], fee=1000, to=BOB))
+    rejects(PolicyCode.INSUFFICIENT_FEE, pool.accept, rbf([u], fee=1999, to=BOB))
+    rejects(PolicyCode.INSUFFICIENT_FEE, pool.accept, rbf([u], fee=2000 + TX_SIZE - 1, to=BOB))
+    spends_child = spend(
+        [u, Utxo(child.txid, 0, child.tx.outputs[0].value, ALICE)], [(10**9, BOB.lock)]
+    )
+    rejects(PolicyCode.SPENDS_CONFLICTING, pool.accept, spends_child)
+    assert pool.txids() == [original.txid, child.txid]
+    replacement = pool.accept(rbf([u], fee=2000 + TX_SIZE, to=BOB))
+    assert pool.txids() == [replacement.txid]  # the original went, and its child with it
+    assert pool.spender_of(u.outpoint_key) == replacement.txid
+    assert pool.total_fees == 2000 + TX_SIZE
+    # A final (version 1) tx is never replaced, and a replacement adds no unconfirmed input.
+    final = pool.accept(rbf([other], fee=1000, version=1))
+    rejects(PolicyCode.CONFLICT, pool.accept, rbf([other], fee=90_000, to=BOB))
+    parent_out = Utxo(final.txid, 0, other.value - 1000, ALICE)
+    rejects(
+        PolicyCode.REPLACEMENT_ADDS_UNCONFIRMED,
+        pool.accept,
+        rbf([u, parent_out], fee=90_000, to=CAROL),
+    )
+    assert pool.txids() == [replacement.txid, final.txid]
+
+
+def test_replacement_evicts_a_bounded_number(chain):
+    pool = make_pool(chain, policy=Policy(max_replacement_evictions=1))
+    u = chain.coinbase_utxo(1)
+    original = pool.accept(rbf([u], fee=1000))
+    pool.accept(rbf([Utxo(original.txid, 0, u.value - 1000, ALICE)], fee=1000))
+    rejects(PolicyCode.TOO_MANY_REPLACEMENTS, pool.accept, rbf([u], fee=90_000, to=BOB))
 
 
 def test_already_in_mempool(chain, pool):

@@ -654,12 +654,15 @@ def test_parse_amount_ok(value, units):
     assert parse_amount(value) == units
 
 
+TOO_PRECISE = "Invalid amount: at most 8 decimals (1 base unit = 0.00000001)"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (Decimal("1e-9"), "Invalid amount"),
-        (Decimal("0.000000001"), "Invalid amount"),
-        ("1e-9", "Invalid amount"),
+        (Decimal("1e-9"), TOO_PRECISE),
+        (Decimal("0.000000001"), TOO_PRECISE),
+        ("1e-9", TOO_PRECISE),
         ("abc", "Invalid amount"),
         (" 1", "Invalid amount"),
         ("1_000", "Invalid amount"),

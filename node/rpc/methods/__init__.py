@@ -5,12 +5,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..registry import RpcRegistry
-from . import blockchain, control, mining, network, policies, rawtransactions, wallet
+from . import (
+    blockchain,
+    blockstats,
+    control,
+    mining,
+    network,
+    policies,
+    rawbuild,
+    rawtransactions,
+    util,
+    wallet,
+    walletextra,
+)
 
 if TYPE_CHECKING:
     from ...node import Node
 
 
 def register_all(registry: RpcRegistry, node: Node) -> None:
-    for module in (blockchain, rawtransactions, mining, network, control, policies, wallet):
+    modules = (
+        blockchain,
+        blockstats,
+        rawtransactions,
+        rawbuild,
+        mining,
+        network,
+        control,
+        util,
+        policies,
+    )
+    for module in (*modules, wallet, walletextra):
         module.register(registry, node)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from consensus.encoding import encode_coin
 from consensus.hashing import hash_to_hex
 from consensus.primitives import outpoint_key
 
+from ...chain import DEFAULT_CHECKBLOCKS, DEFAULT_CHECKLEVEL
 from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
-from ..params import as_bool, as_hash, as_int, parse_verbosity
+from ..params import as_bool, as_hash, as_int, as_str, parse_verbosity
 from ..registry import RpcRegistry
 from ..views import block_json, chain_tip_status, difficulty, header_json, lock_json
 
 if TYPE_CHECKING:
     from ...chain import BlockIndex
     from ...node import Node
+
+log = logging.getLogger("obol.rpc")
 
 
 def register(reg: RpcRegistry, node: Node) -> None:
@@ -152,11 +156,18 @@ def register(reg: RpcRegistry, node: Node) -> None:
         return _coin_json(node, coin, chain.height - coin.height + 1)
 
     @reg.method(category="blockchain")
-    async def gettxoutsetinfo() -> dict[str, Any]:
-        """gettxoutsetinfo
+    async def gettxoutsetinfo(hash_type: Any = "hash_serialized_3") -> dict[str, Any]:
+        """gettxoutsetinfo ( "hash_type" )
 
-        Statistics about the coin set, with a hash of all of it (hash_serialized_3)."""
-        return await node.in_chain_thread(_txoutset_info, node)
+        Statistics about the coin set. hash_type "hash_serialized_3" (the default, as
+        Core's) reads every coin; "muhash" reads the running MuHash3072 kept with each
+        block (Core's coinstatsindex), in milliseconds; "none" reads every coin, no hash."""
+        kind = as_str(hash_type)
+        if kind == "muhash":
+            return await node.in_chain_thread(_txoutset_muhash, node)
+        if kind not in ("hash_serialized_3", "none"):
+            raise RpcError(RPC_INVALID_PARAMETER, f"'{kind}' is not a valid hash_type")
+        return await node.in_chain_thread(_txoutset_info, node, kind == "hash_serialized_3")
 
     @reg.method(category="blockchain")
     async def invalidateblock(blockhash: Any) -> None:
@@ -176,6 +187,22 @@ def register(reg: RpcRegistry, node: Node) -> None:
         Undo invalidateblock for a block, its ancestors and descendants."""
         entry = entry_for(blockhash)
         await node.chain_call(chain.reconsider_block, entry.hash)
+
+    @reg.method(category="blockchain")
+    async def verifychain(
+        checklevel: Any = DEFAULT_CHECKLEVEL, nblocks: Any = DEFAULT_CHECKBLOCKS
+    ) -> bool:
+        """verifychain ( checklevel nblocks )
+
+        Check the last ``nblocks`` blocks (0: all) against their undo data and the coin
+        set, at ``checklevel`` 0-4 (Bitcoin Core's); true if consistent. What failed is
+        in debug.log."""
+        level = as_int(checklevel, "checklevel", 0, 4)
+        count = as_int(nblocks, "nblocks", 0)
+        problem = await node.in_chain_thread(chain.verify, level, count)
+        if problem:
+            log.error("verifychain: %s", problem)
+        return not problem
 
     @reg.method(category="blockchain")
     def getmempoolinfo() -> dict[str, Any]:
@@ -248,7 +275,22 @@ def _coin_json(node: Node, coin: Any, confirmations: int) -> dict[str, Any]:
     }
 
 
-def _txoutset_info(node: Node) -> dict[str, Any]:
+def _txoutset_muhash(node: Node) -> dict[str, Any]:
+    """From the coin set stats record; like Core answering from its coinstatsindex, no
+    ``transactions`` nor ``disk_size``. Chain thread."""
+    chain = node.chain
+    stats = chain.db.coin_stats()
+    return {
+        "height": chain.height,
+        "bestblock": chain.tip.header.hash_hex,
+        "txouts": stats.txouts,
+        "bogosize": stats.txouts * 86,
+        "muhash": stats.muhash.digest()[::-1].hex(),
+        "total_amount": Amount(stats.total_amount),
+    }
+
+
+def _txoutset_info(node: Node, with_hash: bool) -> dict[str, Any]:
     """Runs on the chain thread, so the coin set does not move under it."""
     chain = node.chain
     h = hashlib.sha256()
@@ -261,7 +303,7 @@ def _txoutset_info(node: Node) -> dict[str, Any]:
         txouts += 1
         total += coin.value
         txids.add(key[:32])
-    return {
+    out = {
         "height": chain.height,
         "bestblock": chain.tip.header.hash_hex,
         "txouts": txouts,
@@ -271,3 +313,6 @@ def _txoutset_info(node: Node) -> dict[str, Any]:
         "transactions": len(txids),
         "disk_size": node.disk_usage(),
     }
+    if not with_hash:
+        del out["hash_serialized_3"]
+    return out

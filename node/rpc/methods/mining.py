@@ -178,6 +178,9 @@ def register(reg: RpcRegistry, node: Node) -> None:
             return None
         if result.status in ("duplicate", "inconclusive"):
             return result.status
+        if result.status == "orphan":
+            # Core's reason; obol keeps the block and connects it once its parent arrives.
+            return "prev-blk-not-found"
         if result.error is not None:
             return result.error.code.value
         return "rejected"

@@ -96,6 +96,9 @@ def register(reg: RpcRegistry, node: Node) -> None:
         Submit a signed tx to the mempool (and to peers); returns its txid."""
         tx = parse_tx_hex(hexstring)
         if tx.txid in node.mempool:
+            # Announced again, as Core does: to every peer not known to have it.
+            if node.p2p is not None:
+                node.p2p.relay_txs([tx])
             return tx.txid_hex
         try:
             await node.submit_tx(tx, allow_orphan=False)

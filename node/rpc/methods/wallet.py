@@ -3,9 +3,10 @@
 A call goes to the wallet named by ``/wallet/<name>``, or to the only loaded one (-18 when
 none is loaded, -19 when several are). Amounts are validated like Core's AmountFromValue
 (-3), addresses give -5, a wallet that cannot pay gives -6, a locked one -13, a wrong
-passphrase -14. ``fee_rate`` is in base units per byte (Core's sat/vB). Parameters Core
-has and obol does not use (comments to the recipient, RBF, fee estimation targets, reuse
-avoidance) are accepted for compatibility: obol has no fee estimator and no replacement.
+passphrase -14. ``fee_rate`` is in base units per byte (Core's sat/vB). Wallet txs signal
+opt-in replace-by-fee unless ``replaceable=false`` (Core's -walletrbf default). Parameters
+Core has and obol does not use (fee estimation targets, reuse avoidance) are accepted for
+compatibility: obol has no fee estimator.
 
 The address queries Core lacks (getaddressbalance, getaddressutxos, getaddresshistory) work
 for any address, from the node's address index and the mempool, with no wallet involved.
@@ -28,6 +29,9 @@ from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
 from wallet.wallet import key_type_from_name
 
+from ... import addressquery
+from ...addressquery import MAX_HISTORY_PAGE
+from ...policy import signals_replaceable
 from ...wallets import MAX_UNLOCK_SECONDS, Entry, LoadedWallet, WalletManager, WalletTx
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
@@ -44,6 +48,7 @@ from ..jsonfmt import Amount, parse_amount
 from ..params import as_address, as_bool, as_hash, as_int, as_str
 from ..registry import RpcRegistry, RpcRequest
 from ..views import lock_json, tx_json
+from .rawbuild import sign_result
 from .rawtransactions import parse_tx_hex
 
 if TYPE_CHECKING:
@@ -105,6 +110,23 @@ def as_fee_rate(value: Any) -> int | None:
     return int(rate)
 
 
+def as_output_indexes(value: Any, count: int) -> tuple[int, ...]:
+    """fundrawtransaction's subtractFeeFromOutputs: distinct output positions."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RpcError(RPC_TYPE_ERROR, "subtractFeeFromOutputs must be an array")
+    out: list[int] = []
+    for item in value:
+        n = as_int(item, "subtractFeeFromOutputs")
+        if n in out:
+            raise RpcError(RPC_INVALID_PARAMETER, f"Invalid parameter, duplicated position: {n}")
+        if not 0 <= n < count:
+            raise RpcError(RPC_INVALID_PARAMETER, f"Invalid parameter, position too large: {n}")
+        out.append(n)
+    return tuple(out)
+
+
 def as_passphrase(value: Any) -> str:
     text = as_str(value)
     if not text:
@@ -154,10 +176,15 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 "wtxid": hash_to_hex(wtx.tx.wtxid),
                 "time": wtx.time,
                 "timereceived": wtx.time,
-                "bip125-replaceable": "no",
+                "bip125-replaceable": replaceable_text(wtx),
             }
         )
         return out
+
+    def replaceable_text(wtx: WalletTx) -> str:
+        """Core's bip125-replaceable: "yes" for an unconfirmed tx that signals (obol reads
+        only the tx's own signal, so no "unknown")."""
+        return "yes" if wtx.height is None and signals_replaceable(wtx.tx.version) else "no"
 
     def entry_json(lw: LoadedWallet, wtx: WalletTx, entry: Entry, trusted: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -459,6 +486,8 @@ def register(reg: RpcRegistry, node: Node) -> None:
             safe = coin.height is not None or coin.from_me
             if not low <= depth <= high or not manager.is_mature(coin):
                 continue
+            if coin.key in lw.locked_coins:
+                continue
             if (only is not None and coin.lock not in only) or (not safe and not unsafe_ok):
                 continue
             out.append(
@@ -511,6 +540,42 @@ def register(reg: RpcRegistry, node: Node) -> None:
         return list(reversed(newest_first[start : start + n]))
 
     @method
+    def listsinceblock(
+        request: RpcRequest,
+        blockhash: Any = None,
+        target_confirmations: Any = 1,
+        include_watchonly: Any = None,
+        include_removed: Any = True,
+        include_change: Any = False,
+        label: Any = None,
+    ) -> dict[str, Any]:
+        """listsinceblock ( "blockhash" target_confirmations include_watchonly include_removed include_change "label" )
+
+        Payments in blocks after blockhash (all, without it) and in the mempool; lastblock
+        is the block target_confirmations deep, to pass next time. "removed" stays empty:
+        txs of a block that left the chain are back in the mempool or in the new branch,
+        and show there."""  # noqa: E501
+        lw = resolve(request)
+        since = -1
+        if blockhash is not None:
+            entry = node.chain.index.get(as_hash(blockhash, "blockhash"))
+            if entry is None:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            since = node.chain.find_fork(entry).height
+        depth = as_int(target_confirmations, "target_confirmations")
+        if depth < 1:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter")
+        want = None if label is None else as_str(label)
+        manager.refresh(lw)
+        out = []
+        for wtx in manager.history(lw.wallet.locks()):
+            if wtx.height is None or wtx.height > since:
+                out += [e for e in details(lw, wtx) if want is None or e.get("label") == want]
+        last = node.chain.at_height(max(0, manager.tip_height + 1 - depth))
+        assert last is not None
+        return {"transactions": out, "removed": [], "lastblock": last.header.hash_hex}
+
+    @method
     def gettransaction(
         request: RpcRequest, txid: Any, include_watchonly: Any = None, verbose: Any = False
     ) -> dict[str, Any]:
@@ -549,11 +614,20 @@ def register(reg: RpcRegistry, node: Node) -> None:
         comment: Any,
         comment_to: Any,
         verbose: Any,
+        replaceable: Any = None,
+        subtract: tuple[int, ...] = (),
     ) -> Any:
         rate = as_fee_rate(fee_rate)
+        rbf = True if replaceable is None else as_bool(replaceable)
         try:
             tx, fee = await manager.send(
-                lw, outputs, rate, as_str(comment or ""), as_str(comment_to or "")
+                lw,
+                outputs,
+                rate,
+                as_str(comment or ""),
+                as_str(comment_to or ""),
+                rbf,
+                subtract,
             )
         except ValueError as exc:
             raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
@@ -562,9 +636,26 @@ def register(reg: RpcRegistry, node: Node) -> None:
             return {"txid": tx.txid_hex, "fee_reason": reason, "fee": Amount(fee)}
         return tx.txid_hex
 
-    def check_unsupported(subtract: Any) -> None:
-        if subtract not in (None, False, []):
-            raise RpcError(RPC_INVALID_PARAMETER, "subtractfeefromamount is not supported by obol")
+    def subtract_indexes(subtract: Any, addresses: list[str]) -> tuple[int, ...]:
+        """sendmany's subtractfeefrom: addresses (each once, among the outputs) -> indexes."""
+        if subtract is None:
+            return ()
+        if not isinstance(subtract, list):
+            raise RpcError(RPC_TYPE_ERROR, "subtractfeefrom must be an array of addresses")
+        out = []
+        for text in subtract:
+            if not isinstance(text, str) or text not in addresses:
+                raise RpcError(
+                    RPC_INVALID_PARAMETER,
+                    f"Invalid parameter 'subtract fee from output', destination {text} not "
+                    "found in tx outputs",
+                )
+            if addresses.index(text) in out:
+                raise RpcError(
+                    RPC_INVALID_PARAMETER, f"Invalid parameter, duplicated address: {text}"
+                )
+            out.append(addresses.index(text))
+        return tuple(out)
 
     @method
     async def sendtoaddress(
@@ -584,13 +675,14 @@ def register(reg: RpcRegistry, node: Node) -> None:
         """sendtoaddress "address" amount ( "comment" "comment_to" subtractfeefromamount replaceable conf_target "estimate_mode" avoid_reuse fee_rate verbose )
 
         Pay amount OBOL to address; returns the txid. fee_rate in units per byte
-        (default: the fallback rate of 10)."""  # noqa: E501
+        (default: the fallback rate of 10). subtractfeefromamount=true: the recipient gets
+        amount less the fee. replaceable (default true) signals opt-in replace-by-fee."""  # noqa: E501
         lw = resolve(request)
         lock = as_address(address, params)
         value = parse_amount(amount, allow_zero=False)
-        check_unsupported(subtractfeefromamount)
+        subtract = (0,) if as_bool(subtractfeefromamount) else ()
         outputs = [TxOut(value, lock)]
-        return await pay(lw, outputs, fee_rate, comment, comment_to, verbose)
+        return await pay(lw, outputs, fee_rate, comment, comment_to, verbose, replaceable, subtract)
 
     @method
     async def sendmany(
@@ -614,7 +706,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
             raise RpcError(RPC_INVALID_PARAMETER, 'Dummy value must be set to ""')
         if not isinstance(amounts, dict) or not amounts:
             raise RpcError(RPC_TYPE_ERROR, "amounts must be a non-empty object")
-        check_unsupported(subtractfeefrom)
+        subtract = subtract_indexes(subtractfeefrom, list(amounts))
         outputs = []
         seen = set()
         for text, amount in amounts.items():
@@ -625,7 +717,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 )
             seen.add(lock)
             outputs.append(TxOut(parse_amount(amount, allow_zero=False), lock))
-        return await pay(lw, outputs, fee_rate, comment, "", verbose)
+        return await pay(lw, outputs, fee_rate, comment, "", verbose, replaceable, subtract)
 
     @method
     def fundrawtransaction(
@@ -633,12 +725,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
     ) -> dict[str, Any]:
         """fundrawtransaction "hexstring" ( options )
 
-        Add inputs and change to a tx's outputs (its inputs must be empty); returns the
-        unsigned tx, its fee and the change position. Option: fee_rate (units per byte)."""
+        Add inputs and change to pay a tx's outputs (its own inputs, the wallet's coins,
+        and its locktime are kept); returns the unsigned tx, its fee and the change
+        position. Options: fee_rate (units per byte), replaceable (default true, the
+        wallet's default), subtractFeeFromOutputs."""
         lw = resolve(request)
         tx = parse_tx_hex(hexstring)
-        if tx.inputs:
-            raise RpcError(RPC_INVALID_PARAMETER, "obol funds txs without inputs only")
         if not tx.outputs:
             raise RpcError(RPC_INVALID_PARAMETER, "TX must have at least one output")
         opts = options if isinstance(options, dict) else {}
@@ -646,7 +738,10 @@ def register(reg: RpcRegistry, node: Node) -> None:
             rate = manager.fee_rate(as_fee_rate(opts.get("fee_rate")))
         except ValueError as exc:
             raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
-        funded, fee, change_pos = manager.fund(lw, tx.outputs, rate)
+        rbf = as_bool(opts.get("replaceable", True))
+        subtract = as_output_indexes(opts.get("subtractFeeFromOutputs"), len(tx.outputs))
+        funded, fee, change_pos = manager.fund(lw, tx.outputs, rate, rbf, subtract, tx.inputs)
+        funded = Tx(funded.version, funded.inputs, funded.outputs, tx.locktime)
         return {"hex": funded.serialize().hex(), "fee": Amount(fee), "changepos": change_pos}
 
     @method
@@ -661,18 +756,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
         if not tx.inputs:
             raise RpcError(RPC_DESERIALIZATION_ERROR, "TX has no inputs")
         signed, missing = manager.sign(lw, tx)
-        out: dict[str, Any] = {"hex": signed.serialize().hex(), "complete": not missing}
-        if missing:
-            out["errors"] = [
-                {
-                    "txid": hash_to_hex(signed.inputs[n].prev_txid),
-                    "vout": signed.inputs[n].prev_index,
-                    "sequence": 0xFFFFFFFF,
-                    "error": "Input not found, spent, or not the wallet's",
-                }
-                for n in missing
-            ]
-        return out
+        return sign_result(signed, missing)
 
     # --- encryption ----------------------------------------------------------------
 
@@ -733,43 +817,35 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
     # --- any address (the node's address index) --------------------------------------
 
-    def address_view(text: Any) -> tuple[bytes, list[WalletTx]]:
-        lock = as_address(text, params)
-        return lock, manager.history([lock])
-
     @reg.method(category="addressindex")
-    def getaddressbalance(address: Any) -> dict[str, Any]:
+    async def getaddressbalance(address: Any) -> dict[str, Any]:
         """getaddressbalance "address"
 
         Confirmed balance, the mempool's net change to it, and all confirmed receipts."""
-        lock, txs = address_view(address)
-        coins = manager.unspent([lock])
-        confirmed = sum(c.value for c in coins if c.height is not None)
-        spent_in_mempool = sum(
-            coin.value
-            for key, coin in node.chain.db.address_coins(lock)
-            if node.mempool.spender_of(key) is not None
-        )
-        incoming = sum(c.value for c in coins if c.height is None)
-        received = sum(
-            o.value for w in txs if w.height is not None for o in w.tx.outputs if o.lock == lock
-        )
+        lock = as_address(address, params)
+        entries = node.mempool.entries()
+        got = await node.in_chain_thread(addressquery.balance, node.chain.db, entries, lock)
         return {
-            "balance": Amount(confirmed + spent_in_mempool),
-            "unconfirmed": Amount(incoming - spent_in_mempool),
-            "received": Amount(received),
+            "balance": Amount(got.totals.balance),
+            "unconfirmed": Amount(got.incoming - got.outgoing),
+            "received": Amount(got.totals.received),
+            "txcount": got.totals.tx_count,
+            "utxocount": got.totals.utxo_count,
         }
 
     @reg.method(category="addressindex")
-    def getaddressutxos(address: Any) -> list[dict[str, Any]]:
+    async def getaddressutxos(address: Any) -> list[dict[str, Any]]:
         """getaddressutxos "address"
 
         Unspent outputs of an address, mempool included (unconfirmed: height null), less
         those a mempool tx spends."""
         lock = as_address(address, params)
+        db = node.chain.db
+        found = await node.in_chain_thread(lambda: list(db.address_coins(lock)))
         tip = manager.tip_height
         coins = sorted(
-            manager.unspent([lock]), key=lambda c: (c.height is None, c.height or 0, c.txid)
+            manager.unspent([lock], {lock: found}),
+            key=lambda c: (c.height is None, c.height or 0, c.txid),
         )
         return [
             {
@@ -786,28 +862,45 @@ def register(reg: RpcRegistry, node: Node) -> None:
         ]
 
     @reg.method(category="addressindex")
-    def getaddresshistory(address: Any) -> list[dict[str, Any]]:
-        """getaddresshistory "address"
+    async def getaddresshistory(
+        address: Any, count: Any = None, last_seen_txid: Any = None
+    ) -> list[dict[str, Any]]:
+        """getaddresshistory "address" ( count "last_seen_txid" )
 
-        Every tx that paid or spent from the address, oldest first, mempool last."""
-        lock, txs = address_view(address)
-        tip = manager.tip_height
-        out = []
-        for w in txs:
-            received = sum(o.value for o in w.tx.outputs if o.lock == lock)
-            sent = sum(s[0] for s in w.spent if s is not None and s[1] == lock)
-            out.append(
-                {
-                    "txid": w.tx.txid_hex,
-                    "height": w.height,
-                    "blockhash": None if w.block_hash is None else hash_to_hex(w.block_hash),
-                    "confirmations": 0 if w.height is None else tip - w.height + 1,
-                    "received": Amount(received),
-                    "sent": Amount(sent),
-                    "time": w.time,
-                }
-            )
-        return out
+        Txs that paid or spent from the address, newest first, at most ``count`` (default
+        25, at most 500): the mempool's first, then confirmed ones. For the next page pass
+        the last txid of this one as ``last_seen_txid`` (confirmed txs only follow)."""
+        lock = as_address(address, params)
+        limit = 25 if count is None else as_int(count, "count", 1, MAX_HISTORY_PAGE)
+        last_seen = None if last_seen_txid is None else as_hash(last_seen_txid, "last_seen_txid")
+        entries = node.mempool.entries() if last_seen is None else []
+        items = await node.in_chain_thread(address_history, entries, lock, limit, last_seen)
+        tip = node.chain.height
+        return [
+            {
+                "txid": hash_to_hex(i.txid),
+                "height": i.height,
+                "blockhash": None if i.block_hash is None else hash_to_hex(i.block_hash),
+                "confirmations": 0 if i.height is None else tip - i.height + 1,
+                "received": Amount(i.received),
+                "sent": Amount(i.sent),
+                "time": i.time,
+            }
+            for i in items
+        ]
+
+    def address_history(
+        entries: list, lock: bytes, limit: int, last_seen: bytes | None
+    ) -> list[addressquery.HistoryItem]:
+        """The page's rows; runs in the chain thread."""
+        items = addressquery.mempool_history(node.chain.db, entries, lock, limit)
+        try:
+            more = addressquery.chain_history(node.chain, lock, limit - len(items), last_seen)
+        except addressquery.CursorNotFound as exc:
+            raise RpcError(
+                RPC_INVALID_ADDRESS_OR_KEY, "last_seen_txid is not a confirmed transaction"
+            ) from exc
+        return items + more
 
 
 def _kind_name(lock: bytes) -> str:

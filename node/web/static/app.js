@@ -14,6 +14,7 @@ const COIN_DECIMALS = 8;
 
 const state = {
   status: null,        // last /rest/status.json
+  clockOffset: 0,      // the node's clock minus the browser's, seconds
   feed: [],            // newest first
   route: null,         // {name, arg}
   renderToken: 0,      // a newer navigation makes older renders give up
@@ -84,8 +85,13 @@ function formatClock(seconds) {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+function nodeNow() {
+  // Ages count against the node's clock (setmocktime moves it), not the browser's.
+  return Date.now() / 1000 + state.clockOffset;
+}
+
 function timeAgo(seconds) {
-  const delta = Math.max(0, Date.now() / 1000 - seconds);
+  const delta = Math.max(0, nodeNow() - seconds);
   if (delta < 60) return `${Math.floor(delta)} s ago`;
   if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;
   if (delta < 86400) return `${Math.floor(delta / 3600)} h ago`;
@@ -186,6 +192,7 @@ function pageTitle(title, ...extra) {
 async function refreshStatus() {
   const s = await api('/rest/status.json');
   state.status = s;
+  state.clockOffset = s.now - Date.now() / 1000;
   const tipHeight = document.getElementById('tip-height');
   tipHeight.textContent = number(s.blocks);
   tipHeight.href = `#/block/${s.bestblockhash}`;
@@ -293,9 +300,17 @@ function describeEvent(event) {
     return { kind: 'warn', body: ['Block ', link.block(event.hash, label), ' disconnected'] };
   }
   if (type === 'reorg') {
-    return { kind: 'bad', body: [`Reorg of depth ${event.depth} · new tip `, link.block(event.tip)] };
+    const body = [`Reorg of depth ${event.depth}`];
+    if (event.fork_hash) {
+      body.push(' from ', link.block(event.fork_hash, `#${number(event.fork_height)}`), ' · old tip ', link.block(event.old_tip));
+    }
+    body.push(' · new tip ', link.block(event.tip));
+    return { kind: 'bad', body };
   }
-  if (type === 'tx_accepted') return { kind: 'tx', body: ['Tx ', link.tx(event.txid), ' accepted'] };
+  if (type === 'tx_accepted') {
+    const how = event.source === 'reorg' ? ' back in the mempool (reorg)' : ' accepted';
+    return { kind: 'tx', body: ['Tx ', link.tx(event.txid), how] };
+  }
   if (type === 'tx_rejected') {
     return { kind: 'bad', body: ['Tx ', h('span', { class: 'mono', text: shortHash(event.txid) }), ' rejected: ', h('code', { text: event.reason })] };
   }
@@ -481,18 +496,28 @@ function paintChart(canvas, hoverX) {
   ctx.fillText(text, tx + 7, top + 10);
 }
 
+const REGTEST_HASHRATE_NOTE = 'Not charted on regtest: every block is at the easiest target and '
+  + 'comes when asked for, so work over time measures how often blocks were requested, not '
+  + 'hashing. Devnet charts it.';
+
 async function refreshCharts() {
   const diff = document.getElementById('chart-difficulty');
-  const rate = document.getElementById('chart-hashrate');
-  if (!diff || !rate) return;
+  let rate = document.getElementById('chart-hashrate');
+  if (!diff) return;
+  const chain = (state.status || await api('/rest/status.json')).chain;
+  if (rate && chain === 'regtest') {
+    rate.parentNode.replaceWith(h('div', { class: 'empty', id: 'hashrate-note', text: REGTEST_HASHRATE_NOTE }));
+    rate = null;
+  }
   const [d, r] = await Promise.all([
     api(`/rest/stats/difficulty.json?blocks=${SERIES_BLOCKS}`),
-    api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`),
+    rate ? api(`/rest/stats/hashrate.json?blocks=${SERIES_BLOCKS}`) : null,
   ]);
   drawChart(diff, d.map((p) => ({ x: p.height, y: p.difficulty })), {
     color: '--chart-line-2',
     format: difficultyText,
   });
+  if (!rate) return;
   drawChart(rate, r.map((p) => ({ x: p.height, y: p.hashrate })), {
     color: '--chart-line',
     format: (v) => scaled(v, 'H/s'),
@@ -675,11 +700,11 @@ async function viewAddress(view, address, token) {
       card('Balance', amount(a.balance), { primary: true, field: 'balance', sub: 'OBOL · confirmed' }),
       card('Spendable', amount(a.spendable), { field: 'spendable', sub: Number(a.immature) ? `OBOL · ${amount(a.immature)} immature` : 'OBOL · all mature' }),
       card('Unconfirmed', h('span', { class: Number(a.unconfirmed) < 0 ? 'bad' : null, text: signedAmount(a.unconfirmed) }), { field: 'unconfirmed', sub: `OBOL · ${a.mempool.length} mempool tx` }),
-      card('Received', a.received === null ? '–' : amount(a.received), { field: 'received', sub: a.received === null ? 'too much history to total' : 'OBOL in total' }),
-      card('Sent', a.sent === null ? '–' : amount(a.sent), { field: 'sent', sub: a.sent === null ? 'too much history to total' : 'OBOL in total' }),
+      card('Received', amount(a.received), { field: 'received', sub: 'OBOL in total' }),
+      card('Sent', amount(a.sent), { field: 'sent', sub: 'OBOL in total' }),
       card('Transactions', number(a.tx_count), { field: 'tx-count', sub: `${number(a.utxo_count)} unspent outputs` })),
     a.mempool.length ? panel('Unconfirmed transactions', null, table([['Txid']], a.mempool.map((t) => h('tr', {}, h('td', {}, link.tx(t, t)))))) : null,
-    panel('Unspent outputs', a.utxo_count > a.utxos.length ? `newest ${a.utxos.length} of ${number(a.utxo_count)}` : `${number(a.utxo_count)} output${a.utxo_count === 1 ? '' : 's'}`,
+    panel('Unspent outputs', a.utxo_count > a.utxos.length ? `${a.utxos.length} of ${number(a.utxo_count)}` : `${number(a.utxo_count)} output${a.utxo_count === 1 ? '' : 's'}`,
       table([['Output'], ['Block'], ['Confirmations', 'num'], [''], ['Value', 'num']], utxoRows, 'No unspent outputs.')),
     panel('History', a.tx_count > a.history.length ? `newest ${a.history.length} of ${number(a.tx_count)}` : `${number(a.tx_count)} confirmed`,
       table([['Txid'], ['Block'], ['Age'], ['Change', 'num']], historyRows, 'No confirmed transactions.')));
@@ -714,8 +739,12 @@ function peerHeight(peer) {
 }
 
 async function viewPeers(view, _arg, token) {
-  const peers = await api('/rest/peers.json');
+  const [peers, bans] = await Promise.all([api('/rest/peers.json'), api('/rest/banned.json')]);
   if (token !== state.renderToken) return;
+  const banRows = bans.map((b) => h('tr', {},
+    h('td', { class: 'mono', text: b.address }),
+    h('td', { class: 'nowrap muted', text: timeAgo(b.ban_created), 'data-ago': b.ban_created }),
+    h('td', { class: 'nowrap', title: formatTime(b.banned_until), text: formatTime(b.banned_until) })));
   const rows = peers.map((p) => h('tr', {},
     h('td', { text: p.id }),
     h('td', { class: 'mono', text: p.addr }),
@@ -728,7 +757,9 @@ async function viewPeers(view, _arg, token) {
     pageTitle('Peers', h('span', { class: 'pill', text: `${peers.length} connected` })),
     panel('Connected peers', 'as getpeerinfo reports them',
       table([['Id'], ['Address'], ['Direction'], ['User agent'], ['Height', 'num'], ['Ping', 'num'], ['Connected']], rows,
-        'No peers connected. Start another node with --connect to this one, or use addnode.')));
+        'No peers connected. Start another node with --connect to this one, or use addnode.')),
+    panel('Banned', 'as listbanned reports them: misbehaving peers, setban, localnet partitions',
+      table([['Address or node id'], ['Since'], ['Until']], banRows, 'Nobody is banned.')));
 }
 
 function viewNotFound(view) {

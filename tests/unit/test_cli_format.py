@@ -1,0 +1,34 @@
+"""What `obol rpc` prints: amounts exactly as the node sent them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+
+from node.cli import RepeatFilter, pretty_json
+
+
+def test_amounts_print_with_their_eight_decimals_zero_included():
+    reply = json.loads(
+        '{"a": 0.00000000, "b": 50.00000000, "c": [0.00000001]}', parse_float=Decimal
+    )
+    assert pretty_json(reply) == (
+        '{\n  "a": 0.00000000,\n  "b": 50.00000000,\n  "c": [\n    0.00000001\n  ]\n}'
+    )
+
+
+def _record(text: str, created: float) -> logging.LogRecord:
+    record = logging.LogRecord("obol.test", logging.ERROR, __file__, 1, text, None, None)
+    record.created = created
+    return record
+
+
+def test_repeated_log_lines_are_held_back_with_a_count():
+    flt = RepeatFilter(burst=3, window=60.0)
+    passed = [flt.filter(_record("accept() failed", 100.0 + i)) for i in range(10)]
+    assert passed == [True] * 3 + [False] * 7
+    assert all(flt.filter(_record(f"UpdateTip: height={h}", 100.0)) for h in range(10))
+    later = _record("accept() failed", 161.0)
+    assert flt.filter(later)
+    assert later.getMessage() == "accept() failed [7 more like this held back]"

@@ -1,0 +1,29 @@
+"""``--dbcache MB`` sizes the coin cache and LevelDB's block cache, as Core's -dbcache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consensus.params import REGTEST
+from node.cli import build_parser
+from node.config import DEFAULT_DBCACHE_MB, NodeConfig
+
+
+def test_budget_splits_between_coin_cache_and_leveldb() -> None:
+    small = NodeConfig(REGTEST, Path("/x"), dbcache_mb=40)
+    large = NodeConfig(REGTEST, Path("/x"), dbcache_mb=400)
+    assert abs(large.coin_cache_coins - 10 * small.coin_cache_coins) < 10
+    assert small.coin_cache_coins * 300 + small.leveldb_cache_bytes <= 40 * 2**20
+    assert small.leveldb_cache_bytes == 10 * 2**20
+
+
+def test_cli_option(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["node"]).dbcache == DEFAULT_DBCACHE_MB
+    assert parser.parse_args(["node", "--dbcache", "64"]).dbcache == 64
+    for bad in ("3", "lots"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["node", "--dbcache", bad])
+    assert "--dbcache" in capsys.readouterr().err
