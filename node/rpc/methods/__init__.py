@@ -9,6 +9,7 @@ from . import (
     blockchain,
     blockstats,
     control,
+    export,
     mining,
     network,
     policies,
@@ -34,6 +35,7 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         control,
         util,
         policies,
+        export,
     )
     for module in (*modules, wallet, walletextra):
         module.register(registry, node)
