@@ -6,6 +6,7 @@ from __future__ import annotations
 from consensus.address import encode_address
 from consensus.params import COIN, REGTEST
 from consensus.policy import After, Thresh, encode_policy, encode_satisfaction, policy_lock
+from consensus.primitives import Tx
 from consensus.validation import median_time_past
 from node.analytics.export import ChainAccess
 from node.analytics.tables import BlockRecord
@@ -18,7 +19,15 @@ G = key(1501)  # the campaign's payee
 E, E2, F = key(1601), key(1602), key(1701)  # borrower, borrower's repayment coin, lender
 MATURITY = 150
 FEE = 10_000
-LOAN = encode_policy(Thresh(1, (Thresh(2, (pk(E), pk(F))), Thresh(2, (pk(F), After(MATURITY))))))
+
+
+def loan_policy(maturity: int) -> bytes:
+    return encode_policy(
+        Thresh(1, (Thresh(2, (pk(E), pk(F))), Thresh(2, (pk(F), After(maturity)))))
+    )
+
+
+LOAN = loan_policy(MATURITY)
 
 
 def addr(k) -> str:
@@ -82,3 +91,45 @@ def builder_access(b: ChainBuilder) -> ChainAccess:
         return records, b.blocks[first - 1].hash if first else None
 
     return ChainAccess(b.params, snapshot, read_blocks)
+
+
+PRINCIPAL, INTEREST, COLLATERAL = 5 * COIN, COIN, 10 * COIN
+
+
+def loan_chain() -> tuple[ChainBuilder, list[tuple[Tx, Tx]]]:
+    """Borrower E, lender F: three loans opened at 104 (maturities 120, 130, 110); the
+    first two repaid at 105, the third claimed by the lender at 111. [(open, close)]."""
+    b = ChainBuilder()
+    b.mine_empty(103)
+    maturities = (120, 130, 110)
+    opens = []
+    for n, maturity in enumerate(maturities, start=1):
+        cb = b.coinbase_utxo(n)
+        rest = cb.value - PRINCIPAL - COLLATERAL - FEE
+        outs = [
+            (PRINCIPAL, E.lock),
+            (COLLATERAL, policy_lock(loan_policy(maturity))),
+            (rest, b.miner.lock),
+        ]
+        opens.append(spend([cb], outs))
+    b.mine(opens)
+    closes = []
+    for tx, maturity in zip(opens[:2], maturities, strict=False):
+        policy = loan_policy(maturity)
+        lock = policy_lock(policy)
+        bare = policy_tx(
+            [(tx.txid, 1, policy)],
+            [(PRINCIPAL + INTEREST, F.lock), (COLLATERAL - PRINCIPAL - INTEREST - FEE, E.lock)],
+        )
+        sigs = [sign_input(bare, 0, k, COLLATERAL, lock) for k in (E, F)]
+        closes.append(with_sigs(bare, {0: encode_satisfaction([sigs, None])}))
+    b.mine(closes)
+    b.mine_empty(110 - b.height)
+    policy = loan_policy(110)
+    lock = policy_lock(policy)
+    bare = policy_tx([(opens[2].txid, 1, policy)], [(COLLATERAL - FEE, F.lock)], locktime=110)
+    sat = [None, [sign_input(bare, 0, F, COLLATERAL, lock), True]]
+    claim = with_sigs(bare, {0: encode_satisfaction(sat)})
+    b.mine([claim])
+    closes.append(claim)
+    return b, list(zip(opens, closes, strict=True))

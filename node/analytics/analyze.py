@@ -8,6 +8,7 @@ inputs spent together share an owner, and a fresh change output goes back to the
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,120 @@ class Analysis:
                 "received_from: the input addresses of txs that paid this address, with "
                 "the value this address received in them (a tx with several input "
                 "addresses counts its value once for each)",
+            ],
+        }
+
+    def subject_address(self, subject: str) -> str:
+        """An address as given, or the plain address of a public key (``ed25519:HEX``,
+        ``secp256k1:HEX``, or 32/33 bytes of hex)."""
+        from consensus.address import AddressError, decode_address, encode_address
+        from consensus.params import NETWORKS
+        from consensus.signatures import make_lock
+
+        from ..rpc.errors import RpcError
+        from ..rpc.methods.policies import parse_key
+
+        params = NETWORKS[json.loads((self.directory / MANIFEST).read_text())["network"]]
+        try:
+            decode_address(subject, params)
+            return subject
+        except AddressError:
+            pass
+        try:
+            key = parse_key(subject)
+        except RpcError as exc:
+            raise AnalyzeError(f"not an address or a public key: {subject}") from exc
+        return encode_address(make_lock(key.key_type, key.pubkey), params)
+
+    def credit(self, subject: str) -> dict[str, Any]:
+        """A borrower's loan history from the chain alone, each loan with its txids."""
+        address = self.subject_address(subject)
+        loans = self.rows(
+            """
+            SELECT p.prev_txid, p.txid, p.height, p.event, p.maturity, p.value, p.lender,
+                   (SELECT coalesce(sum(value), 0) FROM outputs o
+                     WHERE o.txid = p.prev_txid AND o.address = p.borrower),
+                   (SELECT coalesce(sum(value), 0) FROM outputs o
+                     WHERE o.txid = p.txid AND o.address = p.lender),
+                   (SELECT height FROM txs t WHERE t.txid = p.prev_txid)
+            FROM policy_spends p WHERE p.contract = 'loan' AND p.borrower = ?
+            ORDER BY p.height, (SELECT position FROM txs t WHERE t.txid = p.txid), p.vin
+            """,
+            [address],
+        )
+        out = []
+        for (
+            opened,
+            closed,
+            height,
+            event,
+            maturity,
+            collateral,
+            lender,
+            principal,
+            paid,
+            at,
+        ) in loans:
+            repaid = event == "repaid"
+            out.append(
+                {
+                    "status": "repaid" if repaid else "defaulted, claimed",
+                    "open_txid": opened,
+                    "open_height": at,
+                    "close_txid": closed,
+                    "close_height": height,
+                    "maturity": maturity,
+                    "on_time": height < maturity if repaid else False,
+                    "lender": lender,
+                    "collateral": int(collateral),
+                    "principal": int(principal),
+                    "repaid_to_lender": int(paid) if repaid else 0,
+                    "collateral_ratio": round(collateral / principal, 4) if principal else None,
+                }
+            )
+        first, received, sent = self.rows(
+            """
+            SELECT (SELECT min(height) FROM outputs WHERE address = ?),
+                   (SELECT coalesce(sum(value), 0) FROM outputs WHERE address = ?),
+                   (SELECT coalesce(sum(value), 0) FROM spends WHERE address = ?)
+            """,
+            [address, address, address],
+        )[0]
+        tip = self.tip()
+        history = self.rows(
+            """
+            WITH moves AS (
+                SELECT height, value FROM outputs WHERE address = ?
+                UNION ALL SELECT height, -value FROM spends WHERE address = ?)
+            SELECT height, sum(sum(value)) OVER (ORDER BY height) FROM moves
+            GROUP BY height ORDER BY height
+            """,
+            [address, address],
+        )
+        return {
+            "address": address,
+            "height": tip,
+            "loans": out,
+            "repaid": sum(1 for loan in out if loan["status"] == "repaid"),
+            "repaid_on_time": sum(1 for loan in out if loan["on_time"]),
+            "defaulted": sum(1 for loan in out if loan["status"] != "repaid"),
+            "first_seen_height": first,
+            "age_blocks": None if first is None else tip - first,
+            "balance": int(received) - int(sent),
+            "balance_history": [{"height": h, "balance": int(b)} for h, b in history],
+            "assumptions": [
+                "a loan is a coin locked to or(and(pk(borrower),pk(lender)), "
+                "and(pk(lender),after(maturity))); it shows here once that coin is spent: "
+                "until then the chain holds only the hash of its policy, so open loans "
+                "are not listed",
+                "repaid: borrower and lender signed the spend; on time: in a block below "
+                "the maturity height; defaulted: the lender alone took the collateral "
+                "after maturity",
+                "principal is what the opening tx paid to the borrower's key, "
+                "repaid_to_lender what the closing tx paid to the lender's key",
+                "only loans under this exact key are listed: a wallet that takes a new "
+                "key per loan has one address per loan, and no cluster is assumed",
+                "no score is given: these counts are the evidence, each with its txids",
             ],
         }
 

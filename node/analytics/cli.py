@@ -10,7 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ANALYSES = ("summary", "supply", "volume", "utxo-age", "address", "clusters", "richest")
+ANALYSES = (
+    "summary",
+    "supply",
+    "volume",
+    "utxo-age",
+    "address",
+    "clusters",
+    "richest",
+    "credit",
+)
+NEEDS_SUBJECT = ("address", "credit")
 
 
 def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -36,7 +46,9 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
     analyze = sub.add_parser("analyze", help="questions about an export, through DuckDB")
     analyze.add_argument("dir", type=Path, metavar="DIR", help="a directory obol export wrote")
     analyze.add_argument("what", choices=ANALYSES)
-    analyze.add_argument("address", nargs="?", help="the address, for 'address'")
+    analyze.add_argument(
+        "subject", nargs="?", help="the address (or, for credit, public key) asked about"
+    )
     analyze.add_argument("--every", type=int, default=None, metavar="BLOCKS")
     analyze.add_argument("--top", type=int, default=10, metavar="N")
     analyze.add_argument("--json", action="store_true", help="JSON for scripts")
@@ -61,8 +73,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from .analyze import Analysis, AnalyzeError
     except ImportError as exc:
         raise CliError(f"obol analyze needs duckdb: pip install 'obol[analytics]' ({exc})") from exc
-    if (args.what == "address") != bool(args.address):
-        raise CliError("an ADDRESS goes with 'address', and only with it")
+    if (args.what in NEEDS_SUBJECT) != bool(args.subject):
+        raise CliError("an ADDRESS goes with 'address' and 'credit', and only with them")
     if args.every is not None and args.every < 1:
         raise CliError("--every takes a number of blocks above 0")
     if args.top < 1:
@@ -70,8 +82,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     progress = not args.json and sys.stderr.isatty()
     try:
         analysis = Analysis(args.dir, progress)
-        if args.what == "address":
-            result = analysis.address(args.address)
+        if args.what in NEEDS_SUBJECT:
+            result = getattr(analysis, args.what)(args.subject)
         elif args.what in ("supply", "volume"):
             result = getattr(analysis, args.what)(args.every)
         elif args.what == "richest":

@@ -22,12 +22,16 @@ from tests.analytics_chain import (
     A3,
     B1,
     B2,
+    COLLATERAL,
     FEE,
+    INTEREST,
     MATURITY,
+    PRINCIPAL,
     E,
     F,
     addr,
     builder_access,
+    loan_chain,
     planted_chain,
 )
 from tests.chain_helpers import key
@@ -212,7 +216,7 @@ def test_analyze_cli_json_and_errors(planted, capsys, tmp_path) -> None:
     assert f"address: {addr(A1)}" in text and "assumptions:" in text
     cases = [
         (["analyze", str(tmp_path), "summary"], "holds no export"),
-        (["analyze", str(directory), "address"], "an ADDRESS goes with 'address'"),
+        (["analyze", str(directory), "address"], "an ADDRESS goes with 'address' and 'credit'"),
         (["analyze", str(directory), "address", "obrt1nobody"], "never received anything"),
         (["analyze", str(directory), "volume", "--every", "0"], "--every"),
     ]
@@ -220,3 +224,36 @@ def test_analyze_cli_json_and_errors(planted, capsys, tmp_path) -> None:
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> None:
+    builder, loans = loan_chain()
+    directory = tmp_path / "chain"
+    export(builder, directory)
+    report = Analysis(directory).credit(f"ed25519:{E.pubkey.hex()}")
+    assert report["address"] == addr(E)
+    got = [(x["open_txid"], x["close_txid"], x["status"], x["on_time"]) for x in report["loans"]]
+    assert got == [
+        (loans[0][0].txid_hex, loans[0][1].txid_hex, "repaid", True),
+        (loans[1][0].txid_hex, loans[1][1].txid_hex, "repaid", True),
+        (loans[2][0].txid_hex, loans[2][1].txid_hex, "defaulted, claimed", False),
+    ]
+    first = report["loans"][0]
+    assert (first["principal"], first["collateral"], first["repaid_to_lender"]) == (
+        PRINCIPAL,
+        COLLATERAL,
+        PRINCIPAL + INTEREST,
+    )
+    assert first["collateral_ratio"] == 2.0 and first["lender"] == addr(F)
+    assert (first["maturity"], first["open_height"], first["close_height"]) == (120, 104, 105)
+    assert (report["repaid"], report["repaid_on_time"], report["defaulted"]) == (2, 2, 1)
+    assert report["first_seen_height"] == 104
+    repaid_back = 2 * (COLLATERAL - PRINCIPAL - INTEREST - FEE)
+    assert report["balance"] == 3 * PRINCIPAL + repaid_back
+    assert report["balance_history"] == [
+        {"height": 104, "balance": 3 * PRINCIPAL},
+        {"height": 105, "balance": 3 * PRINCIPAL + repaid_back},
+    ]
+    assert Analysis(directory).credit(addr(F))["loans"] == []  # F lent; it borrowed nothing
+    assert main(["analyze", str(directory), "credit", "ed25519:zz"]) == 1
+    assert "not an address or a public key" in capsys.readouterr().err
