@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from consensus.address import decode_address
@@ -88,6 +89,7 @@ class Node:
         self._stop_requested = asyncio.Event()
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
+        self.export_dir: Path | None = None  # where exportchain last wrote (the charts read it)
         self._tasks: list[asyncio.Task[Any]] = []
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None

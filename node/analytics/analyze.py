@@ -17,6 +17,7 @@ from .export import MANIFEST
 from .tables import TABLES
 
 AGE_EDGES = (1, 10, 100, 1000, 10_000)  # blocks; the last bucket is open
+PERCENTILES = ("10", "50", "90")
 
 # Inputs that more than one party may have signed: a policy coin (escrow, loan, multisig)
 # and a signature over its own input only (ALL|ANYONECANPAY, the crowdfunding pledge).
@@ -133,12 +134,16 @@ class Analysis:
         step = self.every(every)
         out = self.rows(
             """
-            SELECT first, max(height), count(*), sum(output_value), sum(fee),
-                   quantile_disc(fee // size, [0.1, 0.5, 0.9])
-            FROM (SELECT height // ? * ? AS first, * FROM txs WHERE NOT is_coinbase)
-            GROUP BY first ORDER BY first
+            WITH periods AS (
+                SELECT height // ? * ? AS first, max(height) AS last FROM blocks GROUP BY first),
+            moved AS (
+                SELECT height // ? * ? AS first, count(*) AS n, sum(output_value) AS value,
+                       sum(fee) AS fees, quantile_disc(fee // size, [0.1, 0.5, 0.9]) AS rates
+                FROM txs WHERE NOT is_coinbase GROUP BY first)
+            SELECT first, last, coalesce(n, 0), coalesce(value, 0), coalesce(fees, 0), rates
+            FROM periods LEFT JOIN moved USING (first) ORDER BY first
             """,
-            [step, step],
+            [step, step, step, step],
         )
         return {
             "every": step,
@@ -149,7 +154,7 @@ class Analysis:
                     "txs": txs,
                     "value": int(value),
                     "fees": int(fees),
-                    "feerate_percentiles": {"10": p[0], "50": p[1], "90": p[2]},
+                    "feerate_percentiles": dict(zip(PERCENTILES, p or (None,) * 3, strict=True)),
                 }
                 for first, last, txs, value, fees, p in out
             ],
@@ -157,7 +162,7 @@ class Analysis:
                 "volume is the output value of non-coinbase txs, change included: it "
                 "overstates what changed hands",
                 "fee rates are whole base units per byte of the tx (as getblockstats), "
-                "percentiles over txs",
+                "percentiles over txs; null in a period without txs",
             ],
         }
 

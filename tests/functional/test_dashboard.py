@@ -95,6 +95,17 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     await asyncio.sleep(0.3)  # let the charts repaint before the picture
     await browser.screenshot(ARTIFACTS / "dashboard.png")
 
+    # Until an export exists the analytics charts say so; after one, they chart it.
+    assert "no export yet" in await text_of(browser, "#analytics-note")
+    await rpc(node, "exportchain", str(node.datadir / "export"))
+    await browser.navigate(node.url)
+    await browser.wait_for("document.querySelectorAll('#utxo-age tbody tr').length === 6")
+    charted = "document.getElementById('chart-{}').chart.points.filter((p) => p.y)"
+    await browser.wait_for(f"{charted.format('feerate')}.length === 1")
+    await browser.wait_for(f"{charted.format('volume')}.map((p) => p.y).join() === '1'")
+    await asyncio.sleep(0.3)
+    await browser.screenshot(ARTIFACTS / "analytics.png")
+
     second = coinbase_utxo(node, 2)
     pending = spend(
         [second], [(5 * COIN, OTHER.lock), (second.value - 5 * COIN - 30_000, THIRD.lock)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
@@ -39,6 +40,9 @@ async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path
     builder, _ = planted_chain()
     for block in builder.blocks[1:]:
         assert (await node.submit_block(block)).status == "accepted"
+    charts = f"http://127.0.0.1:{node.rpc.port}/rest/stats/analytics.json"
+    async with aiohttp.ClientSession() as http, http.get(charts) as resp:
+        assert (await resp.json())["available"] is False
     directory = tmp_path / "chain"
     run = await rpc(node, "exportchain", str(directory), 50)
     assert (run["height"], run["blocks"], run["first_height"]) == (103, 104, 0)
@@ -76,6 +80,13 @@ async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path
     )[0]
     info = await rpc(node, "gettxoutsetinfo", "none")
     assert coins == (info["txouts"], info["total_amount"])
+
+    async with aiohttp.ClientSession() as http, http.get(charts) as resp:
+        shown = await resp.json()
+    assert (shown["available"], shown["height"], shown["every"]) == (True, 103, 6)
+    assert len(shown["volume"]) == 18
+    assert [(p["first_height"], p["txs"]) for p in shown["volume"] if p["txs"]] == [(102, 5)]
+    assert sum(b["utxos"] for b in shown["utxo_age"]) == info["txouts"]
 
     await rpc(node, "generatetoaddress", 3, addr(builder.miner))
     port = node.rpc.port

@@ -101,7 +101,16 @@ def test_supply_volume_and_age_match_the_coin_set(planted) -> None:
     periods = analysis.supply(50)["periods"]
     assert [p["supply"] for p in periods] == [49 * 50 * COIN, 99 * 50 * COIN, total]
     volume = analysis.volume(50)["periods"]
-    assert [(p["first_height"], p["txs"], p["fees"]) for p in volume] == [(100, 5, 5 * FEE)]
+    assert [(p["first_height"], p["txs"], p["fees"]) for p in volume] == [
+        (0, 0, 0),
+        (50, 0, 0),
+        (100, 5, 5 * FEE),
+    ]
+    assert volume[0]["feerate_percentiles"] == {"10": None, "50": None, "90": None}
+    rates = sorted(
+        FEE // tx.size for b in builder.blocks[102:] for tx in b.txs[1:]
+    )  # each pays FEE
+    assert volume[2]["feerate_percentiles"] == {"10": rates[0], "50": rates[2], "90": rates[4]}
     ages = analysis.utxo_age()["buckets"]
     assert sum(b["utxos"] for b in ages) == len(coins)
     assert sum(b["value"] for b in ages) == total

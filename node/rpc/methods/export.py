@@ -73,10 +73,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
         )
         async with busy:
             try:
-                return await export_chain(access, Path(path), size)
+                result = await export_chain(access, Path(path), size)
             except ExportError as exc:
                 raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
             except ChainMoved as exc:
                 raise RpcError(RPC_MISC_ERROR, str(exc)) from exc
             except OSError as exc:
                 raise RpcError(RPC_MISC_ERROR, f"cannot write the export: {exc}") from exc
+            node.export_dir = Path(path)
+            return result
