@@ -15,8 +15,14 @@ import pyarrow.parquet as pq
 
 from node.cli import main
 from node.node import Node
-from node.rpc.errors import RPC_INVALID_PARAMETER, RPC_TYPE_ERROR, RpcError
-from tests.analytics_chain import addr, planted_chain
+from node.rpc.errors import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
+    RPC_TYPE_ERROR,
+    RpcError,
+)
+from tests.analytics_chain import E, addr, planted_chain
 
 
 async def rpc(node: Node, method: str, *params):
@@ -37,12 +43,14 @@ def sql(query: str) -> list[tuple]:
 
 async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path) -> None:
     node = inprocess_node
-    builder, _ = planted_chain()
+    builder, planted = planted_chain()
     for block in builder.blocks[1:]:
         assert (await node.submit_block(block)).status == "accepted"
     charts = f"http://127.0.0.1:{node.rpc.port}/rest/stats/analytics.json"
     async with aiohttp.ClientSession() as http, http.get(charts) as resp:
         assert (await resp.json())["available"] is False
+    err = await rpc_error(node, "getcreditreport", addr(E))
+    assert err.code == RPC_MISC_ERROR and "run exportchain first" in err.message
     directory = tmp_path / "chain"
     run = await rpc(node, "exportchain", str(directory), 50)
     assert (run["height"], run["blocks"], run["first_height"]) == (103, 104, 0)
@@ -87,6 +95,14 @@ async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path
     assert len(shown["volume"]) == 18
     assert [(p["first_height"], p["txs"]) for p in shown["volume"] if p["txs"]] == [(102, 5)]
     assert sum(b["utxos"] for b in shown["utxo_age"]) == info["txouts"]
+
+    report = await rpc(node, "getcreditreport", f"ed25519:{E.pubkey.hex()}")
+    assert report["address"] == addr(E) and report["height"] == 103
+    assert [(x["status"], x["close_txid"]) for x in report["loans"]] == [
+        ("repaid", planted["repay"].txid_hex)
+    ]
+    err = await rpc_error(node, "getcreditreport", "nonsense")
+    assert err.code == RPC_INVALID_ADDRESS_OR_KEY
 
     await rpc(node, "generatetoaddress", 3, addr(builder.miner))
     port = node.rpc.port

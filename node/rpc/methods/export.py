@@ -1,6 +1,7 @@
 """exportchain: the active chain as Parquet files in a directory on the node's machine
 (node/analytics/export.py). Blocks are read on the chain thread in short runs; rows are
-built and files written on a worker thread, never on the event loop."""
+built and files written on a worker thread, never on the event loop. getcreditreport
+reads the last export with DuckDB (node/analytics/analyze.py), on a worker thread too."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
+from ..errors import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_MISC_ERROR,
+    RpcError,
+)
 from ..params import as_int, as_str
 from ..registry import RpcRegistry
 
@@ -82,3 +88,28 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 raise RpcError(RPC_MISC_ERROR, f"cannot write the export: {exc}") from exc
             node.export_dir = Path(path)
             return result
+
+    @reg.method(category="blockchain")
+    async def getcreditreport(subject: Any) -> dict[str, Any]:
+        """getcreditreport "address-or-pubkey"
+
+        A borrower's loans from the chain alone, read from this node's last export
+        (exportchain; "height" says how far it reaches): each loan repaid or defaulted
+        with its txids, principal, collateral and ratio, the address's age and balance
+        history. No score: the figures and their evidence."""
+        text = as_str(subject)
+        directory = node.export_dir
+        if directory is None:
+            raise RpcError(RPC_MISC_ERROR, "no export yet on this node: run exportchain first")
+        try:
+            from ...analytics.analyze import Analysis, AnalyzeError
+        except ImportError as exc:
+            raise RpcError(
+                RPC_MISC_ERROR,
+                f"getcreditreport needs duckdb: pip install 'obol[analytics]' ({exc})",
+            ) from exc
+        async with busy:
+            try:
+                return await asyncio.to_thread(lambda: Analysis(directory).credit(text))
+            except AnalyzeError as exc:
+                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from exc
