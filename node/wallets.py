@@ -46,7 +46,7 @@ from consensus.coins import Coin
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
-from consensus.primitives import Tx, TxIn, TxOut, outpoint_key
+from consensus.primitives import POLICY_LOCK_SIZE, Tx, TxIn, TxOut, outpoint_key
 from wallet import keystore
 from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
 from wallet.errors import InsufficientFunds, WalletError
@@ -663,17 +663,22 @@ class WalletManager:
         fee_rate: int,
         subtract: Sequence[int] = (),
         required: Sequence[Candidate] = (),
+        policy_outputs: int = 0,
     ) -> tuple[Selection, list[int]]:
         """Confirmed mature coins first; our own unconfirmed change only if they fall
-        short. Returns the selection and the payments (less the fee where ``subtract``)."""
+        short. Returns the selection and the payments (less the fee where ``subtract``);
+        ``policy_outputs`` of the payments go to 33-byte policy locks."""
         dust = self.node.policy.dust_limit
 
         def attempt(unconfirmed: bool) -> tuple[Selection, list[int]]:
             keys = {c.key for c in required}
             candidates = [c for c in self._candidates(lw, unconfirmed) if c.key not in keys]
             if subtract:
-                return select_subtracting_fee(candidates, payments, subtract, fee_rate, dust)
-            return select_coins(candidates, payments, fee_rate, dust, required), list(payments)
+                return select_subtracting_fee(
+                    candidates, payments, subtract, fee_rate, dust, policy_outputs
+                )
+            selection = select_coins(candidates, payments, fee_rate, dust, required, policy_outputs)
+            return selection, list(payments)
 
         try:
             return attempt(False)
@@ -703,7 +708,8 @@ class WalletManager:
             raise InvalidWalletParameter("obol cannot subtract the fee with preset inputs")
         required = [self._preset_candidate(lw, i) for i in preset]
         payments = [o.value for o in outputs]
-        selection, paid = self.select(lw, payments, fee_rate, subtract, required)
+        policy_outputs = sum(len(o.lock) == POLICY_LOCK_SIZE for o in outputs)
+        selection, paid = self.select(lw, payments, fee_rate, subtract, required, policy_outputs)
         outs = [TxOut(v, o.lock) for v, o in zip(paid, outputs, strict=True)]
         change_pos = -1
         if selection.change:
