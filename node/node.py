@@ -29,6 +29,7 @@ from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
 from p2p.config import P2PSettings, PeerManagerConfig
 from p2p.manager import PeerManager
+from p2p.tasks import cancel_and_wait, start_supervised
 from wallet.errors import WalletError
 
 from . import fdbudget
@@ -88,7 +89,6 @@ class Node:
         self._stop_requested = asyncio.Event()
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
-        self._tasks: list[asyncio.Task[Any]] = []
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None
         self.chain: Chain
@@ -268,15 +268,7 @@ class Node:
         self.stop_stage = "miner"
         miner, self._miner_task = self._miner_task, None
         if miner is not None:
-            miner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await miner
-        for task in reversed(self._tasks):
-            task.cancel()
-        for task in reversed(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+            await cancel_and_wait([miner], log)
         self.stop_stage = "rpc"
         if hasattr(self, "rpc"):
             await self.rpc.stop()
@@ -633,7 +625,9 @@ class Node:
         """Mine continuously (or one block every ``interval`` seconds) to ``lock``, or to a
         fresh address of the default wallet when ``lock`` is None; replaces any miner."""
         self.stop_mining()
-        self._miner_task = asyncio.create_task(self._mine_forever(lock, interval), name="miner")
+        self._miner_task = start_supervised(
+            "miner", lambda: self._mine_forever(lock, interval), log
+        )
 
     def stop_mining(self) -> None:
         if self._miner_task is not None:
@@ -641,21 +635,16 @@ class Node:
             self._miner_task = None
 
     async def _mine_forever(self, lock: bytes | None, interval: float | None) -> None:
+        """The miner's loop; a crash is logged and the loop restarted (``start_supervised``)."""
         while not self._stop_requested.is_set():
-            try:
-                if interval:
-                    await asyncio.sleep(interval)
-                target = lock if lock is not None else await self.default_mining_lock()
-                if target is None:
-                    log.warning("miner: no wallet to mine to; retrying in 5 s")
-                    await asyncio.sleep(5)
-                    continue
-                await self.mine_one(target)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("miner error; retrying in 1 s")
-                await asyncio.sleep(1)
+            if interval:
+                await asyncio.sleep(interval)
+            target = lock if lock is not None else await self.default_mining_lock()
+            if target is None:
+                log.warning("miner: no wallet to mine to; retrying in 5 s")
+                await asyncio.sleep(5)
+                continue
+            await self.mine_one(target)
 
 
 def tune_interpreter() -> None:

@@ -3,8 +3,6 @@ pair of nodes; no connection to oneself."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from .framework import RpcFailure, connect_nodes, node_id, peers_with, wait_until
@@ -81,18 +79,19 @@ def test_network_rpcs(start_nodes):
     assert _code(a.rpc.disconnectnode) == -8
     a.rpc.disconnectnode(b.p2p_address)
     wait_until(lambda: peers_with(a, b_id) and peers_with(a, b_id)[0]["id"] != peer["id"])
-    a.rpc.addnode(b.p2p_address, "remove")
-    a.rpc.disconnectnode("", peers_with(a, b_id)[0]["id"])
-    wait_until(lambda: a.rpc.getconnectioncount() == 0)
-    time.sleep(1.5)
+    with a.assert_debug_log([f"no longer keeping a connection to {b.p2p_address}"]):
+        a.rpc.addnode(b.p2p_address, "remove")
+        a.rpc.disconnectnode("", peers_with(a, b_id)[0]["id"])
     assert a.rpc.getconnectioncount() == 0
     assert a.rpc.getaddednodeinfo() == []
 
     # No connection to oneself; one connection per pair, even when both dial.
-    a.rpc.addnode(a.p2p_address, "onetry")
+    with a.assert_debug_log(["disconnected: connected to self"]):
+        a.rpc.addnode(a.p2p_address, "onetry")
     connect_nodes(a, b)
-    connect_nodes(b, a)
-    time.sleep(0.5)
+    with a.assert_debug_log([f"duplicate connection to node {b_id[:16]}"]):
+        connect_nodes(b, a)
+    wait_until(lambda: len(a.rpc.getpeerinfo()) == 1 and len(b.rpc.getpeerinfo()) == 1)
     assert len(peers_with(a, b_id)) == 1 and len(peers_with(b, a_id)) == 1
     assert a.rpc.getconnectioncount() == 1
 
@@ -100,8 +99,8 @@ def test_network_rpcs(start_nodes):
     assert a.rpc.setnetworkactive(False) is False
     wait_until(lambda: a.rpc.getconnectioncount() == 0 and b.rpc.getconnectioncount() == 0)
     assert a.rpc.getnetworkinfo()["networkactive"] is False
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    with b.assert_debug_log([f"cannot connect to {a.p2p_address}"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert a.rpc.getconnectioncount() == 0
     a.rpc.setnetworkactive(True)
     connect_nodes(a, b)
@@ -110,8 +109,8 @@ def test_network_rpcs(start_nodes):
     a.rpc.setban(f"node:{b_id}", "add")
     wait_until(lambda: not peers_with(a, b_id))
     assert _code(a.rpc.setban, f"node:{b_id}", "add") == -30
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    with a.assert_debug_log(["disconnected: the node id is banned"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert not peers_with(a, b_id)
     (ban,) = a.rpc.listbanned()
     assert ban["address"] == f"node:{b_id}"
@@ -122,8 +121,8 @@ def test_network_rpcs(start_nodes):
     assert _code(a.rpc.setban, "not an address", "add") == -30
     a.rpc.setban("127.0.0.0/8", "add", 1000)
     wait_until(lambda: a.rpc.getconnectioncount() == 0)
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    with a.assert_debug_log(["refused inbound connection from banned 127.0.0.1"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert a.rpc.getconnectioncount() == 0
     (ban,) = a.rpc.listbanned()
     assert ban["address"] == "127.0.0.0/8" and ban["ban_duration"] == 1000
