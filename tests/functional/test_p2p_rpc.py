@@ -3,9 +3,7 @@ pair of nodes; no connection to oneself."""
 
 from __future__ import annotations
 
-import pytest
-
-from .framework import RpcFailure, connect_nodes, node_id, peers_with, wait_until
+from .framework import assert_raises_rpc_error, connect_nodes, node_id, peers_with, wait_until
 
 PEERINFO_FIELDS = {
     "id",
@@ -41,12 +39,6 @@ PEERINFO_FIELDS = {
 }
 
 
-def _code(call, *args) -> int:
-    with pytest.raises(RpcFailure) as exc:
-        call(*args)
-    return exc.value.code
-
-
 def test_network_rpcs(start_nodes):
     a, b, c = start_nodes(3, [["--no-wallet"]] * 3)
     a_id, b_id = node_id(a), node_id(b)
@@ -54,9 +46,9 @@ def test_network_rpcs(start_nodes):
     # addnode add keeps b connected; the same node twice is -23, removing an unknown one -24
     a.rpc.addnode(b.p2p_address, "add")
     wait_until(lambda: peers_with(a, b_id))
-    assert _code(a.rpc.addnode, b.p2p_address, "add") == -23
-    assert _code(a.rpc.addnode, "127.0.0.1:1", "remove") == -24
-    assert _code(a.rpc.addnode, b.p2p_address, "bogus") == -8
+    assert_raises_rpc_error(-23, None, a.rpc.addnode, b.p2p_address, "add")
+    assert_raises_rpc_error(-24, None, a.rpc.addnode, "127.0.0.1:1", "remove")
+    assert_raises_rpc_error(-8, None, a.rpc.addnode, b.p2p_address, "bogus")
     assert a.rpc.getaddednodeinfo()[0]["connected"] is True
     wait_until(lambda: "pingtime" in a.rpc.getpeerinfo()[0])
     (peer,) = a.rpc.getpeerinfo()
@@ -75,8 +67,8 @@ def test_network_rpcs(start_nodes):
     assert b.rpc.getnetworkinfo()["connections_in"] == 1
 
     # An added node is redialed after a disconnect; a removed one is not.
-    assert _code(a.rpc.disconnectnode, "127.0.0.1:1") == -29
-    assert _code(a.rpc.disconnectnode) == -8
+    assert_raises_rpc_error(-29, None, a.rpc.disconnectnode, "127.0.0.1:1")
+    assert_raises_rpc_error(-8, None, a.rpc.disconnectnode)
     a.rpc.disconnectnode(b.p2p_address)
     wait_until(lambda: peers_with(a, b_id) and peers_with(a, b_id)[0]["id"] != peer["id"])
     with a.assert_debug_log([f"no longer keeping a connection to {b.p2p_address}"]):
@@ -108,7 +100,7 @@ def test_network_rpcs(start_nodes):
     # setban by node id drops the peer and refuses it; by IP refuses everyone from it
     a.rpc.setban(f"node:{b_id}", "add")
     wait_until(lambda: not peers_with(a, b_id))
-    assert _code(a.rpc.setban, f"node:{b_id}", "add") == -30
+    assert_raises_rpc_error(-30, None, a.rpc.setban, f"node:{b_id}", "add")
     with a.assert_debug_log(["disconnected: the node id is banned"]):
         b.rpc.addnode(a.p2p_address, "onetry")
     assert not peers_with(a, b_id)
@@ -117,8 +109,8 @@ def test_network_rpcs(start_nodes):
     assert ban["ban_duration"] == 24 * 3600 and ban["time_remaining"] > 0
     connect_nodes(c, a)  # others are still welcome
     a.rpc.setban(f"node:{b_id}", "remove")
-    assert _code(a.rpc.setban, f"node:{b_id}", "remove") == -30
-    assert _code(a.rpc.setban, "not an address", "add") == -30
+    assert_raises_rpc_error(-30, None, a.rpc.setban, f"node:{b_id}", "remove")
+    assert_raises_rpc_error(-30, None, a.rpc.setban, "not an address", "add")
     a.rpc.setban("127.0.0.0/8", "add", 1000)
     wait_until(lambda: a.rpc.getconnectioncount() == 0)
     with a.assert_debug_log(["refused inbound connection from banned 127.0.0.1"]):
