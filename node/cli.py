@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from consensus.params import NETWORKS
+from p2p.config import VERSION
 
 from .config import DEFAULT_DBCACHE_MB, MIN_DBCACHE_MB
 
@@ -53,6 +54,7 @@ def _dbcache(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obol", description="obol node, wallet and tools")
+    parser.add_argument("--version", action="version", version=f"obol {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     node = sub.add_parser("node", help="run a node")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 from decimal import Decimal
 
-from node.cli import RepeatFilter, pretty_json
+import pytest
+
+from node.cli import RepeatFilter, main, pretty_json
+from p2p.config import USER_AGENT, version_number
 
 
 def test_amounts_print_with_their_eight_decimals_zero_included():
@@ -32,3 +36,14 @@ def test_repeated_log_lines_are_held_back_with_a_count():
     later = _record("accept() failed", 161.0)
     assert flt.filter(later)
     assert later.getMessage() == "accept() failed [7 more like this held back]"
+
+
+def test_one_version_string_from_the_package_metadata(capsys) -> None:
+    version = importlib.metadata.version("obol")
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"obol {version}\n"
+    assert f"/obol:{version}/" == USER_AGENT
+    major, minor, patch = (int(p) for p in version.split("."))
+    assert version_number() == 10_000 * major + 100 * minor + patch
