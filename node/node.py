@@ -113,7 +113,34 @@ class Node:
         log.info("%s", budget.describe())
         self.sig_pool.start()
         await self._open_storage(budget)
-        self.mempool = Mempool(
+        self.mempool = self._make_mempool()
+        await self._restore_mempool()
+        self.wallets = WalletManager(self)
+        try:
+            await self.wallets.start()
+        except WalletError as exc:
+            raise NodeError(f"wallet: {exc}") from exc
+        self.p2p = self._make_peer_manager(budget)
+        from .rpc.methods import register_all
+
+        register_all(self.registry, self)
+        self.rpc = self._make_rpc_server(budget)
+        install_web(self.rpc.app, self)
+        await self._listen()
+        self.solver.start()
+        if cfg.mine_address:
+            self.set_mining(decode_address(cfg.mine_address, self.params))
+        elif cfg.auto_mine_interval:
+            self.set_mining(None, cfg.auto_mine_interval)
+        log.info(
+            "obol node started: network=%s height=%d tip=%s",
+            self.params.name,
+            self.chain.height,
+            self.chain.tip.header.hash_hex,
+        )
+
+    def _make_mempool(self) -> Mempool:
+        return Mempool(
             MempoolConfig(
                 params=self.params,
                 policy=self.policy,
@@ -125,13 +152,10 @@ class Node:
                 on_verified=self.sigcache.add_tx,
             )
         )
-        await self._restore_mempool()
-        self.wallets = WalletManager(self)
-        try:
-            await self.wallets.start()
-        except WalletError as exc:
-            raise NodeError(f"wallet: {exc}") from exc
-        self.p2p = PeerManager(
+
+    def _make_peer_manager(self, budget: fdbudget.FdBudget) -> PeerManager:
+        cfg = self.config
+        return PeerManager(
             PeerManagerConfig(
                 params=self.params,
                 datadir=cfg.netdir,
@@ -152,14 +176,14 @@ class Node:
                 settings=P2PSettings(max_connections=budget.p2p, header_timeout=cfg.header_timeout),
             )
         )
-        from .rpc.methods import register_all
 
-        register_all(self.registry, self)
+    def _make_rpc_server(self, budget: fdbudget.FdBudget) -> RpcServer:
+        cfg = self.config
         if cfg.rpc_user and cfg.rpc_password:
             auth = Authenticator.with_password(cfg.rpc_user, cfg.rpc_password)
         else:
             auth = Authenticator.with_cookie(cfg.cookie_path)
-        self.rpc = RpcServer(
+        return RpcServer(
             self.registry,
             auth=auth,
             host=cfg.rpc_bind,
@@ -168,7 +192,10 @@ class Node:
             max_connections=budget.rpc,
             header_timeout=cfg.header_timeout,
         )
-        install_web(self.rpc.app, self)
+
+    async def _listen(self) -> None:
+        """Open the RPC and P2P ports; a port in use is the one-line NodeError."""
+        cfg = self.config
         try:
             await self.rpc.start()
         except OSError as exc:
@@ -182,17 +209,6 @@ class Node:
                 f"cannot listen for peers on {cfg.p2p_bind}:{cfg.effective_p2p_port}: "
                 f"{exc.strerror}"
             ) from exc
-        self.solver.start()
-        if cfg.mine_address:
-            self.set_mining(decode_address(cfg.mine_address, self.params))
-        elif cfg.auto_mine_interval:
-            self.set_mining(None, cfg.auto_mine_interval)
-        log.info(
-            "obol node started: network=%s height=%d tip=%s",
-            self.params.name,
-            self.chain.height,
-            self.chain.tip.header.hash_hex,
-        )
 
     async def _open_storage(self, budget: fdbudget.FdBudget) -> None:
         """The database (repaired first with ``--repair``) and the chain on it; any
