@@ -37,6 +37,7 @@ from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
 from .events import EventBus
+from .journal import MempoolJournal
 from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
@@ -97,7 +98,6 @@ class Node:
         self.rpc: RpcServer
         self.p2p: PeerManager | None = None
         self.registry = RpcRegistry()
-        self._persisted_txids: set[bytes] = set()
         self.fatal_error: str | None = None  # why the node stopped itself, if it did
 
     # --- lifecycle -----------------------------------------------------------------
@@ -114,6 +114,7 @@ class Node:
         self.sig_pool.start()
         await self._open_storage(budget)
         self.mempool = self._make_mempool()
+        self.journal = MempoolJournal(self.db)
         await self._restore_mempool()
         self.wallets = WalletManager(self)
         try:
@@ -298,6 +299,9 @@ class Node:
         if hasattr(self, "wallets"):
             await self.wallets.stop()
         self.stop_stage = "database"
+        if hasattr(self, "journal"):
+            with contextlib.suppress(StorageError):  # already reported: nothing more to do
+                await self.journal.flushed()
         if self.db is not None:
             await self.in_chain_thread(self.db.close)
         self._chain_thread.shutdown(wait=True)
@@ -468,7 +472,7 @@ class Node:
                 self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
         entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
-        self._persist_txs(new_txs)
+        self.journal.put(new_txs)
         self._sync_persisted_mempool(left)
         if self.p2p is not None:
             self.p2p.on_chain_update(update)
@@ -478,7 +482,8 @@ class Node:
 
     async def submit_tx(self, tx: Tx, *, allow_orphan: bool = False) -> list[Tx]:
         """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
-        that it unblocked). Raises RuleError or PolicyError with the reject code."""
+        that it unblocked), once they are in the journal on disk. Raises RuleError or
+        PolicyError with the reject code."""
         async with self._lock:
             spenders = (self.mempool.spender_of(i.outpoint_key) for i in tx.inputs)
             conflicts = {t for t in spenders if t is not None}
@@ -494,7 +499,7 @@ class Node:
             for t in accepted:
                 log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
-            self._persist_txs(accepted)
+            self.journal.put(accepted)
             if replaced:
                 for txid in replaced:
                     old = txid[::-1].hex()
@@ -503,16 +508,9 @@ class Node:
                 self._sync_persisted_mempool(replaced)
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
+            stored = self.journal.flushed()
+        await stored
         return accepted
-
-    def _persist_txs(self, txs: list[Tx]) -> None:
-        assert self.db is not None
-        if not txs:
-            return
-        with self.db.batch() as batch:
-            for tx in txs:
-                batch.put_mempool_tx(tx)
-                self._persisted_txids.add(tx.txid)
 
     def _sync_persisted_mempool(self, left: Iterable[bytes] = ()) -> None:
         """Delete from the journal every tx no longer in the mempool.
@@ -522,27 +520,21 @@ class Node:
         txids as the mempool, the two are equal; only if not (a tx left some other way:
         evicted for space, dropped by a reorg's revalidation) is every txid checked.
         """
-        assert self.db is not None
-        persisted, mempool = self._persisted_txids, self.mempool
+        persisted, mempool = self.journal.txids, self.mempool
         gone = [t for t in persisted.intersection(left) if t not in mempool]
         if len(persisted) - len(gone) != len(mempool):
             gone = [t for t in persisted if t not in mempool]
-        if not gone:
-            return
-        with self.db.batch() as batch:
-            for txid in gone:
-                batch.delete_mempool_tx(txid)
-        persisted.difference_update(gone)
+        if gone:
+            self.journal.delete(gone)
 
     async def _restore_mempool(self) -> None:
         """Txs acknowledged before a crash or shutdown come back; the rest are dropped."""
-        assert self.db is not None
-        saved = list(self.db.mempool_txs())
-        self._persisted_txids = {tx.txid for tx in saved}
+        saved = self.journal.load()
         for tx in sorted(saved, key=lambda t: t.locktime):
             with contextlib.suppress(RuleError, PolicyError):
                 self.mempool.accept(tx, allow_orphan=True)
         self._sync_persisted_mempool()
+        await self.journal.flushed()
 
     def fees_of(self, txs: list[Tx]) -> int:
         """Total fee of ``txs`` spending chain, mempool or earlier-listed coins."""
