@@ -1,4 +1,4 @@
-"""What `obol rpc` prints: amounts exactly as the node sent them."""
+"""What `obol` prints: amounts exactly as the node sent them, its version, one-line errors."""
 
 from __future__ import annotations
 
@@ -47,3 +47,16 @@ def test_one_version_string_from_the_package_metadata(capsys) -> None:
     assert f"/obol:{version}/" == USER_AGENT
     major, minor, patch = (int(p) for p in version.split("."))
     assert version_number() == 10_000 * major + 100 * minor + patch
+
+
+def test_a_data_directory_that_cannot_be_used_is_one_line(tmp_path, capsys) -> None:
+    (tmp_path / "regtest").write_text("not a directory")
+    assert main(["node", "--datadir", str(tmp_path), "--rpc-port", "0", "--p2p-port", "0"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot use the data directory {tmp_path / 'regtest'}: a file is in its place\n"
+    )
+    blocked = tmp_path / "regtest" / "below"
+    assert main(["node", "--datadir", str(blocked), "--rpc-port", "0", "--p2p-port", "0"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot use the data directory {blocked / 'regtest'}: Not a directory\n"
+    )
