@@ -11,7 +11,8 @@ read the folders as they are.
 A run compares each partition's last hash with the chain's block at that height: the first
 partition that differs (a reorg reached it) and every later one are written again, from
 the chain; partitions before it are left alone. Then the blocks past the last exported
-height are added as a new file in their partitions. Blocks are read on the chain thread in
+height are added as a new file in their partitions (or, once a partition holds
+``MAX_PARTITION_FILES`` files, it is written again as one). Blocks are read on the chain thread in
 short runs, so a run never holds block processing for long; each run of blocks checks
 that it extends the one before it, and a reorg in the middle of an export starts it over.
 Files are written beside their final name and renamed; the manifest is replaced last, and
@@ -41,6 +42,9 @@ FORMAT = 1
 DEFAULT_PARTITION_BLOCKS = 1000
 READ_CHUNK = 100  # blocks per chain-thread call: a few ms of reading per call
 RETRIES = 3
+# Files in a partition before a run that adds to it writes it again as one file: an export
+# after every block would otherwise leave a thousand small files, each a fixed cost to open.
+MAX_PARTITION_FILES = 16
 
 
 class ExportError(Exception):
@@ -223,6 +227,10 @@ async def _run(chain: ChainAccess, directory: Path, partition_blocks: int | None
             start = p.first
             rewritten = [q for q in kept if q.first >= p.first]
             break
+    else:
+        if kept and len(kept[-1].files) >= MAX_PARTITION_FILES and tip > kept[-1].last:
+            start = kept[-1].first  # many small runs: write the partition as one file
+            rewritten = [kept[-1]]
     expected = None
     if start > 0:
         before = next(p for p in kept if p.first <= start - 1 <= p.last)

@@ -13,7 +13,7 @@ import pytest
 
 from consensus.params import COIN
 from node.analytics.analyze import Analysis
-from node.analytics.export import MANIFEST, ExportError, export_chain
+from node.analytics.export import MANIFEST, MAX_PARTITION_FILES, ExportError, export_chain
 from node.analytics.tables import TABLES
 from node.cli import main
 from tests.analytics_chain import (
@@ -266,3 +266,25 @@ def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> No
     assert Analysis(directory).credit(addr(F))["loans"] == []  # F lent; it borrowed nothing
     assert main(["analyze", str(directory), "credit", "ed25519:zz"]) == 1
     assert "not an address or a public key" in capsys.readouterr().err
+
+
+def test_many_small_runs_are_compacted(tmp_path) -> None:
+    builder, _ = planted_chain()
+    directory = tmp_path / "chain"
+    export(builder, directory)
+    runs = []
+    for _ in range(MAX_PARTITION_FILES):
+        builder.mine_empty(1)
+        runs.append(export(builder, directory, None))
+    last = directory / "blocks" / "000000100-000000149"
+    assert [r["partitions_rewritten"] for r in runs[:-1]] == [[]] * (MAX_PARTITION_FILES - 1)
+    assert runs[-1]["partitions_rewritten"] == ["000000100-000000149"]
+    assert runs[-1]["first_height"] == 100
+    assert len(list(last.iterdir())) == 1
+    assert table_rows(directory, "blocks") == table_rows(fresh_export(builder, tmp_path), "blocks")
+
+
+def fresh_export(builder, tmp_path: Path) -> Path:
+    directory = tmp_path / "fresh"
+    export(builder, directory)
+    return directory
