@@ -12,6 +12,7 @@ from . import (
     mining,
     network,
     policies,
+    psbt,
     rawbuild,
     rawtransactions,
     util,
@@ -35,5 +36,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra):
+    for module in (*modules, wallet, walletextra, psbt):
         module.register(registry, node)
