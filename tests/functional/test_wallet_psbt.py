@@ -203,3 +203,32 @@ def test_bad_psbts_are_refused_and_change_nothing(nodes):
     fails(-8, c.rpc.joinpsbts, [funded])
     fails(-8, c.rpc.joinpsbts, [funded, funded])
     fails(-8, a.rpc.walletprocesspsbt, funded, True, "NONE")
+
+
+def test_anyonecanpay_and_a_locked_wallet(nodes):
+    a, _, c = nodes
+    funded = a.rpc.walletcreatefundedpsbt([], [{c.rpc.getnewaddress(): 1}])["psbt"]
+    flagged = a.rpc.walletprocesspsbt(funded, True, "ALL|ANYONECANPAY", None, False)
+    assert flagged["complete"] is False
+    for decoded in a.rpc.decodepsbt(flagged["psbt"])["inputs"]:
+        assert set(decoded["sighash"].values()) == {"ALL|ANYONECANPAY"}
+    done = c.rpc.finalizepsbt(flagged["psbt"])
+    txid = c.rpc.sendrawtransaction(done["hex"])
+    assert {v["sighash"] for v in c.rpc.getrawtransaction(txid, True)["vin"]} == {
+        "ALL|ANYONECANPAY"
+    }
+    mine(nodes)
+
+    c.rpc.createwallet("locked", False, False, "secret words")
+    try:
+        locked = c.wallet("locked")
+        a.rpc.sendtoaddress(locked.getnewaddress(), 2)
+        mine(nodes)
+        psbt = locked.walletcreatefundedpsbt([], [{a.rpc.getnewaddress(): 1}])["psbt"]
+        before = locked.getbalances()
+        fails(-13, locked.walletprocesspsbt, psbt)
+        unsigned = locked.walletprocesspsbt(psbt, False)
+        assert unsigned["complete"] is False
+        assert locked.getbalances() == before
+    finally:
+        c.rpc.unloadwallet("locked")

@@ -345,3 +345,25 @@ def test_estimated_size_is_exact_for_ed25519() -> None:
     estimate = P.estimated_size(p, REGTEST)
     done = P.finalize(sign(sign(p, 0, A, C), 1, A), REGTEST)
     assert P.estimated_size(done, REGTEST) == P.extract(done).size == estimate
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    left=st.sets(st.sampled_from([0, 1, 2])),
+    right=st.sets(st.sampled_from([0, 1, 2])),
+    acp=st.booleans(),
+)
+def test_combine_is_order_free_and_finalizes_with_any_two(left, right, acp) -> None:
+    """Signatures split between two copies: combined either way, the same signatures;
+    finalized, complete exactly when two different keys signed, and then valid."""
+    base = psbt_of([ESCROW])
+    keys = (A, B, C)
+    x = sign(base, 0, *[keys[i] for i in sorted(left)], acp=acp)
+    y = sign(base, 0, *[keys[i] for i in sorted(right)], acp=acp)
+    xy, yx = P.combine([x, y]), P.combine([y, x])
+    assert xy.inputs[0].sig_map.keys() == yx.inputs[0].sig_map.keys()
+    assert xy == yx  # both signers sign deterministically
+    done = P.finalize(xy, REGTEST)
+    assert P.is_complete(done) == (len(left | right) >= 2)
+    if P.is_complete(done):
+        assert consensus_fee(done) == 1000

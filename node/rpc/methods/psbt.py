@@ -32,13 +32,15 @@ from consensus.policy import (
     policy_lock,
 )
 from consensus.policy_text import format_policy
-from consensus.primitives import POLICY_LOCK_KIND, Tx, TxOut
+from consensus.primitives import POLICY_LOCK_KIND, Tx
 from consensus.signatures import make_lock
 from wallet import psbt as P
-from wallet.psbt import Psbt, PsbtError, PsbtOutput, decode_psbt, encode_psbt, typed_key
+from wallet.psbt import Psbt, PsbtError, PsbtOutput, encode_psbt, typed_key
 
+from ... import psbtwallet
 from ...policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION
-from ...wallets import LoadedWallet, WalletManager
+from ...psbtwallet import read_psbt
+from ...wallets import WalletManager
 from ..errors import RPC_DESERIALIZATION_ERROR, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
 from ..params import as_bool, as_int, as_list, as_str
@@ -67,26 +69,12 @@ def register(reg: RpcRegistry, node: Node) -> None:
         reg.add(wallet_errors(func), func.__name__, category="wallet")
         return func
 
-    def node_coin(psbt: Psbt, index: int) -> TxOut | None:
-        found = manager.spent_coin(psbt.tx.inputs[index].outpoint_key)
-        return None if found is None else TxOut(*found)
-
     def load(text: Any) -> Psbt:
-        """The PSBT of ``text``, its coins checked against this node's."""
+        """The PSBT of ``text``, its coins checked against this node's: -22 otherwise."""
         try:
-            psbt = decode_psbt(as_str(text), params.magic)
+            return read_psbt(manager, as_str(text))
         except PsbtError as exc:
             raise bad_psbt(exc) from exc
-        for n, pin in enumerate(psbt.inputs):
-            known = node_coin(psbt, n)
-            if pin.coin is not None and known is not None and known != pin.coin:
-                raise RpcError(
-                    RPC_DESERIALIZATION_ERROR,
-                    f"input {n}: the PSBT's coin ({Amount(pin.coin.value)} to "
-                    f"{pin.coin.lock.hex()}) disagrees with the chain's "
-                    f"({Amount(known.value)} to {known.lock.hex()})",
-                )
-        return psbt
 
     def load_list(txs: Any) -> list[Psbt]:
         items = as_list(txs)
@@ -95,10 +83,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
         return [load(t) for t in items]
 
     def fill_coins(psbt: Psbt) -> Psbt:
-        for n, pin in enumerate(psbt.inputs):
-            if pin.coin is None and (coin := node_coin(psbt, n)) is not None:
-                psbt = P.update_input(psbt, n, coin)
-        return psbt
+        return psbtwallet.fill_coins(manager, psbt)
 
     def usage(func: Callable[[], Psbt]) -> Psbt:
         try:
@@ -333,32 +318,8 @@ def register(reg: RpcRegistry, node: Node) -> None:
         funded, fee, change_pos = manager.fund(lw, outs, rate, rbf, subtract, preset)
         tx = Tx(funded.version, funded.inputs, funded.outputs, lock_time)
         p = fill_coins(P.create_psbt(tx, params.magic))
-        p = update_own(lw, p)
+        p = usage(lambda: psbtwallet.update_from_wallet(lw, p))
         return {"psbt": encode_psbt(p), "fee": Amount(fee), "changepos": change_pos}
-
-    def update_own(lw: LoadedWallet, p: Psbt) -> Psbt:
-        """Fill in what the wallet knows: its keys of key inputs, the policies it watches
-        (when the wallet knows policies), and the descriptions of outputs to its keys."""
-        wallet = lw.wallet
-        policy_for = getattr(wallet, "policy_for_lock", None)
-        for n, pin in enumerate(p.inputs):
-            if pin.coin is None or p.tx.inputs[n].pubkey:
-                continue
-            key = wallet.key_for(pin.coin.lock)
-            field = key.pubkey if key is not None else None
-            if field is None and policy_for is not None:
-                field = policy_for(pin.coin.lock)
-            if field is not None:
-                p = usage(lambda p=p, n=n, field=field: P.update_input(p, n, field=field))
-        for n, out in enumerate(p.tx.outputs):
-            if p.outputs[n] != PsbtOutput():
-                continue
-            key = wallet.key_for(out.lock)
-            if key is not None:
-                p = P.update_output(p, n, PsbtOutput(key=Key(key.key_type, key.pubkey)))
-            elif policy_for is not None and (data := policy_for(out.lock)) is not None:
-                p = P.update_output(p, n, PsbtOutput(policy=data))
-        return p
 
     @wallet_method
     def walletprocesspsbt(
@@ -381,9 +342,11 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 RPC_INVALID_PARAMETER,
                 f"Invalid sighash param: {flag} (obol signs ALL or ALL|ANYONECANPAY)",
             )
-        p = update_own(lw, fill_coins(load(psbt)))
+        loaded = fill_coins(load(psbt))
+        p = usage(lambda: psbtwallet.update_from_wallet(lw, loaded))
         if as_bool(sign):
-            p = sign_own(lw, p, SIGHASH_TYPES[flag])
+            signing = p
+            p = usage(lambda: psbtwallet.sign_with_wallet(lw, signing, params, SIGHASH_TYPES[flag]))
         if as_bool(finalize):
             p = P.finalize(p, params)
         complete = P.is_complete(p)
@@ -391,25 +354,6 @@ def register(reg: RpcRegistry, node: Node) -> None:
         if complete and as_bool(finalize):
             out["hex"] = P.extract(p).serialize().hex()
         return out
-
-    def sign_own(lw: LoadedWallet, p: Psbt, acp: bool) -> Psbt:
-        wallet = lw.wallet
-        for n, pin in enumerate(p.inputs):
-            if pin.final is not None:
-                continue
-            spend = p.spend(n)
-            if spend is None:
-                continue
-            keys = [spend] if pin.coin.lock[0] != POLICY_LOCK_KIND else policy_keys(spend)
-            for key in keys:
-                lock = make_lock(key.key_type, key.pubkey)
-                if wallet.key_for(lock) is None:
-                    continue
-                key_type, secret = wallet.secret_for(lock)
-                p = usage(
-                    lambda p=p, n=n, kt=key_type, s=secret: P.sign_input(p, n, kt, s, params, acp)
-                )
-        return p
 
 
 def _descriptor(item: Any) -> Policy:
