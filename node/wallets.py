@@ -29,7 +29,6 @@ for the test suite only: never set it for a wallet that holds real value.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -47,6 +46,7 @@ from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
 from consensus.primitives import POLICY_LOCK_SIZE, Tx, TxIn, TxOut, outpoint_key
+from p2p.tasks import cancel_and_wait, start_supervised
 from wallet import keystore
 from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
 from wallet.errors import InsufficientFunds, WalletError
@@ -233,9 +233,7 @@ class WalletManager:
                 await self.load(name)
             except WalletError as exc:
                 log.warning("wallet %r marked load_on_startup was not loaded: %s", name, exc)
-        self._rebroadcaster = asyncio.create_task(
-            self._rebroadcast_loop(), name="wallet-rebroadcast"
-        )
+        self._rebroadcaster = start_supervised("wallet-rebroadcast", self._rebroadcast_loop, log)
 
     def startup_wallets(self) -> list[str]:
         """Names marked load_on_startup (``<netdir>/settings.json``, key ``wallet``)."""
@@ -260,9 +258,7 @@ class WalletManager:
     async def stop(self) -> None:
         task, self._rebroadcaster = self._rebroadcaster, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task], log)
         for name in list(self.loaded):
             self.unload(name)
 
