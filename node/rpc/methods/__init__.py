@@ -13,6 +13,7 @@ from . import (
     mining,
     network,
     policies,
+    psbt,
     rawbuild,
     rawtransactions,
     util,
@@ -37,5 +38,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         policies,
         export,
     )
-    for module in (*modules, wallet, walletextra):
+    for module in (*modules, wallet, walletextra, psbt):
         module.register(registry, node)
