@@ -8,6 +8,7 @@ from ..registry import RpcRegistry
 from . import (
     blockchain,
     blockstats,
+    contracts,
     control,
     mining,
     network,
@@ -35,5 +36,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra):
+    for module in (*modules, wallet, walletextra, contracts):
         module.register(registry, node)
