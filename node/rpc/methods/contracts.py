@@ -1,10 +1,16 @@
-"""Wallet RPCs for contracts: policy addresses a wallet holds a key in.
+"""Wallet RPCs for contracts: policy addresses a wallet holds a key in, and the escrow
+and lending flows (``node.contracts``).
 
 ``addmultisigaddress`` (Bitcoin Core's name, parameters and result, with "policy" where
 Core has "redeemScript") and ``addpolicyaddress`` make the wallet watch a policy address:
 its coins show in balances (``getbalances``' "contract"), ``listunspent`` and history,
 and are never picked by a plain payment. A policy none of whose keys is the wallet's is
 refused (-5): the wallet could never sign for it.
+
+Each flow step returns what happened and ``next``: what the next party has to do, with
+the string to hand over. Contract strings that are damaged, of another network or that
+disagree with the chain give -22; a step that does not fit the contract's state -8; a tx
+the node refuses -26 with its reject code.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from consensus.address import AddressError, decode_address, encode_address
 from consensus.errors import RuleError
 from consensus.policy import Key, Policy, encode_policy
 from consensus.policy_text import PolicySyntaxError, format_policy, parse_policy
+from wallet.contracts import Escrow, decode_contract, encode_contract
 
+from ...contracts import escrow as escrow_flow
+from ...contracts.spend import ContractStateError, typed
 from ..errors import RPC_INVALID_PARAMETER, RpcError
+from ..jsonfmt import Amount, parse_amount
 from ..params import as_int, as_list, as_str
 from ..registry import RpcRegistry, RpcRequest
 from .policies import multisig_policy, parse_key
-from .wallet import wallet_errors
+from .wallet import as_fee_rate, wallet_errors
 
 if TYPE_CHECKING:
     from ...node import Node
@@ -95,3 +105,90 @@ def register(reg: RpcRegistry, node: Node) -> None:
         except PolicySyntaxError as exc:
             raise RpcError(RPC_INVALID_PARAMETER, f"Policy parse failed: {exc}") from exc
         return watch(lw, parsed, label)
+
+    # --- escrow --------------------------------------------------------------------
+
+    def read_escrow(value: Any) -> Escrow:
+        contract = decode_contract(as_str(value), params.name)
+        if not isinstance(contract, Escrow):
+            raise ContractStateError("this contract string is not an escrow")
+        return contract
+
+    @method
+    async def escrowcreate(
+        request: RpcRequest,
+        seller_key: Any,
+        arbiter_key: Any,
+        amount: Any,
+        refund_height: Any,
+        fee_rate: Any = None,
+    ) -> dict[str, Any]:
+        """escrowcreate "seller_key" "arbiter_key" amount refund_height ( fee_rate )
+
+        As the buyer: a new key of this wallet, the escrow policy
+        or(thresh(2,pk(buyer),pk(seller),pk(arbiter)),and(pk(buyer),after(refund_height)))
+        watched, and amount paid into it. Returns the contract string for the seller and
+        the arbiter to import, the funding txid and the address."""
+        lw = resolve(request)
+        escrow = await escrow_flow.create(
+            manager,
+            lw,
+            parse_key(seller_key),
+            parse_key(arbiter_key),
+            parse_amount(amount, allow_zero=False),
+            as_int(refund_height, "refund_height"),
+            as_fee_rate(fee_rate),
+        )
+        contract = encode_contract(escrow)
+        return {
+            "contract": contract,
+            "txid": escrow.txid[::-1].hex(),
+            "vout": escrow.vout,
+            "address": encode_address(escrow.lock, params),
+            "buyer_key": typed(escrow.buyer),
+            "next": "give the contract to the seller and the arbiter: "
+            f"obol wallet escrow import {contract}",
+        }
+
+    @method
+    def escrowimport(request: RpcRequest, contract: Any) -> dict[str, Any]:
+        """escrowimport "contract"
+
+        As the seller or the arbiter: check the escrow against the chain (its coin, amount
+        and policy) and watch it. Returns this wallet's roles and the escrow's state."""
+        lw = resolve(request)
+        escrow = read_escrow(contract)
+        roles = escrow_flow.import_escrow(manager, lw, escrow)
+        return {
+            "roles": roles,
+            **escrow_flow.status(manager, escrow),
+            "next": "release (buyer and seller): obol wallet escrow release CONTRACT; "
+            "dispute (the arbiter with one party): obol wallet escrow dispute CONTRACT "
+            "--to buyer|seller",
+        }
+
+    @method
+    def escrowstatus(contract: Any) -> dict[str, Any]:
+        """escrowstatus "contract"
+
+        The escrow's state from the chain: funding, funded, released (paid to the seller)
+        or refunded (paid to the buyer), with the spending tx and who signed it."""
+        return escrow_flow.status(manager, read_escrow(contract))
+
+    @method
+    async def escrowrefund(
+        request: RpcRequest, contract: Any, fee_rate: Any = None
+    ) -> dict[str, Any]:
+        """escrowrefund "contract" ( fee_rate )
+
+        As the buyer, from the refund height on: take the coins back alone. Before it the
+        node refuses the tx (bad-txns-policy-timelock)."""
+        lw = resolve(request)
+        escrow = read_escrow(contract)
+        txid, fee = await escrow_flow.refund(manager, lw, escrow, as_fee_rate(fee_rate))
+        return {
+            "txid": txid,
+            "fee": Amount(fee),
+            "next": "nothing: the refund is broadcast; check it with "
+            "obol wallet escrow status CONTRACT",
+        }
