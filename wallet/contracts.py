@@ -203,7 +203,7 @@ def _read_offer(network: str, f: list[Any]) -> LoanOffer:
     )
 
 
-_ARITY = {"escrow": 8, "loan-offer": 5, "loan-request": 7, "loan": 8}
+_ARITY = {"escrow": 7, "loan-offer": 5, "loan-request": 7, "loan": 8}
 
 
 def decode_contract(text: str, network: str) -> Contract:
@@ -227,7 +227,7 @@ def decode_contract(text: str, network: str) -> Contract:
     if kind not in _ARITY:
         raise ContractError(f"unknown contract kind {kind!r}")
     if len(fields) != _ARITY[kind]:
-        raise ContractError(f"a {kind} contract has {_ARITY[kind]} fields, not {len(fields)}")
+        raise ContractError(f"the {kind} contract has {_ARITY[kind]} fields, not {len(fields)}")
     if net != network:
         raise ContractError(f"this contract is for {net}, not {network}")
     contract: Contract

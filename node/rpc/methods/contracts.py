@@ -160,8 +160,8 @@ def register(reg: RpcRegistry, node: Node) -> None:
         escrow = read_escrow(contract)
         roles = escrow_flow.import_escrow(manager, lw, escrow)
         return {
-            "roles": roles,
             **escrow_flow.status(manager, escrow),
+            "wallet_roles": roles,
             "next": "release (buyer and seller): obol wallet escrow release CONTRACT; "
             "dispute (the arbiter with one party): obol wallet escrow dispute CONTRACT "
             "--to buyer|seller",
