@@ -28,18 +28,7 @@ from wallet.errors import NotOurPolicy
 from wallet.hd import EXTERNAL_CHAIN
 
 from ..wallets import InvalidWalletParameter, LoadedWallet, WalletManager, format_units
-from .spend import (
-    SIG_PLACEHOLDER,
-    ContractStateError,
-    coin_state,
-    fee_for,
-    key_lock,
-    our_signature,
-    spend_tx,
-    submit,
-    typed,
-    with_satisfaction,
-)
+from .spend import ContractStateError, coin_state, key_lock, spend_alone, typed
 
 ROLES = ("buyer", "seller", "arbiter")
 
@@ -157,8 +146,8 @@ def signers(escrow: Escrow, sat_bytes: bytes) -> list[str]:
 async def refund(
     manager: WalletManager, lw: LoadedWallet, escrow: Escrow, fee_rate: int | None
 ) -> tuple[str, int]:
-    """The buyer alone takes the coins back: (txid, fee). Its locktime is the current
-    height, so before the refund height the node refuses it (bad-txns-policy-timelock)."""
+    """The buyer alone takes the coins back: (txid, fee); refused by the node before the
+    refund height (bad-txns-policy-timelock)."""
     if "buyer" not in roles_of(lw, escrow):
         raise ContractStateError("only the buyer's wallet can take the refund")
     check_funding(manager, escrow)
@@ -166,27 +155,7 @@ async def refund(
     assert state is not None
     if state.spender is not None:
         raise ContractStateError(f"the escrow was already spent by {state.spender.tx.txid_hex}")
-    lw.wallet.require_unlocked()
-    rate = manager.fee_rate(fee_rate)
-    locktime = manager.tip_height
-    draft = spend_tx(
-        escrow.txid,
-        escrow.vout,
-        escrow.policy,
-        [TxOut(escrow.amount, key_lock(escrow.buyer))],
-        locktime,
+    coin = (escrow.txid, escrow.vout, escrow.amount, escrow.lock)
+    return await spend_alone(
+        manager, lw, coin, escrow.policy, escrow.buyer, "escrow refund", fee_rate
     )
-    fee = fee_for(draft, [None, [SIG_PLACEHOLDER, True]], rate)
-    if escrow.amount - fee <= manager.node.policy.dust_limit:
-        raise ContractStateError("the escrow amount does not cover the fee")
-    tx = spend_tx(
-        escrow.txid,
-        escrow.vout,
-        escrow.policy,
-        [TxOut(escrow.amount - fee, key_lock(escrow.buyer))],
-        locktime,
-    )
-    sig = our_signature(manager, lw, tx, 0, escrow.buyer, escrow.amount, escrow.lock)
-    signed = with_satisfaction(tx, [None, [sig, True]])
-    await submit(manager, lw, signed, "escrow refund")
-    return signed.txid_hex, fee

@@ -145,3 +145,32 @@ async def submit(manager: WalletManager, lw: LoadedWallet, tx: Tx, comment: str)
     lw.wallet.sent[tx.txid] = SentRecord(now, tx.serialize(), comment)
     lw.save()
     log.info("wallet %s: %s %s", lw.name, comment, tx.txid_hex)
+
+
+async def spend_alone(
+    manager: WalletManager,
+    lw: LoadedWallet,
+    coin: tuple[bytes, int, int, bytes],
+    policy: bytes,
+    key: Key,
+    comment: str,
+    fee_rate: int | None,
+) -> tuple[str, int]:
+    """Spend a contract coin (txid, vout, value, lock) by the time-locked branch
+    ``[None, [sig, true]]`` of a policy ``or(..., and(pk(key), after(T)))``, paying its
+    value less the fee to ``key``'s plain address: (txid, fee). The locktime is the
+    current height, so before T the node refuses the tx (bad-txns-policy-timelock)."""
+    txid, vout, value, lock = coin
+    lw.wallet.require_unlocked()
+    rate = manager.fee_rate(fee_rate)
+    locktime = manager.tip_height
+    to = key_lock(key)
+    draft = spend_tx(txid, vout, policy, [TxOut(value, to)], locktime)
+    fee = fee_for(draft, [None, [SIG_PLACEHOLDER, True]], rate)
+    if value - fee <= manager.node.policy.dust_limit:
+        raise ContractStateError("the contract's coin does not cover the fee")
+    tx = spend_tx(txid, vout, policy, [TxOut(value - fee, to)], locktime)
+    sig = our_signature(manager, lw, tx, 0, key, value, lock)
+    signed = with_satisfaction(tx, [None, [sig, True]])
+    await submit(manager, lw, signed, comment)
+    return signed.txid_hex, fee
