@@ -22,9 +22,10 @@ from consensus.address import AddressError, decode_address, encode_address
 from consensus.errors import RuleError
 from consensus.policy import Key, Policy, encode_policy
 from consensus.policy_text import PolicySyntaxError, format_policy, parse_policy
-from wallet.contracts import Escrow, decode_contract, encode_contract
+from wallet.contracts import Escrow, Loan, decode_contract, encode_contract
 
 from ...contracts import escrow as escrow_flow
+from ...contracts import loan as loan_flow
 from ...contracts.spend import ContractStateError, typed
 from ..errors import RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount, parse_amount
@@ -192,3 +193,55 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "next": "nothing: the refund is broadcast; check it with "
             "obol wallet escrow status CONTRACT",
         }
+
+    # --- loans ---------------------------------------------------------------------
+
+    def read_contract(value: Any, kind: type, what: str) -> Any:
+        contract = decode_contract(as_str(value), params.name)
+        if not isinstance(contract, kind):
+            raise ContractStateError(f"this contract string is not {what}")
+        return contract
+
+    @method
+    def loanoffer(
+        request: RpcRequest, principal: Any, interest: Any, collateral: Any, maturity: Any
+    ) -> dict[str, Any]:
+        """loanoffer principal interest collateral maturity
+
+        As the lender: the terms under a new key of this wallet. The borrower accepts the
+        offer string with loanaccept; after the maturity height, collateral not repaid
+        is the lender's."""
+        lw = resolve(request)
+        offer = loan_flow.offer(
+            manager,
+            lw,
+            parse_amount(principal, allow_zero=False),
+            parse_amount(interest),
+            parse_amount(collateral, allow_zero=False),
+            as_int(maturity, "maturity"),
+        )
+        text = encode_contract(offer)
+        return {
+            "offer": text,
+            "lender_key": typed(offer.lender),
+            "next": f"give the offer to the borrower: obol wallet loan accept {text}",
+        }
+
+    @method
+    def loanstatus(contract: Any) -> dict[str, Any]:
+        """loanstatus "loan"
+
+        The loan's state from the chain: open, defaulted (maturity passed, collateral not
+        repaid), repaid, or claimed (by the lender after maturity)."""
+        return loan_flow.status(manager, read_contract(contract, Loan, "a loan"))
+
+    @method
+    async def loanclaim(request: RpcRequest, contract: Any, fee_rate: Any = None) -> dict[str, Any]:
+        """loanclaim "loan" ( fee_rate )
+
+        As the lender, from the maturity height on, the loan not repaid: take the
+        collateral alone. Before it the node refuses the tx (bad-txns-policy-timelock)."""
+        lw = resolve(request)
+        loan = read_contract(contract, Loan, "a loan")
+        txid, fee = await loan_flow.claim(manager, lw, loan, as_fee_rate(fee_rate))
+        return {"txid": txid, "fee": Amount(fee), "next": "nothing: the claim is broadcast"}
