@@ -22,13 +22,25 @@ from consensus.address import encode_address
 from consensus.params import LOCKTIME_THRESHOLD
 from consensus.policy import Key, decode_satisfaction
 from consensus.policy_text import format_policy, sanity_problem
-from consensus.primitives import TxOut
+from consensus.primitives import Tx, TxOut
 from wallet.contracts import ContractError, Escrow, escrow_policy
 from wallet.errors import NotOurPolicy
 from wallet.hd import EXTERNAL_CHAIN
 
 from ..wallets import InvalidWalletParameter, LoadedWallet, WalletManager, format_units
-from .spend import ContractStateError, coin_state, key_lock, spend_alone, typed
+from . import handover
+from .spend import (
+    SIG_PLACEHOLDER,
+    ContractStateError,
+    coin_state,
+    fee_for,
+    key_lock,
+    our_signature,
+    spend_alone,
+    spend_tx,
+    submit,
+    typed,
+)
 
 ROLES = ("buyer", "seller", "arbiter")
 
@@ -159,3 +171,105 @@ async def refund(
     return await spend_alone(
         manager, lw, coin, escrow.policy, escrow.buyer, "escrow refund", fee_rate
     )
+
+
+# --- release and dispute: two of the three sign -------------------------------------------
+
+
+def _unspent(manager: WalletManager, escrow: Escrow) -> None:
+    check_funding(manager, escrow)
+    state = coin_state(manager, escrow.txid, escrow.vout)
+    assert state is not None
+    if state.spender is not None:
+        raise ContractStateError(f"the escrow was already spent by {state.spender.tx.txid_hex}")
+
+
+def payout(manager: WalletManager, escrow: Escrow, to_role: str, rate: int) -> Tx:
+    """The tx paying the whole escrow, less the fee, to ``to_role``'s key (locktime 0)."""
+    to = key_lock(escrow.role_keys()[to_role])
+    draft = spend_tx(escrow.txid, escrow.vout, escrow.policy, [TxOut(escrow.amount, to)], 0)
+    fee = fee_for(draft, [[SIG_PLACEHOLDER, SIG_PLACEHOLDER, None], None], rate)
+    if escrow.amount - fee <= manager.node.policy.dust_limit:
+        raise ContractStateError("the escrow amount does not cover the fee")
+    return spend_tx(escrow.txid, escrow.vout, escrow.policy, [TxOut(escrow.amount - fee, to)], 0)
+
+
+def start(
+    manager: WalletManager,
+    lw: LoadedWallet,
+    escrow: Escrow,
+    to_role: str,
+    fee_rate: int | None,
+) -> str:
+    """The first signature of a payout to ``to_role`` (the seller on release, the party the
+    arbiter sides with in a dispute): a PSBT for the second signer."""
+    if to_role not in ("buyer", "seller"):
+        raise InvalidWalletParameter("the escrow pays the buyer or the seller")
+    ours = roles_of(lw, escrow)
+    if not ours:
+        raise NotOurPolicy("None of the escrow's keys (buyer, seller, arbiter) is this wallet's")
+    _unspent(manager, escrow)
+    lw.wallet.require_unlocked()
+    tx = payout(manager, escrow, to_role, manager.fee_rate(fee_rate))
+    key = escrow.role_keys()[ours[0]]
+    sig = our_signature(manager, lw, tx, 0, key, escrow.amount, escrow.lock)
+    psbt = handover.policy_spend_psbt(manager, tx, [(escrow.amount, escrow.lock)])
+    return handover.encode(handover.with_signature(psbt, 0, key, sig))
+
+
+def check_payout(escrow: Escrow, tx: Tx) -> str:
+    """The role ``tx`` pays: it must spend the escrow's coin alone, at locktime 0, and pay
+    it all but a fee to the buyer's or the seller's key."""
+    if len(tx.inputs) != 1 or (tx.inputs[0].prev_txid, tx.inputs[0].prev_index) != (
+        escrow.txid,
+        escrow.vout,
+    ):
+        raise ContractStateError("this PSBT does not spend the escrow's coin (alone)")
+    if len(tx.outputs) != 1 or tx.locktime != 0:
+        raise ContractStateError("this PSBT is no payout of the escrow")
+    (out,) = tx.outputs
+    for role in ("seller", "buyer"):
+        if out.lock == key_lock(escrow.role_keys()[role]):
+            fee = escrow.amount - out.value
+            if not 0 < fee <= escrow.amount // 10:
+                raise ContractStateError(f"the payout's fee {format_units(fee)} OBOL is wrong")
+            return role
+    raise ContractStateError("this PSBT pays neither the buyer nor the seller of the escrow")
+
+
+async def sign(
+    manager: WalletManager, lw: LoadedWallet, escrow: Escrow, text: str
+) -> dict[str, Any]:
+    """The second signature: check the payout against the contract, sign, and broadcast
+    once two of the three signed. Returns what it pays, and the txid or the PSBT."""
+    psbt = handover.decode(manager, text)
+    tx = handover.unsigned_tx(psbt)
+    to_role = check_payout(escrow, tx)
+    _unspent(manager, escrow)
+    ours = roles_of(lw, escrow)
+    if not ours:
+        raise NotOurPolicy("None of the escrow's keys (buyer, seller, arbiter) is this wallet's")
+    lw.wallet.require_unlocked()
+    sigs = handover.signatures(psbt, 0)
+    for role in ours:
+        key = escrow.role_keys()[role]
+        if key.pubkey not in sigs and len(sigs) < 2:
+            sig = our_signature(manager, lw, tx, 0, key, escrow.amount, escrow.lock)
+            psbt = handover.with_signature(psbt, 0, key, sig)
+            sigs = handover.signatures(psbt, 0)
+    signed_by = [r for r in ROLES if escrow.role_keys()[r].pubkey in sigs]
+    result: dict[str, Any] = {
+        "paid_to": to_role,
+        "amount": format_units(tx.outputs[0].value),
+        "signed_by": signed_by,
+    }
+    if len(signed_by) < 2:
+        result["psbt"] = handover.encode(psbt)
+        result["complete"] = False
+        return result
+    thresh = [sigs.get(escrow.role_keys()[r].pubkey) for r in ROLES]
+    final = handover.finish(psbt, {0: [thresh, None]})
+    await submit(manager, lw, final, f"escrow paid to the {to_role}")
+    result["txid"] = final.txid_hex
+    result["complete"] = True
+    return result

@@ -22,7 +22,7 @@ from consensus.address import AddressError, decode_address, encode_address
 from consensus.errors import RuleError
 from consensus.policy import Key, Policy, encode_policy
 from consensus.policy_text import PolicySyntaxError, format_policy, parse_policy
-from wallet.contracts import Escrow, Loan, decode_contract, encode_contract
+from wallet.contracts import Escrow, Loan, LoanOffer, LoanRequest, decode_contract, encode_contract
 
 from ...contracts import escrow as escrow_flow
 from ...contracts import loan as loan_flow
@@ -109,11 +109,14 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
     # --- escrow --------------------------------------------------------------------
 
-    def read_escrow(value: Any) -> Escrow:
+    def read_contract(value: Any, kind: type, what: str) -> Any:
         contract = decode_contract(as_str(value), params.name)
-        if not isinstance(contract, Escrow):
-            raise ContractStateError("this contract string is not an escrow")
+        if not isinstance(contract, kind):
+            raise ContractStateError(f"this contract string is not {what}")
         return contract
+
+    def read_escrow(value: Any) -> Escrow:
+        return read_contract(value, Escrow, "an escrow")
 
     @method
     async def escrowcreate(
@@ -194,13 +197,54 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "obol wallet escrow status CONTRACT",
         }
 
-    # --- loans ---------------------------------------------------------------------
+    def first_signature(
+        request: RpcRequest, contract: Any, to_role: str, fee_rate: Any
+    ) -> dict[str, Any]:
+        lw = resolve(request)
+        escrow = read_escrow(contract)
+        psbt = escrow_flow.start(manager, lw, escrow, to_role, as_fee_rate(fee_rate))
+        return {
+            "psbt": psbt,
+            "paid_to": to_role,
+            "next": f"the other signer checks and signs it: obol wallet escrow sign "
+            f"CONTRACT {psbt}",
+        }
 
-    def read_contract(value: Any, kind: type, what: str) -> Any:
-        contract = decode_contract(as_str(value), params.name)
-        if not isinstance(contract, kind):
-            raise ContractStateError(f"this contract string is not {what}")
-        return contract
+    @method
+    def escrowrelease(request: RpcRequest, contract: Any, fee_rate: Any = None) -> dict[str, Any]:
+        """escrowrelease "contract" ( fee_rate )
+
+        As the buyer (or the seller): sign a tx paying the escrow, less the fee, to the
+        seller. Returns the PSBT for the other party to sign with escrowsign."""
+        return first_signature(request, contract, "seller", fee_rate)
+
+    @method
+    def escrowdispute(
+        request: RpcRequest, contract: Any, to: Any, fee_rate: Any = None
+    ) -> dict[str, Any]:
+        """escrowdispute "contract" "buyer|seller" ( fee_rate )
+
+        As the arbiter: sign a tx paying the escrow, less the fee, to the party named.
+        Returns the PSBT for that party to sign with escrowsign."""
+        return first_signature(request, contract, as_str(to), fee_rate)
+
+    @method
+    async def escrowsign(request: RpcRequest, contract: Any, psbt: Any) -> dict[str, Any]:
+        """escrowsign "contract" "psbt"
+
+        Check a payout PSBT against the escrow (it spends the escrow's coin and pays it,
+        less a fee, to the buyer or the seller), sign it, and broadcast it once two of the
+        three have signed: the txid, else the PSBT to hand on."""
+        lw = resolve(request)
+        escrow = read_escrow(contract)
+        result = await escrow_flow.sign(manager, lw, escrow, as_str(psbt))
+        if result["complete"]:
+            result["next"] = "nothing: the payout is broadcast"
+        else:
+            result["next"] = "another signer signs it: obol wallet escrow sign CONTRACT PSBT"
+        return result
+
+    # --- loans ---------------------------------------------------------------------
 
     @method
     def loanoffer(
@@ -245,3 +289,73 @@ def register(reg: RpcRegistry, node: Node) -> None:
         loan = read_contract(contract, Loan, "a loan")
         txid, fee = await loan_flow.claim(manager, lw, loan, as_fee_rate(fee_rate))
         return {"txid": txid, "fee": Amount(fee), "next": "nothing: the claim is broadcast"}
+
+    @method
+    def loanaccept(request: RpcRequest, offer: Any, fee_rate: Any = None) -> dict[str, Any]:
+        """loanaccept "offer" ( fee_rate )
+
+        As the borrower: a new key, the loan policy watched, and this wallet's part of the
+        opening tx (its coins locking the collateral, its change) as a funded PSBT.
+        Returns the request for the lender's loanfund."""
+        lw = resolve(request)
+        terms = read_contract(offer, LoanOffer, "a loan offer")
+        req = loan_flow.accept(manager, lw, terms, as_fee_rate(fee_rate))
+        text = encode_contract(req)
+        return {
+            "request": text,
+            "borrower_key": typed(req.borrower),
+            "next": f"give the request to the lender: obol wallet loan fund {text}",
+        }
+
+    @method
+    def loanfund(request: RpcRequest, loan_request: Any, fee_rate: Any = None) -> dict[str, Any]:
+        """loanfund "request" ( fee_rate )
+
+        As the lender: this wallet's part (the principal to the borrower) joined with the
+        borrower's into the one opening tx (joinpsbts), the lender's inputs signed.
+        Returns the loan string, for loanstatus, loanrepay and loanclaim, and the PSBT
+        the borrower signs and broadcasts with loansign."""
+        lw = resolve(request)
+        req = read_contract(loan_request, LoanRequest, "a loan request")
+        loan, psbt = loan_flow.fund(manager, lw, req, as_fee_rate(fee_rate))
+        text = encode_contract(loan)
+        return {
+            "loan": text,
+            "psbt": psbt,
+            "txid": loan.txid[::-1].hex(),
+            "next": "the borrower checks, signs and broadcasts it: obol wallet loan sign "
+            f"{text} PSBT",
+        }
+
+    @method
+    async def loansign(request: RpcRequest, contract: Any, psbt: Any) -> dict[str, Any]:
+        """loansign "loan" "psbt"
+
+        Check the opening tx (as the borrower) or the repayment (as the lender) against
+        the loan, sign this wallet's part, and broadcast once complete: the txid, else
+        the PSBT to hand on."""
+        lw = resolve(request)
+        loan = read_contract(contract, Loan, "a loan")
+        result = await loan_flow.sign(manager, lw, loan, as_str(psbt))
+        result["next"] = (
+            "nothing: the tx is broadcast; see obol wallet loan status LOAN"
+            if result["complete"]
+            else "the other party signs it: obol wallet loan sign LOAN PSBT"
+        )
+        return result
+
+    @method
+    def loanrepay(request: RpcRequest, contract: Any, fee_rate: Any = None) -> dict[str, Any]:
+        """loanrepay "loan" ( fee_rate )
+
+        As the borrower: the one repayment tx (principal and interest to the lender, the
+        collateral back to this wallet), signed by this wallet. Returns the PSBT the
+        lender signs and broadcasts with loansign."""
+        lw = resolve(request)
+        loan = read_contract(contract, Loan, "a loan")
+        psbt = loan_flow.repay(manager, lw, loan, as_fee_rate(fee_rate))
+        return {
+            "psbt": psbt,
+            "next": "the lender checks, signs and broadcasts it: "
+            f"obol wallet loan sign LOAN {psbt}",
+        }
