@@ -186,3 +186,81 @@ def test_the_seller_alone_cannot_move_the_coins(nodes):
         seller.rpc.sendrawtransaction(alone.serialize().hex())
     assert err.value.code == -26 and "bad-txns-policy-threshold-unmet" in err.value.message
     assert seller.rpc.escrowstatus(created["contract"])["state"] == "funded"
+    # Through the flow: the seller's own release, signed again by the seller, stays
+    # incomplete and nothing is broadcast.
+    started = seller.rpc.escrowrelease(created["contract"])
+    again = seller.rpc.escrowsign(created["contract"], started["psbt"])
+    assert (again["complete"], again["signed_by"]) == (False, ["seller"])
+    assert seller.rpc.getrawmempool() == []
+
+
+def paid(node, txid: str) -> Decimal:
+    return sum(
+        (
+            e["amount"]
+            for e in node.rpc.gettransaction(txid)["details"]
+            if e["category"] == "receive"
+        ),
+        Decimal(0),
+    )
+
+
+def test_release_buyer_then_seller(nodes):
+    buyer, seller, arbiter = nodes
+    created = new_escrow(nodes)
+    contract = created["contract"]
+    started = buyer.rpc.escrowrelease(contract)
+    assert started["paid_to"] == "seller"
+    # The arbiter cannot turn the release into a payout to the buyer: it checks and signs
+    # the same payout; here the seller completes it.
+    done = seller.rpc.escrowsign(contract, started["psbt"])
+    assert done["complete"] is True and done["signed_by"] == ["buyer", "seller"]
+    mine(nodes)
+    fee = AMOUNT - Decimal(done["amount"])
+    assert paid(seller, done["txid"]) == AMOUNT - fee and 0 < fee < Decimal("0.001")
+    status = arbiter.rpc.escrowstatus(contract)
+    assert (status["state"], status["paid_to"], status["signed_by"]) == (
+        "released",
+        "seller",
+        ["buyer", "seller"],
+    )
+    for node in nodes:
+        assert all(u["address"] != created["address"] for u in node.rpc.listunspent())
+
+
+@pytest.mark.parametrize("winner", ["seller", "buyer"])
+def test_dispute_decided_by_the_arbiter(nodes, winner):
+    buyer, seller, arbiter = nodes
+    created = new_escrow(nodes)
+    contract = created["contract"]
+    started = arbiter.rpc.escrowdispute(contract, winner)
+    party = seller if winner == "seller" else buyer
+    first = party.rpc.escrowsign(contract, started["psbt"])
+    assert first["complete"] is True
+    assert first["signed_by"] == sorted(
+        [winner, "arbiter"], key=["buyer", "seller", "arbiter"].index
+    )
+    mine(nodes)
+    assert paid(party, first["txid"]) == Decimal(first["amount"])
+    assert Decimal(first["amount"]) > AMOUNT - Decimal("0.001")
+    status = buyer.rpc.escrowstatus(contract)
+    assert (status["state"], status["paid_to"]) == (
+        "released" if winner == "seller" else "refunded",
+        winner,
+    )
+    assert "arbiter" in status["signed_by"]
+
+
+def test_a_payout_psbt_cannot_be_redirected(nodes):
+    buyer, seller, _ = nodes
+    created = new_escrow(nodes)
+    contract = created["contract"]
+    started = buyer.rpc.escrowrelease(contract)
+    other = new_escrow(nodes)
+    with pytest.raises(RpcFailure) as err:
+        seller.rpc.escrowsign(other["contract"], started["psbt"])
+    assert err.value.code == -8 and "does not spend the escrow's coin" in err.value.message
+    with pytest.raises(RpcFailure) as err:
+        seller.rpc.escrowsign(contract, started["psbt"][:-12])
+    assert err.value.code == -22
+    assert seller.rpc.escrowstatus(contract)["state"] == "funded"
