@@ -3,13 +3,16 @@ relaying. Every case makes its own loan; the nodes are shared by the module."""
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
+import msgpack
 import pytest
 
-from consensus.policy import Key
-from consensus.policy_text import format_policy
-from wallet.contracts import Loan, decode_contract, encode_contract
+from consensus.encoding import decode_tx
+from consensus.policy import encode_satisfaction
+from consensus.primitives import Tx, TxIn
+from wallet.contracts import decode_contract
 
 from . import framework
 from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
@@ -43,32 +46,97 @@ def mine(nodes, n: int = 1) -> None:
     sync_blocks(nodes)
 
 
-def collateral_locked_by_hand(nodes, offer_text: str) -> str:
-    """A loan whose collateral the borrower locked with a plain payment (not the joined
-    opening tx): enough to test what happens after opening."""
+def open_loan(nodes, due_in: int) -> tuple[str, dict]:
+    """offer (lender) -> accept (borrower) -> fund (lender) -> sign (borrower): the loan
+    string and the borrower's sign result."""
     lender, borrower, _ = nodes
-    offer = decode_contract(offer_text, "regtest")
-    info = borrower.rpc.getaddressinfo(borrower.rpc.getnewaddress())
-    borrower_key = Key(
-        1 if info["key_type"] == "ed25519" else 2, bytes.fromhex(info["pubkey"].split(":")[-1])
-    )
-    draft = Loan(offer, borrower_key, bytes(32), 0)
-    watched = borrower.rpc.addpolicyaddress(format_policy(draft.tree))
-    lender.rpc.addpolicyaddress(format_policy(draft.tree))
-    txid = borrower.rpc.sendtoaddress(watched["address"], COLLATERAL)
-    raw = borrower.rpc.getrawtransaction(txid, True)
-    vout = next(
-        o["n"] for o in raw["vout"] if o["scriptPubKey"].get("address") == watched["address"]
-    )
+    maturity = lender.rpc.getblockcount() + due_in
+    offer = lender.rpc.loanoffer(PRINCIPAL, INTEREST, COLLATERAL, maturity)["offer"]
+    request = borrower.rpc.loanaccept(offer)["request"]
+    funded = lender.rpc.loanfund(request)
+    opened = borrower.rpc.loansign(funded["loan"], funded["psbt"])
+    assert opened["complete"] is True and opened["txid"] == funded["txid"]
     mine(nodes)
-    return encode_contract(Loan(offer, borrower_key, bytes.fromhex(txid)[::-1], vout))
+    return funded["loan"], opened
+
+
+def spendable(node) -> Decimal:
+    return node.rpc.getbalances()["mine"]["trusted"]
+
+
+def test_open_is_one_atomic_tx_then_repay(nodes):
+    lender, borrower, _ = nodes
+    lender_before, borrower_before = spendable(lender), spendable(borrower)
+    loan, opened = open_loan(nodes, 50)
+    tx = lender.rpc.getrawtransaction(opened["txid"], True)
+    fee = sum(
+        Decimal(lender.rpc.getrawtransaction(i["txid"], True)["vout"][i["vout"]]["value"])
+        for i in tx["vin"]
+    ) - sum(Decimal(o["value"]) for o in tx["vout"])
+    lender_fee = lender_before - PRINCIPAL - (spendable(lender) - 50)  # + one coinbase
+    borrower_fee = borrower_before + PRINCIPAL - COLLATERAL - spendable(borrower)
+    assert lender_fee > 0 and borrower_fee > 0 and lender_fee + borrower_fee == fee
+    for node in (lender, borrower):
+        assert node.rpc.getbalances()["contract"]["trusted"] == COLLATERAL
+        assert node.rpc.loanstatus(loan)["state"] == "open"
+
+    lender_before, borrower_before = spendable(lender), spendable(borrower)
+    psbt = borrower.rpc.loanrepay(loan)["psbt"]
+    repaid = lender.rpc.loansign(loan, psbt)
+    assert repaid["complete"] is True and repaid["tx"] == "repayment"
+    mine(nodes)
+    assert spendable(lender) == lender_before + 50 + PRINCIPAL + INTEREST
+    borrower_fee = borrower_before - PRINCIPAL - INTEREST + COLLATERAL - spendable(borrower)
+    assert 0 < borrower_fee < Decimal("0.001")
+    for node in (lender, borrower):
+        assert node.rpc.getbalances()["contract"]["trusted"] == 0
+        assert node.rpc.loanstatus(loan)["state"] == "repaid"
+    with pytest.raises(RpcFailure) as err:
+        lender.rpc.loanclaim(loan)
+    assert err.value.code == -8 and "already spent" in err.value.message
+
+
+def test_a_repayment_without_the_borrower_s_signature_is_rejected(nodes):
+    lender, borrower, _ = nodes
+    loan, _ = open_loan(nodes, 50)
+    psbt = borrower.rpc.loanrepay(loan)["psbt"]
+    partial = handover_fields(psbt)
+    contract = decode_contract(loan, "regtest")
+    index = next(n for n, c in enumerate(partial[1]) if c[1] == contract.lock)
+    partial[2][index] = {}  # the borrower's signature on the collateral input, dropped
+    stripped = handover_text(partial)
+    result = lender.rpc.loansign(loan, stripped)
+    assert result["complete"] is False  # only the lender's signature: nothing sent
+    assert lender.rpc.getrawmempool() == []
+    lender_sig = handover_fields(result["psbt"])[2][index][contract.offer.lender.pubkey]
+    raw_partial = handover_fields(result["psbt"])
+    tx = decode_tx(raw_partial[0])
+    inputs = []
+    for n, inp in enumerate(tx.inputs):
+        if n == index:
+            sig = encode_satisfaction([[None, lender_sig], None])
+        else:
+            sig = raw_partial[2][n][inp.pubkey]
+        inputs.append(TxIn(inp.prev_txid, inp.prev_index, inp.pubkey, sig))
+    forced = Tx(tx.version, tuple(inputs), tx.outputs, tx.locktime)
+    with pytest.raises(RpcFailure) as err:
+        lender.rpc.sendrawtransaction(forced.serialize().hex())
+    assert err.value.code == -26 and "bad-txns-policy-threshold-unmet" in err.value.message
+    assert lender.rpc.loanstatus(loan)["state"] == "open"
+
+
+def handover_fields(text: str) -> list:
+    return msgpack.unpackb(base64.b64decode(text.removeprefix("obolpsbt:")), raw=False)
+
+
+def handover_text(obj: list) -> str:
+    return "obolpsbt:" + base64.b64encode(msgpack.packb(obj, use_bin_type=True)).decode()
 
 
 def test_default_then_claim(nodes):
     lender, borrower, _ = nodes
     height = lender.rpc.getblockcount()
-    offer = lender.rpc.loanoffer(PRINCIPAL, INTEREST, COLLATERAL, height + 4)["offer"]
-    loan = collateral_locked_by_hand(nodes, offer)
+    loan, _ = open_loan(nodes, 5)
     assert borrower.rpc.loanstatus(loan)["state"] == "open"
     with pytest.raises(RpcFailure) as err:
         lender.rpc.loanclaim(loan)
@@ -79,12 +147,14 @@ def test_default_then_claim(nodes):
     with pytest.raises(RpcFailure) as err:
         borrower.rpc.loanclaim(loan)
     assert err.value.code == -8
-    mine(nodes, height + 4 - lender.rpc.getblockcount())
+    mine(nodes, height + 5 - lender.rpc.getblockcount())
     assert borrower.rpc.loanstatus(loan)["state"] == "defaulted"
     before = lender.rpc.getbalance()
+    held, kept = borrower.rpc.getbalances()["contract"]["trusted"], spendable(borrower)
     claimed = lender.rpc.loanclaim(loan)
     mine(nodes)
     assert lender.rpc.getbalance() == before + 50 + COLLATERAL - claimed["fee"]  # + a coinbase
     status = borrower.rpc.loanstatus(loan)
     assert (status["state"], status["spent_by"]) == ("claimed", claimed["txid"])
-    assert borrower.rpc.getbalances()["contract"]["trusted"] == 0
+    assert borrower.rpc.getbalances()["contract"]["trusted"] == held - COLLATERAL
+    assert spendable(borrower) == kept  # the principal stays with the borrower
