@@ -171,7 +171,9 @@ def _send_amount(client: _Client, args: argparse.Namespace) -> None:
         raise CliError("give either AMOUNT or --all")
     if args.all:
         coins = client.call("listunspent", [0])
-        total = sum((Decimal(c["amount"]) for c in coins if c["safe"]), Decimal(0))
+        total = sum(
+            (Decimal(c["amount"]) for c in coins if c["safe"] and c["spendable"]), Decimal(0)
+        )
         if not total:
             raise CliError("nothing to send: the wallet has no spendable coins")
         args.amount = f"{total:.8f}"

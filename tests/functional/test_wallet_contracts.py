@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from .framework import RpcFailure
+from .wallet_helpers import assert_one_line_error, obol_wallet
 
 
 def typed_pubkey(wallet, address: str) -> str:
@@ -85,6 +86,16 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
     with pytest.raises(RpcFailure) as err:
         b.sendtoaddress(a_addr, 1)
     assert err.value.code == -6
+    assert_one_line_error(
+        obol_wallet(node, "send", a_addr, "--all", "--yes", wallet="other"),
+        "nothing to send: the wallet has no spendable coins",
+    )
+    shown = obol_wallet(node, "unspent", wallet="other").stdout
+    assert f"contract {multi['descriptor']}" in shown
+    assert (
+        "contracts            20.00000000 OBOL"
+        in obol_wallet(node, "balance", wallet="other").stdout
+    )
     raw = node.rpc.createrawtransaction([{"txid": txid, "vout": coin["vout"]}], [{a_addr: 1}])
     with pytest.raises(RpcFailure) as err:
         b.fundrawtransaction(raw)
