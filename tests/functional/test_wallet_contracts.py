@@ -93,8 +93,7 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
     shown = obol_wallet(node, "unspent", wallet="other").stdout
     assert f"contract {multi['descriptor']}" in shown
     assert (
-        "contracts            20.00000000 OBOL"
-        in obol_wallet(node, "balance", wallet="other").stdout
+        "contracts          20.00000000 OBOL" in obol_wallet(node, "balance", wallet="other").stdout
     )
     raw = node.rpc.createrawtransaction([{"txid": txid, "vout": coin["vout"]}], [{a_addr: 1}])
     with pytest.raises(RpcFailure) as err:
