@@ -219,7 +219,8 @@ def start(
 
 def check_payout(escrow: Escrow, tx: Tx) -> str:
     """The role ``tx`` pays: it must spend the escrow's coin alone, at locktime 0, and pay
-    it all but a fee to the buyer's or the seller's key."""
+    it all but a fee (at most a tenth of it: the first signer cannot burn the escrow in
+    fees) to the buyer's or the seller's key."""
     if len(tx.inputs) != 1 or (tx.inputs[0].prev_txid, tx.inputs[0].prev_index) != (
         escrow.txid,
         escrow.vout,
