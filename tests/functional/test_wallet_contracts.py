@@ -90,6 +90,11 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
         obol_wallet(node, "send", a_addr, "--all", "--yes", wallet="other"),
         "nothing to send: the wallet has no spendable coins",
     )
+    history = obol_wallet(node, "history", wallet="other").stdout
+    assert any(
+        multi["address"] in line and "receive" in line and txid in line
+        for line in history.splitlines()
+    )
     shown = obol_wallet(node, "unspent", wallet="other").stdout
     assert f"contract {multi['descriptor']}" in shown
     assert (
