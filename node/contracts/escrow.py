@@ -264,12 +264,11 @@ async def sign(
         "amount": format_units(tx.outputs[0].value),
         "signed_by": signed_by,
     }
-    if len(signed_by) < 2:
+    final = handover.try_finish(manager, psbt)
+    if final is None:
         result["psbt"] = handover.encode(psbt)
         result["complete"] = False
         return result
-    thresh = [sigs.get(escrow.role_keys()[r].pubkey) for r in ROLES]
-    final = handover.finish(psbt, {0: [thresh, None]})
     await submit(manager, lw, final, f"escrow paid to the {to_role}")
     result["txid"] = final.txid_hex
     result["complete"] = True

@@ -291,7 +291,6 @@ async def sign(manager: WalletManager, lw: LoadedWallet, loan: Loan, text: str) 
     if tx.txid == loan.txid:
         _check_opening(loan, tx)
         what = "opening"
-        sats: dict[int, Any] = {}
     else:
         _collateral_unspent(manager, loan)
         index = _check_repayment(loan, tx)
@@ -301,12 +300,9 @@ async def sign(manager: WalletManager, lw: LoadedWallet, loan: Loan, text: str) 
             if key.pubkey not in handover.signatures(psbt, index):
                 sig = our_signature(manager, lw, tx, index, key, loan.offer.collateral, loan.lock)
                 psbt = handover.with_signature(psbt, index, key, sig)
-        sigs = handover.signatures(psbt, index)
-        pair = [sigs.get(loan.borrower.pubkey), sigs.get(loan.offer.lender.pubkey)]
-        sats = {index: [pair, None]} if None not in pair else {}
     psbt = handover.sign_ours(manager, lw, psbt)
     result: dict[str, Any] = {"tx": what, "roles": roles}
-    final = handover.try_finish(psbt, sats)
+    final = handover.try_finish(manager, psbt)
     if final is None:
         result.update({"complete": False, "psbt": handover.encode(psbt)})
         return result

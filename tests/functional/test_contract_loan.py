@@ -3,16 +3,16 @@ relaying. Every case makes its own loan; the nodes are shared by the module."""
 
 from __future__ import annotations
 
-import base64
+from dataclasses import replace
 from decimal import Decimal
 
-import msgpack
 import pytest
 
-from consensus.encoding import decode_tx
+from consensus.params import REGTEST
 from consensus.policy import encode_satisfaction
 from consensus.primitives import Tx, TxIn
 from wallet.contracts import decode_contract
+from wallet.psbt import Psbt, decode_psbt, encode_psbt
 
 from . import framework
 from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
@@ -99,38 +99,30 @@ def test_open_is_one_atomic_tx_then_repay(nodes):
 def test_a_repayment_without_the_borrower_s_signature_is_rejected(nodes):
     lender, borrower, _ = nodes
     loan, _ = open_loan(nodes, 50)
-    psbt = borrower.rpc.loanrepay(loan)["psbt"]
-    partial = handover_fields(psbt)
     contract = decode_contract(loan, "regtest")
-    index = next(n for n, c in enumerate(partial[1]) if c[1] == contract.lock)
-    partial[2][index] = {}  # the borrower's signature on the collateral input, dropped
-    stripped = handover_text(partial)
-    result = lender.rpc.loansign(loan, stripped)
+    repayment = decode_psbt(borrower.rpc.loanrepay(loan)["psbt"], REGTEST.magic)
+    index = next(n for n, i in enumerate(repayment.inputs) if i.coin.lock == contract.lock)
+    stripped = [
+        replace(pin, sigs=()) if n == index else pin for n, pin in enumerate(repayment.inputs)
+    ]
+    without = encode_psbt(Psbt(repayment.magic, repayment.tx, tuple(stripped), repayment.outputs))
+    result = lender.rpc.loansign(loan, without)
     assert result["complete"] is False  # only the lender's signature: nothing sent
     assert lender.rpc.getrawmempool() == []
-    lender_sig = handover_fields(result["psbt"])[2][index][contract.offer.lender.pubkey]
-    raw_partial = handover_fields(result["psbt"])
-    tx = decode_tx(raw_partial[0])
+    signed = decode_psbt(result["psbt"], REGTEST.magic)
+    (lender_sig,) = [s for k, s in signed.inputs[index].sigs]
     inputs = []
-    for n, inp in enumerate(tx.inputs):
+    for n, (inp, pin) in enumerate(zip(signed.tx.inputs, signed.inputs, strict=True)):
         if n == index:
             sig = encode_satisfaction([[None, lender_sig], None])
         else:
-            sig = raw_partial[2][n][inp.pubkey]
+            (sig,) = [s for _, s in pin.sigs]
         inputs.append(TxIn(inp.prev_txid, inp.prev_index, inp.pubkey, sig))
-    forced = Tx(tx.version, tuple(inputs), tx.outputs, tx.locktime)
+    forced = Tx(signed.tx.version, tuple(inputs), signed.tx.outputs, signed.tx.locktime)
     with pytest.raises(RpcFailure) as err:
         lender.rpc.sendrawtransaction(forced.serialize().hex())
     assert err.value.code == -26 and "bad-txns-policy-threshold-unmet" in err.value.message
     assert lender.rpc.loanstatus(loan)["state"] == "open"
-
-
-def handover_fields(text: str) -> list:
-    return msgpack.unpackb(base64.b64decode(text.removeprefix("obolpsbt:")), raw=False)
-
-
-def handover_text(obj: list) -> str:
-    return "obolpsbt:" + base64.b64encode(msgpack.packb(obj, use_bin_type=True)).decode()
 
 
 def test_default_then_claim(nodes):
