@@ -87,8 +87,7 @@ def _amount(value: Any) -> str:
 def cmd_key(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     address = client.call("getnewaddress", [args.label])
     info = client.call("getaddressinfo", [address])
-    pubkey = info["pubkey"] if ":" in info["pubkey"] else f"{info['key_type']}:{info['pubkey']}"
-    return {"address": address, "pubkey": pubkey}, pubkey
+    return {"address": address, "pubkey": info["typed_pubkey"]}, info["typed_pubkey"]
 
 
 def _escrow_status_text(s: dict[str, Any]) -> str:

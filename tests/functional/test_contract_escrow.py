@@ -49,8 +49,7 @@ def mine(nodes, n: int = 1) -> None:
 
 def pubkey(node) -> str:
     address = node.rpc.getnewaddress()
-    info = node.rpc.getaddressinfo(address)
-    return info["pubkey"] if ":" in info["pubkey"] else f"{info['key_type']}:{info['pubkey']}"
+    return node.rpc.getaddressinfo(address)["typed_pubkey"]
 
 
 def new_escrow(nodes, refund_in: int = 50) -> dict:

@@ -13,8 +13,7 @@ from .wallet_helpers import assert_one_line_error, obol_wallet
 
 
 def typed_pubkey(wallet, address: str) -> str:
-    info = wallet.getaddressinfo(address)
-    return f"{info['key_type']}:{info['pubkey']}"
+    return wallet.getaddressinfo(address)["typed_pubkey"]
 
 
 def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):

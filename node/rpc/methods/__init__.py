@@ -13,6 +13,7 @@ from . import (
     mining,
     network,
     policies,
+    psbt,
     rawbuild,
     rawtransactions,
     util,
@@ -36,5 +37,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra, contracts):
+    for module in (*modules, wallet, walletextra, psbt, contracts):
         module.register(registry, node)

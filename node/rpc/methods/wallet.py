@@ -400,6 +400,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
             out.update(
                 {
                     "pubkey": key.pubkey.hex(),
+                    "typed_pubkey": f"{REGISTRY[key.key_type].name}:{key.pubkey.hex()}",
                     "ischange": key.is_change,
                     "hdkeypath": key.path,
                     "labels": [label_of(lw, lock)] if not key.is_change else [],
