@@ -103,6 +103,20 @@ def test_two_of_three_signed_on_two_nodes(nodes):
     assert txid in a.rpc.getblock(block)["tx"]
     assert c.rpc.getreceivedbyaddress(dest) == Decimal("2.9999")
 
+    # A key input's public key, given to utxoupdatepsbt as pk(KEY).
+    coin = next(u for u in c.rpc.listunspent() if u["amount"] >= 1)
+    info = c.rpc.getaddressinfo(coin["address"])
+    bare = c.rpc.createpsbt(
+        [{"txid": coin["txid"], "vout": coin["vout"]}], [{a.rpc.getnewaddress(): Decimal("0.5")}]
+    )
+    keyless = c.rpc.analyzepsbt(c.rpc.utxoupdatepsbt(bare))["inputs"][0]
+    assert keyless["missing"] == {"pubkeys": [info["witness_program"]]}
+    assert keyless["next"] == "updater"
+    with_key = c.rpc.utxoupdatepsbt(bare, [f"pk({info['typed_pubkey']})"])
+    assert c.rpc.analyzepsbt(with_key)["inputs"][0]["missing"] == {
+        "signatures": [info["typed_pubkey"]]
+    }
+
 
 def typed_key_of(node: framework.TestNode, psbt: str) -> str:
     """The one key ``node``'s wallet signed ``psbt`` with."""

@@ -80,11 +80,18 @@ def used(p: Psbt, index: int = 0):
 
 
 def test_round_trip_every_field() -> None:
-    p = sign(psbt_of([ESCROW, A]), 0, A)
-    p = P.add_preimage(psbt_of([Thresh(2, (pk(A), Sha256(sha256(b"x" * 32))))]), 0, b"x" * 32)
+    hashed = Thresh(2, (pk(A), Sha256(sha256(b"x" * 32))))
+    p = P.add_preimage(sign(psbt_of([hashed]), 0, A, acp=True), 0, b"x" * 32)
     full = sign(psbt_of([ESCROW, A]), 0, A)
     full = P.finalize_input(sign(full, 1, A), 1, REGTEST)
-    for q in (p, full, P.create_psbt(psbt_of([A]).tx, REGTEST.magic)):
+    escrow = encode_policy(ESCROW)
+    to_policy = Tx(1, full.tx.inputs, (TxOut(VALUE, policy_lock(escrow)),), 0)
+    described = Psbt(REGTEST.magic, to_policy, full.inputs, (PsbtOutput(policy=escrow),))
+    with pytest.raises(PsbtError, match="does not hash to the output's lock"):
+        Psbt(REGTEST.magic, full.tx, full.inputs, (PsbtOutput(policy=escrow),))
+    with pytest.raises(PsbtError, match="does not match the output's lock"):
+        Psbt(REGTEST.magic, full.tx, full.inputs, (PsbtOutput(key=pk(A)),))
+    for q in (p, full, described, P.create_psbt(psbt_of([A]).tx, REGTEST.magic)):
         text = encode_psbt(q)
         assert text.startswith("b3BzYnQB")  # b"opsbt" + version 1
         assert decode_psbt(text, REGTEST.magic) == q
