@@ -8,6 +8,7 @@ from ..registry import RpcRegistry
 from . import (
     blockchain,
     blockstats,
+    contracts,
     control,
     export,
     mining,
@@ -38,5 +39,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         policies,
         export,
     )
-    for module in (*modules, wallet, walletextra, psbt):
+    for module in (*modules, wallet, walletextra, psbt, contracts):
         module.register(registry, node)
