@@ -35,6 +35,8 @@ from . import fdbudget
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
+from .crowdfund.campaigns import Campaigns
+from .crowdfund.store import StoreError
 from .events import EventBus
 from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
@@ -126,6 +128,11 @@ class Node:
             )
         )
         await self._restore_mempool()
+        self.campaigns = Campaigns(self)
+        try:
+            await self.campaigns.start()
+        except StoreError as exc:
+            raise NodeError(str(exc)) from exc
         self.wallets = WalletManager(self)
         try:
             await self.wallets.start()
@@ -289,6 +296,8 @@ class Node:
         self.stop_stage = "wallets"
         if hasattr(self, "wallets"):
             await self.wallets.stop()
+        if hasattr(self, "campaigns"):
+            await self.campaigns.stop()
         self.stop_stage = "database"
         if self.db is not None:
             await self.in_chain_thread(self.db.close)

@@ -639,8 +639,9 @@ class WalletManager:
         mempool = self.node.mempool
         limit = self.node.policy.max_ancestors
         out = []
+        reserved = lw.wallet.reserved_coins()
         for coin in self.coins(lw):
-            if coin.key in lw.locked_coins:
+            if coin.key in lw.locked_coins or coin.key in reserved:
                 continue
             if coin.height is None:
                 if not (unconfirmed and coin.from_me):

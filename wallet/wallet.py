@@ -86,6 +86,18 @@ class SentRecord:
     comment_to: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PledgeRecord:
+    """A pledge this wallet made to a campaign: its coin is reserved (coin selection never
+    spends it) until ``revokepledge`` spends it back to the wallet (``revoked_by``)."""
+
+    campaign_url: str
+    coin: bytes  # outpoint key
+    amount: int
+    time: int
+    revoked_by: bytes | None = None
+
+
 class Wallet:
     """Keys, labels and sent txs of one wallet; secrets only while plain or unlocked."""
 
@@ -101,6 +113,7 @@ class Wallet:
         next_index: dict[tuple[int, int], int],
         labels: dict[bytes, str],
         sent: dict[bytes, SentRecord],
+        pledges: dict[str, PledgeRecord] | None = None,
     ) -> None:
         if (entropy is None) == (keystore_blob is None):
             raise ValueError("a wallet holds either its entropy or its keystore, not both")
@@ -110,6 +123,7 @@ class Wallet:
         self.keystore_blob = keystore_blob
         self.labels = labels
         self.sent = sent
+        self.pledges = dict(pledges or {})
         self._pubkeys = {k: list(v) for k, v in pubkeys.items()}
         self._next = dict(next_index)
         self._by_lock: dict[bytes, WalletKey] = {}
@@ -181,6 +195,16 @@ class Wallet:
                 }
                 for txid, r in self.sent.items()
             },
+            "pledges": {
+                pid: {
+                    "url": p.campaign_url,
+                    "coin": p.coin.hex(),
+                    "amount": p.amount,
+                    "time": p.time,
+                    "revoked_by": p.revoked_by[::-1].hex() if p.revoked_by else None,
+                }
+                for pid, p in self.pledges.items()
+            },
         }
 
     @classmethod
@@ -215,6 +239,16 @@ class Wallet:
                         int(r["time"]), bytes.fromhex(r["hex"]), r["comment"], r["to"]
                     )
                     for txid, r in obj["sent"].items()
+                },
+                pledges={
+                    pid: PledgeRecord(
+                        str(p["url"]),
+                        bytes.fromhex(p["coin"]),
+                        int(p["amount"]),
+                        int(p["time"]),
+                        bytes.fromhex(p["revoked_by"])[::-1] if p["revoked_by"] else None,
+                    )
+                    for pid, p in obj.get("pledges", {}).items()
                 },
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -363,6 +397,10 @@ class Wallet:
         """(key type, secret key) to sign for ``lock``; ``WalletLocked`` while locked."""
         key = self._by_lock[lock]
         return key.key_type, self._derive(key.key_type, key.chain, key.index)
+
+    def reserved_coins(self) -> set[bytes]:
+        """Outpoint keys of coins pledged and not revoked: kept out of coin selection."""
+        return {p.coin for p in self.pledges.values() if p.revoked_by is None}
 
     def keypool_size(self, chain: int) -> int:
         """Pre-derived keys not handed out yet on ``chain`` of the default key type."""

@@ -9,6 +9,7 @@ from . import (
     blockchain,
     blockstats,
     control,
+    crowdfund,
     mining,
     network,
     policies,
@@ -35,5 +36,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra):
+    for module in (*modules, wallet, walletextra, crowdfund):
         module.register(registry, node)
