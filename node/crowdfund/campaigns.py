@@ -188,15 +188,17 @@ class Campaigns:
 
     async def add_pledge(self, cid: str, text: str) -> PledgeEntry:
         """Check the posted pledge in full and keep it; ``PledgeError`` otherwise."""
-        try:
-            psbt = self._decode(text)
-        except PsbtError as exc:
-            raise PledgeError(PledgeCode.MALFORMED, f"not a partially signed tx: {exc}") from exc
         async with self.lock:
             c = self.get(cid)
             self._refresh(c)
             if c.state(self.height) != OPEN:
                 raise PledgeError(PledgeCode.CLOSED, f"the campaign is {c.state(self.height)}")
+            try:
+                psbt = self._decode(text)
+            except PsbtError as exc:
+                raise PledgeError(
+                    PledgeCode.MALFORMED, f"not a partially signed tx: {exc}"
+                ) from exc
             txin = pledge_input(psbt)
             tx = Tx(psbt.tx.version, (txin,), psbt.tx.outputs, psbt.tx.locktime)
             if any(p.coin == txin.outpoint_key and p.status != DROPPED for p in c.pledges):
