@@ -10,6 +10,10 @@ chain (receive and change) of each key type. The node recognises payments to any
 so coins sent to an address a restored wallet has not handed out yet are found, and
 ``getnewaddress`` keeps working while the wallet is locked until the lookahead runs out.
 
+Pledges to crowdfunding campaigns are kept too (``pledges``): each reserves its coin, which
+coin selection never spends, until ``revokepledge`` spends it back to the wallet. A file
+written before pledges existed has no ``pledges`` and loads with none.
+
 This module does no I/O: ``to_json``/``from_json`` give the file's content, and the node
 writes it (atomically) where it belongs.
 """

@@ -23,7 +23,7 @@ from consensus.params import COIN
 from consensus.primitives import TxIn, TxOut, outpoint_key
 from wallet.errors import WalletError
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
-from wallet.psbt import create_psbt, encode_psbt, finalize, sign_input, update_input
+from wallet.psbt import Psbt, create_psbt, encode_psbt, finalize, sign_input, update_input
 from wallet.txbuild import input_size, tx_size, unsigned_tx
 from wallet.wallet import PledgeRecord
 
@@ -119,12 +119,14 @@ async def _post(session: aiohttp.ClientSession, post_url: str, text: str) -> Non
             await asyncio.sleep(0.2)
             continue
         message = body.get("error") if isinstance(body, dict) else resp.status
+        if isinstance(body, dict) and "remaining" in body:
+            message = f"{message}: {body['remaining']} OBOL remain"
         raise PledgeRefused(f"the campaign refused the pledge: {message} ({code})")
 
 
 async def _make_pledge(
     manager: WalletManager, lw: LoadedWallet, url: str, goal: Goal, amount: int
-) -> tuple[Any, PledgeRecord]:
+) -> tuple[Psbt, PledgeRecord]:
     """Pay the wallet a coin of the amount plus its fee share, and sign the pledge of it."""
     wallet = lw.wallet
     key = manager.new_key(lw, wallet.default_key_type, EXTERNAL_CHAIN, "pledge")

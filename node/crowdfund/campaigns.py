@@ -15,12 +15,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.primitives import Tx, TxOut
-from wallet.psbt import PsbtError, decode_psbt
+from wallet.psbt import Psbt, PsbtError, decode_psbt
 
 from ..policy import PolicyError
 from .checks import (
@@ -180,7 +180,7 @@ class Campaigns:
 
     # --- pledges --------------------------------------------------------------------
 
-    def _decode(self, text: str) -> Any:
+    def _decode(self, text: str) -> Psbt:
         return decode_psbt(text, self.node.params.magic)
 
     def _goal(self, c: Campaign) -> Goal:

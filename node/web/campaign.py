@@ -3,7 +3,7 @@
 
 Unauthenticated, since pledges prove themselves (``node.crowdfund.checks``). The POST is
 bounded three ways: its body (``MAX_PLEDGE_BODY``; a pledge is well under 1 KB), a token
-bucket shared by every client (a burst beyond it is answered 429 at once, before any
+bucket per client address (a burst beyond it is answered 429 at once, before any
 decoding), and the campaign's own pledge cap. A refused pledge is ``400`` with
 ``{"error", "code"}`` (the stable code of ``PledgeCode``; ``remaining`` too when it was
 above the goal). The views show the campaign and its pledges, never wallet data.
@@ -12,6 +12,7 @@ above the goal). The views show the campaign and its pledges, never wallet data.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -27,10 +28,12 @@ if TYPE_CHECKING:
     from ..node import Node
 
 MAX_PLEDGE_BODY = 16 * 1024
-# The bucket: a burst of 20 posts, then 10 a second. Checking a pledge costs one
-# signature verification and a coin lookup; this keeps a flood to a few percent of a core.
+# Each client address gets a burst of 20 posts, then 10 a second. Checking a pledge costs
+# one signature verification and a coin lookup; this keeps one client's flood to a few
+# percent of a core, and a flooding client does not lock out the others.
 BUCKET_SIZE = 20.0
 BUCKET_RATE = 10.0
+MAX_CLIENTS = 4096  # buckets kept; the least recently seen client's is forgotten first
 
 
 class TokenBucket:
@@ -51,10 +54,27 @@ class TokenBucket:
         return True
 
 
+class ClientBuckets:
+    """One ``TokenBucket`` per client address, at most ``MAX_CLIENTS`` of them."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def take(self, client: str) -> bool:
+        bucket = self._buckets.pop(client, None)
+        if bucket is None:
+            bucket = TokenBucket(BUCKET_SIZE, BUCKET_RATE, self._clock)
+            if len(self._buckets) >= MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        self._buckets[client] = bucket
+        return bucket.take()
+
+
 class CampaignRoutes:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.bucket = TokenBucket(BUCKET_SIZE, BUCKET_RATE)
+        self.buckets = ClientBuckets()
 
     @property
     def campaigns(self) -> Campaigns:
@@ -74,7 +94,7 @@ class CampaignRoutes:
         return json_response(campaign_view(self.node, self.campaigns, c))
 
     async def post_pledge(self, request: web.Request) -> web.Response:
-        if not self.bucket.take():
+        if not self.buckets.take(request.remote or ""):
             return json_response(
                 {"error": "too many pledges posted; try again shortly", "code": "rate-limited"},
                 429,

@@ -35,7 +35,7 @@ from node.crowdfund.store import (
     CampaignStore,
     PledgeEntry,
 )
-from node.web.campaign import TokenBucket
+from node.web.campaign import MAX_CLIENTS, ClientBuckets, TokenBucket
 from tests.chain_helpers import key, pk, sign_input
 from wallet.errors import WalletError
 from wallet.psbt import create_psbt, finalize, update_input
@@ -233,6 +233,17 @@ def test_the_token_bucket_admits_a_burst_then_its_rate():
     assert [bucket.take() for _ in range(2)] == [True, False]
     now[0] = 100
     assert sum(bucket.take() for _ in range(10)) == 3
+
+
+def test_each_client_has_its_own_bucket_and_the_table_is_bounded():
+    now = [0.0]
+    buckets = ClientBuckets(clock=lambda: now[0])
+    assert sum(buckets.take("flooder") for _ in range(100)) == 20
+    assert buckets.take("honest")
+    for n in range(MAX_CLIENTS):
+        buckets.take(f"c{n}")
+    assert len(buckets._buckets) == MAX_CLIENTS
+    assert buckets.take("flooder")  # forgotten, so a fresh bucket
 
 
 def test_pledges_survive_the_wallet_file_and_reserve_their_coins():
