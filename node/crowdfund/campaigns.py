@@ -154,7 +154,7 @@ class Campaigns:
         """Combine valid pledges paying the goal exactly into one tx and submit it."""
         async with self.lock:
             c = self.get(cid)
-            self._refresh(c)
+            self._refresh_one(c)
             if c.state(self.height) != FUNDED:
                 raise CampaignError(
                     f"the campaign is {c.state(self.height)} "
@@ -190,7 +190,7 @@ class Campaigns:
         """Check the posted pledge in full and keep it; ``PledgeError`` otherwise."""
         async with self.lock:
             c = self.get(cid)
-            self._refresh(c)
+            self._refresh_one(c)
             if c.state(self.height) != OPEN:
                 raise PledgeError(PledgeCode.CLOSED, f"the campaign is {c.state(self.height)}")
             try:
@@ -239,6 +239,12 @@ class Campaigns:
         if changed:
             self._save()
         for c in changed:
+            self._publish(c)
+
+    def _refresh_one(self, c: Campaign) -> None:
+        """``_refresh`` before acting on one campaign, its changes kept and announced."""
+        if self._refresh(c):
+            self._save()
             self._publish(c)
 
     def _refresh(self, c: Campaign) -> bool:
