@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from consensus.address import AddressError, decode_address
-from consensus.params import COIN
+from consensus.params import COIN, NetworkParams
 from consensus.primitives import TxIn, TxOut, outpoint_key
 from wallet.errors import WalletError
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 _URL = re.compile(r"(https?://[^/\s]+)/(?:rest/)?campaign/([0-9a-f]{16})(?:\.json)?/?")
 HTTP_TIMEOUT = 10.0
+# The highest campaign fee rate (units per byte) a pledge accepts: the fee share goes to
+# the miner of the claim, so a campaign asking for far more than any wallet pays is refused.
+MAX_FEE_RATE = 1000
 POST_RETRY_SECONDS = 20.0
 
 
@@ -71,26 +74,36 @@ async def fetch_campaign(session: aiohttp.ClientSession, url: str) -> dict[str, 
     return body
 
 
+def campaign_goal(info: dict[str, Any], amount: int, params: NetworkParams) -> Goal:
+    """The goal a pledge of ``amount`` signs, from the campaign's JSON; ``PledgeRefused``
+    for an unusable answer, a fee rate outside 1..``MAX_FEE_RATE``, an amount above what
+    remains, or a campaign that takes no pledges."""
+    try:
+        goal = Goal(
+            _units(info["goal"]), decode_address(info["payee"], params), int(info["feerate"])
+        )
+        remaining = _units(info["remaining"])
+    except (KeyError, TypeError, ValueError, AddressError) as exc:
+        raise PledgeRefused(f"the campaign's answer is not usable: {exc}") from exc
+    if not 0 < goal.fee_rate <= MAX_FEE_RATE:
+        raise PledgeRefused(
+            f"the campaign's fee rate {goal.fee_rate} is outside 1 to {MAX_FEE_RATE} units per byte"
+        )
+    if amount > remaining:
+        raise PledgeRefused(
+            f"the pledge is above what remains: {format_units(remaining)} OBOL remain"
+        )
+    if info.get("state") != "open":
+        raise PledgeRefused(f"the campaign is {info.get('state')}")
+    return goal
+
+
 async def pledge(manager: WalletManager, lw: LoadedWallet, url: str, amount: int) -> dict:
     json_url, post_url = campaign_urls(url)
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         info = await fetch_campaign(session, json_url)
-        try:
-            goal = Goal(
-                _units(info["goal"]),
-                decode_address(info["payee"], manager.params),
-                int(info["feerate"]),
-            )
-            remaining = _units(info["remaining"])
-        except (KeyError, TypeError, ValueError, AddressError) as exc:
-            raise PledgeRefused(f"the campaign's answer is not usable: {exc}") from exc
-        if amount > remaining:
-            raise PledgeRefused(
-                f"the pledge is above what remains: {format_units(remaining)} OBOL remain"
-            )
-        if info.get("state") != "open":
-            raise PledgeRefused(f"the campaign is {info.get('state')}")
+        goal = campaign_goal(info, amount, manager.params)
         psbt, record = await _make_pledge(manager, lw, url, goal, amount)
         pid = psbt.tx.txid_hex
         lw.wallet.pledges[pid] = record  # reserved at once: no send may take the coin

@@ -158,7 +158,7 @@ def test_revoked_and_double_spent_pledges_stop_counting(net):
         n2.wallet("b").pledge(url, 2)
     assert err.value.code == -4 and "1.00000000 OBOL remain" in err.value.message
 
-    revoked = n2.wallet("default").revokepledge(two["pledge"])
+    revoked = obol_wallet_json(n2, "revokepledge", two["pledge"], wallet="default")
     assert revoked["txid"] in n2.rpc.getrawmempool()
     wait_until(lambda: pledged_statuses(n1, cid)[two["pledge"]] == "dropped")
     c = campaign_json(n1, cid)

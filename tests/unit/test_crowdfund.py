@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consensus.address import encode_address
 from consensus.params import COIN, REGTEST
 from consensus.policy import Thresh, encode_policy, policy_lock
 from consensus.primitives import Tx, TxIn, TxOut
 from consensus.signatures import SECP256K1
+from node.crowdfund.backer import PledgeRefused, campaign_goal, campaign_urls
 from node.crowdfund.checks import (
     Goal,
     PledgeCode,
@@ -260,3 +262,34 @@ def test_pledges_survive_the_wallet_file_and_reserve_their_coins():
     old["pledges"] = {"a": {"url": "u"}}
     with pytest.raises(WalletError):
         Wallet.from_json(old)
+
+
+def test_the_backer_reads_the_campaign_and_refuses_what_it_must():
+    info = {
+        "goal": "10.00000000",
+        "payee": encode_address(PAYEE.lock, REGTEST),
+        "feerate": RATE,
+        "remaining": "4.00000000",
+        "state": "open",
+    }
+    assert campaign_goal(info, 4 * COIN, REGTEST) == GOAL
+    with pytest.raises(PledgeRefused, match=r"4\.00000000 OBOL remain"):
+        campaign_goal(info, 4 * COIN + 1, REGTEST)
+    for rate in (0, 1001):
+        with pytest.raises(PledgeRefused, match="fee rate"):
+            campaign_goal({**info, "feerate": rate}, COIN, REGTEST)
+    with pytest.raises(PledgeRefused, match="the campaign is funded"):
+        campaign_goal({**info, "state": "funded"}, COIN, REGTEST)
+    with pytest.raises(PledgeRefused, match="not usable"):
+        campaign_goal({**info, "payee": "nope"}, COIN, REGTEST)
+
+
+def test_campaign_urls():
+    page = "http://127.0.0.1:8332/campaign/0123456789abcdef"
+    urls = (
+        "http://127.0.0.1:8332/rest/campaign/0123456789abcdef.json",
+        "http://127.0.0.1:8332/rest/campaign/0123456789abcdef/pledge",
+    )
+    assert campaign_urls(page) == campaign_urls(urls[0]) == urls
+    with pytest.raises(PledgeRefused, match="not a campaign URL"):
+        campaign_urls("http://127.0.0.1:8332/campaign/../../etc")
