@@ -199,4 +199,13 @@ async def test_campaign_page_shows_progress_and_updates_without_reload(start_nod
     await browser.wait_for("document.querySelectorAll('#pledges tr.pledge-dropped').length === 1")
     assert "(revoked or double-spent)" in await text_of(browser, "#pledges tr.pledge-dropped")
     assert await text_of(browser, "#progress-text") == "0 of 10 OBOL pledged"
+
+    # Past the deadline short of the goal: failed, and the page says nothing moved.
+    height = await rpc(node, "getblockcount")
+    short = await rpc(node, "createcampaign", "Too late", 10, payee, height + 1)
+    await rpc(node, "generate", 2)
+    await browser.navigate(short["url"])
+    await browser.wait_for("document.getElementById('state').textContent === 'failed'")
+    assert "never left their wallets" in await text_of(browser, "#notice")
+    assert await browser.evaluate("document.getElementById('notice').hidden") is False
     assert browser.errors == []
