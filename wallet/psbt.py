@@ -37,6 +37,7 @@ from consensus.policy import (
     Policy,
     Sha256,
     decode_policy,
+    decode_satisfaction,
     encode_satisfaction,
     iter_nodes,
     policy_keys,
@@ -402,11 +403,31 @@ def _with_input(psbt: Psbt, index: int, txin: TxIn, pin: PsbtInput) -> Psbt:
     return Psbt(psbt.magic, tx, tuple(pins), psbt.outputs)
 
 
+def _all_sigs_in(sat: Any) -> bool:
+    """Whether a satisfaction tree holds a 64-byte (ALL) signature; preimages are 32."""
+    if type(sat) is list:
+        return any(_all_sigs_in(s) for s in sat)
+    return type(sat) is bytes and len(sat) == 64
+
+
 def has_all_signature(psbt: Psbt) -> bool:
-    """Whether some input holds an ALL signature or is final: the txid is fixed then."""
-    return any(
-        pin.final is not None or any(len(s) == 64 for _, s in pin.sigs) for pin in psbt.inputs
-    )
+    """Whether some input holds an ALL signature, partial or final: the txid is fixed
+    then. ALL|ANYONECANPAY signatures fix only their own input."""
+    for pin in psbt.inputs:
+        if any(len(s) == 64 for _, s in pin.sigs):
+            return True
+        if pin.final is not None and pin.coin is not None:
+            if pin.coin.lock[0] != POLICY_LOCK_KIND:
+                if len(pin.final) == 64:
+                    return True
+            else:
+                try:
+                    sat = decode_satisfaction(pin.final)
+                except RuleError:
+                    return True
+                if _all_sigs_in(sat):
+                    return True
+    return False
 
 
 def update_input(

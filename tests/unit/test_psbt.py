@@ -80,11 +80,18 @@ def used(p: Psbt, index: int = 0):
 
 
 def test_round_trip_every_field() -> None:
-    p = sign(psbt_of([ESCROW, A]), 0, A)
-    p = P.add_preimage(psbt_of([Thresh(2, (pk(A), Sha256(sha256(b"x" * 32))))]), 0, b"x" * 32)
+    hashed = Thresh(2, (pk(A), Sha256(sha256(b"x" * 32))))
+    p = P.add_preimage(sign(psbt_of([hashed]), 0, A, acp=True), 0, b"x" * 32)
     full = sign(psbt_of([ESCROW, A]), 0, A)
     full = P.finalize_input(sign(full, 1, A), 1, REGTEST)
-    for q in (p, full, P.create_psbt(psbt_of([A]).tx, REGTEST.magic)):
+    escrow = encode_policy(ESCROW)
+    to_policy = Tx(1, full.tx.inputs, (TxOut(VALUE, policy_lock(escrow)),), 0)
+    described = Psbt(REGTEST.magic, to_policy, full.inputs, (PsbtOutput(policy=escrow),))
+    with pytest.raises(PsbtError, match="does not hash to the output's lock"):
+        Psbt(REGTEST.magic, full.tx, full.inputs, (PsbtOutput(policy=escrow),))
+    with pytest.raises(PsbtError, match="does not match the output's lock"):
+        Psbt(REGTEST.magic, full.tx, full.inputs, (PsbtOutput(key=pk(A)),))
+    for q in (p, full, described, P.create_psbt(psbt_of([A]).tx, REGTEST.magic)):
         text = encode_psbt(q)
         assert text.startswith("b3BzYnQB")  # b"opsbt" + version 1
         assert decode_psbt(text, REGTEST.magic) == q
@@ -345,3 +352,66 @@ def test_estimated_size_is_exact_for_ed25519() -> None:
     estimate = P.estimated_size(p, REGTEST)
     done = P.finalize(sign(sign(p, 0, A, C), 1, A), REGTEST)
     assert P.estimated_size(done, REGTEST) == P.extract(done).size == estimate
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    left=st.sets(st.sampled_from([0, 1, 2])),
+    right=st.sets(st.sampled_from([0, 1, 2])),
+    acp=st.booleans(),
+)
+def test_combine_is_order_free_and_finalizes_with_any_two(left, right, acp) -> None:
+    """Signatures split between two copies: combined either way, the same signatures;
+    finalized, complete exactly when two different keys signed, and then valid."""
+    base = psbt_of([ESCROW])
+    keys = (A, B, C)
+    x = sign(base, 0, *[keys[i] for i in sorted(left)], acp=acp)
+    y = sign(base, 0, *[keys[i] for i in sorted(right)], acp=acp)
+    xy, yx = P.combine([x, y]), P.combine([y, x])
+    assert xy.inputs[0].sig_map.keys() == yx.inputs[0].sig_map.keys()
+    assert xy == yx  # both signers sign deterministically
+    done = P.finalize(xy, REGTEST)
+    assert P.is_complete(done) == (len(left | right) >= 2)
+    if P.is_complete(done):
+        assert consensus_fee(done) == 1000
+
+
+def test_anyonecanpay_final_leaves_other_inputs_open() -> None:
+    """A pledge finalized ALL|ANYONECANPAY still lets other inputs get their fields."""
+    full = psbt_of([ESCROW, A])
+    half = P.update_input(
+        P.create_psbt(
+            Tx(1, (full.tx.inputs[0], TxIn(txid(1), 0, b"", b"")), full.tx.outputs, 0),
+            REGTEST.magic,
+        ),
+        0,
+        full.inputs[0].coin,
+    )
+    pledged = P.finalize(sign(half, 0, A, C, acp=True), REGTEST)
+    assert pledged.inputs[0].final is not None
+    opened = P.update_input(pledged, 1, full.inputs[1].coin, A.pubkey)
+    done = P.finalize(sign(opened, 1, A), REGTEST)
+    assert P.is_complete(done) and consensus_fee(done) == 2000
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_damage_is_a_psbt_error(data) -> None:
+    """Bytes flipped, cut or inserted anywhere: a PsbtError, or a PSBT that encodes back
+    to exactly those bytes; never another exception."""
+    p = P.finalize_input(sign(psbt_of([ESCROW, A]), 0, A, B), 0, REGTEST)
+    raw = bytearray(P.encode_psbt_bytes(p))
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            raw[pos] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del raw[pos]
+        else:
+            raw.insert(pos, data.draw(st.integers(0, 255)))
+    try:
+        q = P.decode_psbt_bytes(bytes(raw), REGTEST.magic)
+    except PsbtError:
+        return
+    assert P.encode_psbt_bytes(q) == bytes(raw)

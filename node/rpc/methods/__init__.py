@@ -8,11 +8,13 @@ from ..registry import RpcRegistry
 from . import (
     blockchain,
     blockstats,
+    contracts,
     control,
     crowdfund,
     mining,
     network,
     policies,
+    psbt,
     rawbuild,
     rawtransactions,
     util,
@@ -36,5 +38,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra, crowdfund):
+    for module in (*modules, wallet, walletextra, psbt, contracts, crowdfund):
         module.register(registry, node)
