@@ -10,6 +10,7 @@ from . import (
     blockstats,
     contracts,
     control,
+    crowdfund,
     export,
     mining,
     network,
@@ -39,5 +40,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         policies,
         export,
     )
-    for module in (*modules, wallet, walletextra, psbt, contracts):
+    for module in (*modules, wallet, walletextra, psbt, contracts, crowdfund):
         module.register(registry, node)
