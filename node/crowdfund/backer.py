@@ -5,7 +5,8 @@ fee share its input adds to the claim (a payment to the wallet itself), signs a 
 spending that coin ALL|ANYONECANPAY against the goal output, posts it as a partially
 signed tx, and reserves the coin. The campaign's node may not have seen the coin's tx yet
 when the pledge arrives (gossip takes a moment), so a ``pledge-coin-spent`` answer is
-retried for ``POST_RETRY_SECONDS`` before the pledge is given up.
+retried for ``POST_RETRY_SECONDS`` before the pledge is given up; so is a 429 (too many
+posts from this address), after the pause its ``Retry-After`` asks for.
 """
 
 from __future__ import annotations
@@ -117,6 +118,15 @@ async def pledge(manager: WalletManager, lw: LoadedWallet, url: str, amount: int
     return {"pledge": pid, "coin": coin_text(record.coin), "amount": amount}
 
 
+def _retry_after(header: str | None) -> float:
+    """The pause a 429's Retry-After asks for, in seconds: 1 if it says nothing usable,
+    at most 5 (the whole retry is bounded by POST_RETRY_SECONDS anyway)."""
+    try:
+        return min(max(float(header or 1), 0.1), 5.0)
+    except ValueError:
+        return 1.0
+
+
 async def _post(session: aiohttp.ClientSession, post_url: str, text: str) -> None:
     deadline = time.monotonic() + POST_RETRY_SECONDS
     while True:
@@ -128,9 +138,13 @@ async def _post(session: aiohttp.ClientSession, post_url: str, text: str) -> Non
         if resp.status == 200:
             return
         code = body.get("code") if isinstance(body, dict) else None
-        if code == PledgeCode.COIN_SPENT.value and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            continue
+        if time.monotonic() < deadline:
+            if code == PledgeCode.COIN_SPENT.value:
+                await asyncio.sleep(0.2)
+                continue
+            if resp.status == 429:
+                await asyncio.sleep(_retry_after(resp.headers.get("Retry-After")))
+                continue
         message = body.get("error") if isinstance(body, dict) else resp.status
         if isinstance(body, dict) and "remaining" in body:
             message = f"{message}: {body['remaining']} OBOL remain"

@@ -95,10 +95,12 @@ class CampaignRoutes:
 
     async def post_pledge(self, request: web.Request) -> web.Response:
         if not self.buckets.take(request.remote or ""):
-            return json_response(
+            refused = json_response(
                 {"error": "too many pledges posted; try again shortly", "code": "rate-limited"},
                 429,
             )
+            refused.headers["Retry-After"] = "1"  # RFC 9110: seconds until a retry may pass
+            return refused
         if (request.content_length or 0) > MAX_PLEDGE_BODY:
             return _too_large()
         body = await request.content.read(MAX_PLEDGE_BODY + 1)

@@ -269,12 +269,19 @@ def test_bad_pledges_are_refused_with_their_codes_and_floods_with_429(net):
         statuses = list(flood)
     assert set(statuses) <= {400, 429} and statuses.count(429) >= 500
     assert len(set(heights)) == 1
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"x", method="POST"))
+    refused.value.close()
+    assert (refused.value.code, refused.value.headers["Retry-After"]) == (429, "1")
+    # A backer's wallet waits out the 429s it is given and gets its pledge in.
+    late = n2.wallet("default").pledge(a["url"], 1)
     c = campaign_json(n1, a["id"])
     assert {p["id"]: (p["status"], p["amount"]) for p in c["pledges"]} == {
         good["pledge"]: ("valid", 1),
         body["pledge"]: ("valid", 2),
+        late["pledge"]: ("valid", 1),
     }
-    assert c["pledged"] == 3
+    assert c["pledged"] == 4
 
 
 def test_kill_9_between_pledges_keeps_campaign_and_pledges(net):
