@@ -785,11 +785,11 @@ class WalletManager:
             lw.wallet.require_unlocked()
             rate = self.fee_rate(fee_rate)
             unsigned, fee, _ = self.fund(lw, outputs, rate, replaceable, subtract)
-            tx = await self._sign_and_submit(lw, unsigned, SentRecord(0, b"", comment, comment_to))
+            tx = await self.sign_and_submit(lw, unsigned, SentRecord(0, b"", comment, comment_to))
         log.info("wallet %s sent %s fee=%d", lw.name, tx.txid_hex, fee)
         return tx, fee
 
-    async def _sign_and_submit(self, lw: LoadedWallet, unsigned: Tx, record: SentRecord) -> Tx:
+    async def sign_and_submit(self, lw: LoadedWallet, unsigned: Tx, record: SentRecord) -> Tx:
         """Sign with our keys, submit, and remember it as sent (time: now)."""
         tx, missing = self.sign(lw, unsigned)
         assert not missing, "the wallet selected a coin it cannot sign for"
@@ -858,7 +858,7 @@ class WalletManager:
             )
             record = lw.wallet.sent.pop(txid, None) or SentRecord(0, b"")
             try:
-                tx = await self._sign_and_submit(lw, unsigned, record)
+                tx = await self.sign_and_submit(lw, unsigned, record)
             except WalletError:
                 if record.raw:
                     lw.wallet.sent[txid] = record

@@ -216,7 +216,7 @@ async def revoke(manager: WalletManager, lw: LoadedWallet, pid: str) -> str:
             raise WalletError("the pledge's coin is too small to pay its way back")
         dest = manager.new_key(lw, lw.wallet.default_key_type, INTERNAL_CHAIN)
         unsigned = unsigned_tx([(record.coin[:32], index)], [TxOut(back, dest.lock)])
-        tx = await manager._sign_and_submit(lw, unsigned, SentRecord(0, b"", "pledge revoked"))
+        tx = await manager.sign_and_submit(lw, unsigned, SentRecord(0, b"", "pledge revoked"))
         lw.wallet.pledges[pid] = PledgeRecord(
             record.campaign_url, record.coin, record.amount, record.time, tx.txid
         )
