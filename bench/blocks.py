@@ -15,9 +15,7 @@ own connection: the slowest answer shows whether validation ever holds up the RP
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +25,7 @@ from consensus.params import REGTEST
 from consensus.primitives import Block, Tx
 from consensus.signatures import SECP256K1
 
-from .chaingen import FEE, ChainGen, Coin, GenKey, gen_key, split_txs
+from .chaingen import FEE, ChainGen, gen_key, split_txs
 from .httpload import http_request, run_load
 from .nodeproc import NodeProcess
 
@@ -84,11 +82,6 @@ def _submit(client, block: Block) -> float:
     return seconds
 
 
-def _sign_secp(args: tuple[list[Coin], list[GenKey]]) -> list[Tx]:
-    coins, keys = args
-    return split_txs(REGTEST, coins, keys)[0]
-
-
 async def _send_all(node: NodeProcess, txs: list[Tx]) -> float:
     """tx/s of ``sendrawtransaction`` for ``txs`` over several keep-alive connections."""
     auth = node.auth()
@@ -139,17 +132,12 @@ def run(
         coins = coins[BLOCK_TXS:] + new
         return txs
 
-    # Sign the secp256k1 blocks' txs in other processes while the Ed25519 part runs.
-    ctx = multiprocessing.get_context("forkserver")
-    secp_pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx)
-    secp_jobs = [
-        secp_pool.submit(
-            _sign_secp,
-            (secp_coins[i * SECP_BLOCK_TXS : (i + 1) * SECP_BLOCK_TXS], secp_keys),
-        )
+    # Signed before anything is timed (libsecp256k1 signs 2,000 txs in a fraction of a
+    # second), so that no signing competes with the node for the cores.
+    secp_blocks = [
+        split_txs(REGTEST, secp_coins[i * SECP_BLOCK_TXS : (i + 1) * SECP_BLOCK_TXS], secp_keys)[0]
         for i in range(reps + 1)
     ]
-    secp_pool.shutdown(wait=False)
 
     with Prober(node) as prober:
         # One untimed block first: it launches the node's signature workers.
@@ -170,8 +158,7 @@ def run(
                 f"  warm block {i + 1}/{reps}: {BLOCK_TXS / seconds:,.0f} tx/s "
                 f"(mempool {figures.mempool[-1]:,.0f} tx/s)"
             )
-        for i, job in enumerate(secp_jobs):
-            txs = job.result()
+        for i, txs in enumerate(secp_blocks):
             if i:  # the first is a warm-up, like the Ed25519 one
                 between_secp()
             seconds = _submit(client, gen.block(txs, fees=FEE * len(txs)))
