@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import errno
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from consensus.params import NETWORKS
+from p2p.config import VERSION
 
 from .config import DEFAULT_DBCACHE_MB, MIN_DBCACHE_MB
 
@@ -53,6 +55,7 @@ def _dbcache(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obol", description="obol node, wallet and tools")
+    parser.add_argument("--version", action="version", version=f"obol {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     node = sub.add_parser("node", help="run a node")
@@ -173,10 +176,19 @@ class RepeatFilter(logging.Filter):
 
 
 def setup_logging(log_path: Path, debug: bool) -> None:
+    """Log to ``log_path`` in the network's data directory, made if missing; CliError when
+    that directory cannot be used (a file in its place, no permission)."""
     from .config import make_private_dirs
 
-    make_private_dirs(log_path.parent)
-    handler = LogFileHandler(log_path)
+    try:
+        make_private_dirs(log_path.parent)
+        if not log_path.parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file is in its place")
+        handler = LogFileHandler(log_path)
+    except OSError as exc:
+        raise CliError(
+            f"cannot use the data directory {log_path.parent}: {exc.strerror or exc}"
+        ) from exc
     handler.addFilter(RepeatFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()

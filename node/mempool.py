@@ -13,8 +13,9 @@ checks after it), cheapest and most decisive first; a consensus failure found be
 policy failure is reported as the consensus ``RuleError``:
 
 1. consensus, context-free (``check_tx``);
-2. policy on the tx alone: not a coinbase; size (``tx-size``); every output's key type
-   known (``bad-txns-nonstandard-keytype``); no dust output (``dust``);
+2. policy on the tx alone (``policy.check_standard``): not a coinbase; size
+   (``tx-size``); every output's key type known (``bad-txns-nonstandard-keytype``); no
+   dust output (``dust``);
 3. consensus: final at the next height and the tip's median time past;
 4. ``txn-already-in-mempool``; ``txn-mempool-conflict`` (a conflict that does not signal);
 5. inputs: an input found nowhere makes the tx ``txn-already-known`` if one of its
@@ -22,7 +23,7 @@ policy failure is reported as the consensus ``RuleError``:
 6. consensus on inputs: coinbase maturity, value ranges, inputs cover outputs, each key
    matches the lock it spends, every policy spend's satisfaction holds
    (``check_tx_inputs``, ``input_sig_checks`` without crypto); then policy: each policy
-   spent is sane (``bad-txns-nonstandard-policy``: ``policy_text.sanity_problem``);
+   spent is sane (``bad-txns-nonstandard-policy``: ``policy.check_standard_inputs``);
 7. fee policy: ``min relay fee not met``, ``mempool min fee not met`` (the rolling floor
    raised by evictions); replacement rules (``too many potential replacements``,
    ``bad-txns-spends-conflicting-tx``, ``replacement-adds-unconfirmed``, ``insufficient
@@ -50,10 +51,7 @@ from operator import attrgetter
 from consensus.coins import Coin, MemoryCoinView
 from consensus.errors import RejectCode, RuleError
 from consensus.params import NetworkParams
-from consensus.policy import decode_policy
-from consensus.policy_text import sanity_problem
-from consensus.primitives import POLICY_LOCK_KIND, Block, Tx, outpoint_key
-from consensus.signatures import REGISTRY
+from consensus.primitives import Block, Tx, outpoint_key
 from consensus.validation import (
     Verifier,
     check_tx,
@@ -63,7 +61,14 @@ from consensus.validation import (
     verify_sig_checks,
 )
 
-from .policy import Policy, PolicyCode, PolicyError, signals_replaceable
+from .policy import (
+    Policy,
+    PolicyCode,
+    PolicyError,
+    check_standard,
+    check_standard_inputs,
+    signals_replaceable,
+)
 
 # Height given to coins created by mempool txs (Bitcoin Core's MEMPOOL_HEIGHT): they are not
 # in any block yet. Such coins are never coinbase outputs, so maturity never reads it.
@@ -363,20 +368,10 @@ class Mempool:
         keep: MempoolEntry | None = None,
     ) -> _Candidate:
         """Every check, in the order of the module docstring; mutates only the orphan pool."""
-        params, policy = self.params, self.policy
+        params = self.params
         check_tx(tx, params)
-        if tx.is_coinbase:
-            raise PolicyError(PolicyCode.COINBASE, "a coinbase is only valid in its block")
+        check_standard(tx, self.policy)
         size = tx.size
-        if size > policy.max_tx_size:
-            raise PolicyError(PolicyCode.TX_SIZE, f"{size} bytes, limit {policy.max_tx_size}")
-        for n, out in enumerate(tx.outputs):
-            if out.lock[0] not in REGISTRY and out.lock[0] != POLICY_LOCK_KIND:
-                raise PolicyError(
-                    PolicyCode.NONSTANDARD_KEY_TYPE, f"output {n} has unknown key type"
-                )
-            if out.value < policy.dust_limit:
-                raise PolicyError(PolicyCode.DUST, f"output {n} below {policy.dust_limit}")
         height = self.config.tip_height() + 1
         if not is_final_tx(tx, height, self.config.median_time_past()):
             raise RuleError(RejectCode.TX_NONFINAL, "locktime not reached for the next block")
@@ -384,34 +379,12 @@ class Mempool:
         if txid in self._nodes:
             raise PolicyError(PolicyCode.ALREADY_IN_MEMPOOL)
         conflicts = self._conflicts(tx, replace=not bypass_limits)
-
-        coins: dict[bytes, Coin] = {}
-        missing: set[bytes] = set()
-        for inp in tx.inputs:
-            key = inp.outpoint_key
-            coin = self.coin(key) or self.config.fetch_coin(key)
-            if coin is None and self._spenders.get(key) in conflicts:
-                coin = self._output(key)  # a replaced tx's input is the replacement's to take
-            if coin is not None:
-                coins[key] = coin
-            elif inp.prev_txid in self._nodes:
-                raise RuleError(RejectCode.TX_MISSING_OR_SPENT, "parent has no such output")
-            else:
-                missing.add(inp.prev_txid)
-        if missing:
-            self._missing_inputs(tx, missing, allow_orphan)
-
+        coins = self._input_coins(tx, conflicts, allow_orphan)
         fee, spent = check_tx_inputs(tx, MemoryCoinView(coins), height, params)
         checks = input_sig_checks(tx, spent, params)
-        _check_policy_spends(tx, spent)
+        check_standard_inputs(tx, spent)
         if not bypass_limits:
-            if fee < policy.min_relay_fee_rate * size:
-                raise PolicyError(
-                    PolicyCode.MIN_RELAY_FEE, f"fee {fee} < {policy.min_relay_fee_rate * size}"
-                )
-            floor = self._rolling_floor()
-            if floor and fee < floor * size:
-                raise PolicyError(PolicyCode.MEMPOOL_MIN_FEE, f"fee {fee} < {floor * size:.0f}")
+            self._check_fee(fee, size)
         replaces = self._check_replacement(tx, fee, conflicts) if conflicts else frozenset()
         parents = {key[:32] for key in coins if key[:32] in self._nodes}
         ancestors = self._ancestors_within_limits(parents)
@@ -432,6 +405,35 @@ class Mempool:
             len(checks),
         )
         return _Candidate(entry, parents, ancestors, replaces)
+
+    def _input_coins(self, tx: Tx, conflicts: set[bytes], allow_orphan: bool) -> dict[bytes, Coin]:
+        """The coins ``tx`` spends, from the pool's outputs or the chain; an input found
+        nowhere makes it an orphan (or ``txn-already-known``), see ``_missing_inputs``."""
+        coins: dict[bytes, Coin] = {}
+        missing: set[bytes] = set()
+        for inp in tx.inputs:
+            key = inp.outpoint_key
+            coin = self.coin(key) or self.config.fetch_coin(key)
+            if coin is None and self._spenders.get(key) in conflicts:
+                coin = self._output(key)  # a replaced tx's input is the replacement's to take
+            if coin is not None:
+                coins[key] = coin
+            elif inp.prev_txid in self._nodes:
+                raise RuleError(RejectCode.TX_MISSING_OR_SPENT, "parent has no such output")
+            else:
+                missing.add(inp.prev_txid)
+        if missing:
+            self._missing_inputs(tx, missing, allow_orphan)
+        return coins
+
+    def _check_fee(self, fee: int, size: int) -> None:
+        """The relay minimum, then the rolling floor that evictions raise."""
+        minimum = self.policy.min_relay_fee_rate * size
+        if fee < minimum:
+            raise PolicyError(PolicyCode.MIN_RELAY_FEE, f"fee {fee} < {minimum}")
+        floor = self._rolling_floor()
+        if floor and fee < floor * size:
+            raise PolicyError(PolicyCode.MEMPOOL_MIN_FEE, f"fee {fee} < {floor * size:.0f}")
 
     def _conflicts(self, tx: Tx, *, replace: bool) -> set[bytes]:
         """The in-mempool txs spending an input of ``tx``; each must signal replaceability
@@ -884,12 +886,3 @@ class Mempool:
                 _, d_rate = package(d)
                 heapq.heappush(heap, (-d_rate, nodes[d].seq, d))
         return result
-
-
-def _check_policy_spends(tx: Tx, spent: Sequence[Coin]) -> None:
-    """Standardness of the policies a tx reveals (consensus has already accepted them)."""
-    for n, (inp, coin) in enumerate(zip(tx.inputs, spent, strict=True)):
-        if coin.lock[0] == POLICY_LOCK_KIND:
-            problem = sanity_problem(decode_policy(inp.pubkey))
-            if problem is not None:
-                raise PolicyError(PolicyCode.NONSTANDARD_POLICY, f"input {n}: {problem}")

@@ -29,6 +29,7 @@ from consensus.hashing import hash_to_hex
 from consensus.primitives import Block, Tx, outpoint_key
 from p2p.config import P2PSettings, PeerManagerConfig
 from p2p.manager import PeerManager
+from p2p.tasks import cancel_and_wait, start_supervised
 from wallet.errors import WalletError
 
 from . import fdbudget
@@ -36,6 +37,7 @@ from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
 from .events import EventBus
+from .journal import MempoolJournal
 from .mempool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
 from .miner import BlockTemplate, PowSolver, build_template
@@ -88,7 +90,6 @@ class Node:
         self._stop_requested = asyncio.Event()
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
-        self._tasks: list[asyncio.Task[Any]] = []
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None
         self.chain: Chain
@@ -97,7 +98,6 @@ class Node:
         self.rpc: RpcServer
         self.p2p: PeerManager | None = None
         self.registry = RpcRegistry()
-        self._persisted_txids: set[bytes] = set()
         self.fatal_error: str | None = None  # why the node stopped itself, if it did
 
     # --- lifecycle -----------------------------------------------------------------
@@ -113,7 +113,35 @@ class Node:
         log.info("%s", budget.describe())
         self.sig_pool.start()
         await self._open_storage(budget)
-        self.mempool = Mempool(
+        self.mempool = self._make_mempool()
+        self.journal = MempoolJournal(self.db)
+        await self._restore_mempool()
+        self.wallets = WalletManager(self)
+        try:
+            await self.wallets.start()
+        except WalletError as exc:
+            raise NodeError(f"wallet: {exc}") from exc
+        self.p2p = self._make_peer_manager(budget)
+        from .rpc.methods import register_all
+
+        register_all(self.registry, self)
+        self.rpc = self._make_rpc_server(budget)
+        install_web(self.rpc.app, self)
+        await self._listen()
+        self.solver.start()
+        if cfg.mine_address:
+            self.set_mining(decode_address(cfg.mine_address, self.params))
+        elif cfg.auto_mine_interval:
+            self.set_mining(None, cfg.auto_mine_interval)
+        log.info(
+            "obol node started: network=%s height=%d tip=%s",
+            self.params.name,
+            self.chain.height,
+            self.chain.tip.header.hash_hex,
+        )
+
+    def _make_mempool(self) -> Mempool:
+        return Mempool(
             MempoolConfig(
                 params=self.params,
                 policy=self.policy,
@@ -125,13 +153,10 @@ class Node:
                 on_verified=self.sigcache.add_tx,
             )
         )
-        await self._restore_mempool()
-        self.wallets = WalletManager(self)
-        try:
-            await self.wallets.start()
-        except WalletError as exc:
-            raise NodeError(f"wallet: {exc}") from exc
-        self.p2p = PeerManager(
+
+    def _make_peer_manager(self, budget: fdbudget.FdBudget) -> PeerManager:
+        cfg = self.config
+        return PeerManager(
             PeerManagerConfig(
                 params=self.params,
                 datadir=cfg.netdir,
@@ -152,14 +177,14 @@ class Node:
                 settings=P2PSettings(max_connections=budget.p2p, header_timeout=cfg.header_timeout),
             )
         )
-        from .rpc.methods import register_all
 
-        register_all(self.registry, self)
+    def _make_rpc_server(self, budget: fdbudget.FdBudget) -> RpcServer:
+        cfg = self.config
         if cfg.rpc_user and cfg.rpc_password:
             auth = Authenticator.with_password(cfg.rpc_user, cfg.rpc_password)
         else:
             auth = Authenticator.with_cookie(cfg.cookie_path)
-        self.rpc = RpcServer(
+        return RpcServer(
             self.registry,
             auth=auth,
             host=cfg.rpc_bind,
@@ -168,7 +193,10 @@ class Node:
             max_connections=budget.rpc,
             header_timeout=cfg.header_timeout,
         )
-        install_web(self.rpc.app, self)
+
+    async def _listen(self) -> None:
+        """Open the RPC and P2P ports; a port in use is the one-line NodeError."""
+        cfg = self.config
         try:
             await self.rpc.start()
         except OSError as exc:
@@ -182,17 +210,6 @@ class Node:
                 f"cannot listen for peers on {cfg.p2p_bind}:{cfg.effective_p2p_port}: "
                 f"{exc.strerror}"
             ) from exc
-        self.solver.start()
-        if cfg.mine_address:
-            self.set_mining(decode_address(cfg.mine_address, self.params))
-        elif cfg.auto_mine_interval:
-            self.set_mining(None, cfg.auto_mine_interval)
-        log.info(
-            "obol node started: network=%s height=%d tip=%s",
-            self.params.name,
-            self.chain.height,
-            self.chain.tip.header.hash_hex,
-        )
 
     async def _open_storage(self, budget: fdbudget.FdBudget) -> None:
         """The database (repaired first with ``--repair``) and the chain on it; any
@@ -268,15 +285,7 @@ class Node:
         self.stop_stage = "miner"
         miner, self._miner_task = self._miner_task, None
         if miner is not None:
-            miner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await miner
-        for task in reversed(self._tasks):
-            task.cancel()
-        for task in reversed(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+            await cancel_and_wait([miner], log)
         self.stop_stage = "rpc"
         if hasattr(self, "rpc"):
             await self.rpc.stop()
@@ -290,6 +299,9 @@ class Node:
         if hasattr(self, "wallets"):
             await self.wallets.stop()
         self.stop_stage = "database"
+        if hasattr(self, "journal"):
+            with contextlib.suppress(StorageError):  # already reported: nothing more to do
+                await self.journal.flushed()
         if self.db is not None:
             await self.in_chain_thread(self.db.close)
         self._chain_thread.shutdown(wait=True)
@@ -460,7 +472,7 @@ class Node:
                 self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
         entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
-        self._persist_txs(new_txs)
+        self.journal.put(new_txs)
         self._sync_persisted_mempool(left)
         if self.p2p is not None:
             self.p2p.on_chain_update(update)
@@ -470,7 +482,8 @@ class Node:
 
     async def submit_tx(self, tx: Tx, *, allow_orphan: bool = False) -> list[Tx]:
         """Accept ``tx`` into the mempool; returns every tx that entered (with orphans
-        that it unblocked). Raises RuleError or PolicyError with the reject code."""
+        that it unblocked), once they are in the journal on disk. Raises RuleError or
+        PolicyError with the reject code."""
         async with self._lock:
             spenders = (self.mempool.spender_of(i.outpoint_key) for i in tx.inputs)
             conflicts = {t for t in spenders if t is not None}
@@ -486,7 +499,7 @@ class Node:
             for t in accepted:
                 log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
-            self._persist_txs(accepted)
+            self.journal.put(accepted)
             if replaced:
                 for txid in replaced:
                     old = txid[::-1].hex()
@@ -495,16 +508,9 @@ class Node:
                 self._sync_persisted_mempool(replaced)
             if self.p2p is not None:
                 self.p2p.relay_txs(accepted)
+            stored = self.journal.flushed()
+        await stored
         return accepted
-
-    def _persist_txs(self, txs: list[Tx]) -> None:
-        assert self.db is not None
-        if not txs:
-            return
-        with self.db.batch() as batch:
-            for tx in txs:
-                batch.put_mempool_tx(tx)
-                self._persisted_txids.add(tx.txid)
 
     def _sync_persisted_mempool(self, left: Iterable[bytes] = ()) -> None:
         """Delete from the journal every tx no longer in the mempool.
@@ -514,27 +520,21 @@ class Node:
         txids as the mempool, the two are equal; only if not (a tx left some other way:
         evicted for space, dropped by a reorg's revalidation) is every txid checked.
         """
-        assert self.db is not None
-        persisted, mempool = self._persisted_txids, self.mempool
+        persisted, mempool = self.journal.txids, self.mempool
         gone = [t for t in persisted.intersection(left) if t not in mempool]
         if len(persisted) - len(gone) != len(mempool):
             gone = [t for t in persisted if t not in mempool]
-        if not gone:
-            return
-        with self.db.batch() as batch:
-            for txid in gone:
-                batch.delete_mempool_tx(txid)
-        persisted.difference_update(gone)
+        if gone:
+            self.journal.delete(gone)
 
     async def _restore_mempool(self) -> None:
         """Txs acknowledged before a crash or shutdown come back; the rest are dropped."""
-        assert self.db is not None
-        saved = list(self.db.mempool_txs())
-        self._persisted_txids = {tx.txid for tx in saved}
+        saved = self.journal.load()
         for tx in sorted(saved, key=lambda t: t.locktime):
             with contextlib.suppress(RuleError, PolicyError):
                 self.mempool.accept(tx, allow_orphan=True)
         self._sync_persisted_mempool()
+        await self.journal.flushed()
 
     def fees_of(self, txs: list[Tx]) -> int:
         """Total fee of ``txs`` spending chain, mempool or earlier-listed coins."""
@@ -633,7 +633,9 @@ class Node:
         """Mine continuously (or one block every ``interval`` seconds) to ``lock``, or to a
         fresh address of the default wallet when ``lock`` is None; replaces any miner."""
         self.stop_mining()
-        self._miner_task = asyncio.create_task(self._mine_forever(lock, interval), name="miner")
+        self._miner_task = start_supervised(
+            "miner", lambda: self._mine_forever(lock, interval), log
+        )
 
     def stop_mining(self) -> None:
         if self._miner_task is not None:
@@ -641,21 +643,16 @@ class Node:
             self._miner_task = None
 
     async def _mine_forever(self, lock: bytes | None, interval: float | None) -> None:
+        """The miner's loop; a crash is logged and the loop restarted (``start_supervised``)."""
         while not self._stop_requested.is_set():
-            try:
-                if interval:
-                    await asyncio.sleep(interval)
-                target = lock if lock is not None else await self.default_mining_lock()
-                if target is None:
-                    log.warning("miner: no wallet to mine to; retrying in 5 s")
-                    await asyncio.sleep(5)
-                    continue
-                await self.mine_one(target)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("miner error; retrying in 1 s")
-                await asyncio.sleep(1)
+            if interval:
+                await asyncio.sleep(interval)
+            target = lock if lock is not None else await self.default_mining_lock()
+            if target is None:
+                log.warning("miner: no wallet to mine to; retrying in 5 s")
+                await asyncio.sleep(5)
+                continue
+            await self.mine_one(target)
 
 
 def tune_interpreter() -> None:

@@ -15,6 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
+from consensus.coins import Coin
+from consensus.policy import decode_policy
+from consensus.policy_text import sanity_problem
+from consensus.primitives import POLICY_LOCK_KIND, Tx
+from consensus.signatures import REGISTRY
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -101,3 +107,29 @@ class PolicyError(Exception):
         self.message = message or code.value
         self.orphan = orphan
         self.missing_parents = tuple(missing_parents)
+
+
+def check_standard(tx: Tx, policy: Policy) -> None:
+    """The standardness of a tx on its own (Core's ``IsStandardTx``): not a coinbase, not
+    too big, every output to a known kind of lock and above the dust limit."""
+    if tx.is_coinbase:
+        raise PolicyError(PolicyCode.COINBASE, "a coinbase is only valid in its block")
+    size = tx.size
+    if size > policy.max_tx_size:
+        raise PolicyError(PolicyCode.TX_SIZE, f"{size} bytes, limit {policy.max_tx_size}")
+    for n, out in enumerate(tx.outputs):
+        if out.lock[0] not in REGISTRY and out.lock[0] != POLICY_LOCK_KIND:
+            raise PolicyError(PolicyCode.NONSTANDARD_KEY_TYPE, f"output {n} has unknown key type")
+        if out.value < policy.dust_limit:
+            raise PolicyError(PolicyCode.DUST, f"output {n} below {policy.dust_limit}")
+
+
+def check_standard_inputs(tx: Tx, spent: Sequence[Coin]) -> None:
+    """The standardness of the policies a tx reveals, which consensus has already accepted
+    (Core's ``AreInputsStandard``): no key a satisfaction could use twice, no way to spend
+    without a signature."""
+    for n, (inp, coin) in enumerate(zip(tx.inputs, spent, strict=True)):
+        if coin.lock[0] == POLICY_LOCK_KIND:
+            problem = sanity_problem(decode_policy(inp.pubkey))
+            if problem is not None:
+                raise PolicyError(PolicyCode.NONSTANDARD_POLICY, f"input {n}: {problem}")

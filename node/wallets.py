@@ -29,7 +29,6 @@ for the test suite only: never set it for a wallet that holds real value.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -46,7 +45,8 @@ from consensus.coins import Coin
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
-from consensus.primitives import Tx, TxIn, TxOut, outpoint_key
+from consensus.primitives import POLICY_LOCK_SIZE, Tx, TxIn, TxOut, outpoint_key
+from p2p.tasks import cancel_and_wait, start_supervised
 from wallet import keystore
 from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
 from wallet.errors import InsufficientFunds, WalletError
@@ -233,9 +233,7 @@ class WalletManager:
                 await self.load(name)
             except WalletError as exc:
                 log.warning("wallet %r marked load_on_startup was not loaded: %s", name, exc)
-        self._rebroadcaster = asyncio.create_task(
-            self._rebroadcast_loop(), name="wallet-rebroadcast"
-        )
+        self._rebroadcaster = start_supervised("wallet-rebroadcast", self._rebroadcast_loop, log)
 
     def startup_wallets(self) -> list[str]:
         """Names marked load_on_startup (``<netdir>/settings.json``, key ``wallet``)."""
@@ -260,9 +258,7 @@ class WalletManager:
     async def stop(self) -> None:
         task, self._rebroadcaster = self._rebroadcaster, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task], log)
         for name in list(self.loaded):
             self.unload(name)
 
@@ -663,17 +659,22 @@ class WalletManager:
         fee_rate: int,
         subtract: Sequence[int] = (),
         required: Sequence[Candidate] = (),
+        policy_outputs: int = 0,
     ) -> tuple[Selection, list[int]]:
         """Confirmed mature coins first; our own unconfirmed change only if they fall
-        short. Returns the selection and the payments (less the fee where ``subtract``)."""
+        short. Returns the selection and the payments (less the fee where ``subtract``);
+        ``policy_outputs`` of the payments go to 33-byte policy locks."""
         dust = self.node.policy.dust_limit
 
         def attempt(unconfirmed: bool) -> tuple[Selection, list[int]]:
             keys = {c.key for c in required}
             candidates = [c for c in self._candidates(lw, unconfirmed) if c.key not in keys]
             if subtract:
-                return select_subtracting_fee(candidates, payments, subtract, fee_rate, dust)
-            return select_coins(candidates, payments, fee_rate, dust, required), list(payments)
+                return select_subtracting_fee(
+                    candidates, payments, subtract, fee_rate, dust, policy_outputs
+                )
+            selection = select_coins(candidates, payments, fee_rate, dust, required, policy_outputs)
+            return selection, list(payments)
 
         try:
             return attempt(False)
@@ -703,7 +704,8 @@ class WalletManager:
             raise InvalidWalletParameter("obol cannot subtract the fee with preset inputs")
         required = [self._preset_candidate(lw, i) for i in preset]
         payments = [o.value for o in outputs]
-        selection, paid = self.select(lw, payments, fee_rate, subtract, required)
+        policy_outputs = sum(len(o.lock) == POLICY_LOCK_SIZE for o in outputs)
+        selection, paid = self.select(lw, payments, fee_rate, subtract, required, policy_outputs)
         outs = [TxOut(v, o.lock) for v, o in zip(paid, outputs, strict=True)]
         change_pos = -1
         if selection.change:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +20,23 @@ from consensus.primitives import Block, BlockHeader, Tx
 
 from .messages import MAX_FRAME_SIZE
 
-USER_AGENT = "/obol:0.1.0/"
+
+def _version() -> str:
+    """obol's version, from the installed package's metadata (pyproject.toml says it)."""
+    try:
+        return package_version("obol")
+    except PackageNotFoundError:  # a source tree run without installing
+        return "0.0.0+unknown"
+
+
+VERSION = _version()
+USER_AGENT = f"/obol:{VERSION}/"
+
+
+def version_number(version: str = VERSION) -> int:
+    """Core's integer form of a version: 10000 x major + 100 x minor + patch."""
+    major, minor, patch = ([int(p) for p in version.split("+")[0].split(".")] + [0, 0])[:3]
+    return 10_000 * major + 100 * minor + patch
 
 
 class IndexEntry(Protocol):

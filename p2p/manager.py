@@ -66,8 +66,10 @@ from .messages import (
 from .peer import Peer, PeerClosed, format_hostport
 from .relay import TxRelay
 from .sync import BlockSync
+from .tasks import cancel_and_wait, log_crash, supervised
 
 log = logging.getLogger("obol.p2p")
+_log_crash = log_crash(log)
 
 ADDR_RELAY_FANOUT = 2  # Core relays a fresh address to two peers
 MAX_ADDR_TO_RELAY = 10  # only small addr messages are relayed (Core's rule)
@@ -225,7 +227,7 @@ class PeerManager:
                 self._added[target] = self._spawn_keeper(target)
         for target in self._load_anchors():
             if target not in self._added:
-                self._spawn(self._dial_anchor(target))
+                self._spawn(self._dial_anchor(target), f"p2p-anchor-{target}")
 
     async def stop(self) -> None:
         """Close every connection and persist what we learned; safe to call twice."""
@@ -234,13 +236,9 @@ class PeerManager:
         self._stopping = True
         self._save_anchors()
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
         for peer in list(self.peers.values()):
             peer.disconnect("shutting down")
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks, log)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.close_timeout + 1):
                 await self._no_peers.wait()
@@ -263,10 +261,12 @@ class PeerManager:
         assert self.node_key is not None, "start() loads the node key"
         return self.node_key.node_id
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
+        task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_crash)
         return task
 
     # --- node hooks ------------------------------------------------------------------------
@@ -400,7 +400,8 @@ class PeerManager:
         )
 
     def _spawn_keeper(self, target: str) -> asyncio.Task[Any]:
-        return self._spawn(self._keep_connected(target))
+        name = f"p2p-keep-{target}"
+        return self._spawn(supervised(name, lambda: self._keep_connected(target), log), name)
 
     async def _keep_connected(self, target: str) -> None:
         """Redial ``target`` whenever it is not connected, backing off while it fails,
@@ -416,6 +417,7 @@ class PeerManager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await wake.wait()
+        log.info("no longer keeping a connection to %s", target)
 
     async def _dial_anchor(self, target: str) -> None:
         delay = self.settings.reconnect_min
@@ -700,7 +702,7 @@ class PeerManager:
             del self._added[target]
         elif command == "onetry":
             if self._started and not self._stopping:
-                self._spawn(self._dial(target))
+                self._spawn(self._dial(target), f"p2p-onetry-{target}")
         else:
             raise ValueError(f"unknown addnode command {command!r}")
 

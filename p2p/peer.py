@@ -42,6 +42,7 @@ from .messages import (
     encode_frame,
     read_envelope,
 )
+from .tasks import cancel_and_wait
 
 log = logging.getLogger("obol.p2p.peer")
 
@@ -186,11 +187,7 @@ class Peer:
                         self._set_reason(f"internal error: {exc!r}")
         finally:
             self.closing = True
-            for task in reversed(tasks):
-                task.cancel()
-            for task in reversed(tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(reversed(tasks), log, expected=(PeerClosed,))
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.settings.close_timeout):
                     await self.ws.close()

@@ -35,6 +35,7 @@ from consensus.primitives import Tx
 from .config import ChainChange, PeerManagerConfig
 from .messages import INV_TX, GetData, Inv, InvItem, TxMsg
 from .peer import Misbehaving, Peer
+from .tasks import cancel_and_wait, start_supervised
 
 log = logging.getLogger("obol.p2p.relay")
 
@@ -126,15 +127,11 @@ class TxRelay:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._trickle_loop(), name="p2p-tx-trickle")
+        self._task = start_supervised("p2p-tx-trickle", self._trickle_loop, log)
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait([self._task], log)
             self._task = None
 
     def add_peer(self, peer: Peer) -> None:

@@ -52,6 +52,7 @@ from .messages import (
     InvItem,
 )
 from .peer import Misbehaving, Peer
+from .tasks import cancel_and_wait, start_supervised
 
 log = logging.getLogger("obol.p2p.sync")
 
@@ -199,18 +200,12 @@ class BlockSync:
     async def start(self) -> None:
         self.best_header = await self.config.run_chain(best_valid_header, self.chain)
         self._tasks = [
-            asyncio.create_task(self._plan_loop(), name="p2p-block-planner"),
-            asyncio.create_task(self._stall_loop(), name="p2p-block-stall"),
+            start_supervised("p2p-block-planner", self._plan_loop, log),
+            start_supervised("p2p-block-stall", self._stall_loop, log),
         ]
 
     async def stop(self) -> None:
-        for task in reversed(self._tasks):
-            task.cancel()
-        for task in reversed(self._tasks):
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(reversed(self._tasks), log)
         self._tasks = []
         # Blocks handed to the node finish validating: the chain and mempool stay in step.
         if self._background:

@@ -74,36 +74,41 @@ def select_coins(
     fee_rate: int,
     dust_limit: int,
     required: Sequence[Candidate] = (),
+    policy_outputs: int = 0,
 ) -> Selection:
     """Choose coins from ``candidates`` to pay ``payments`` at ``fee_rate`` units per byte.
 
     ``required`` coins are always spent (fundrawtransaction's preset inputs); then the
-    others are added largest first, as in the fallback. Raises ``InsufficientFunds`` when
-    no subset can pay the outputs and the fee.
+    others are added largest first, as in the fallback. ``policy_outputs`` of the payments
+    go to 33-byte policy locks, the others (and the change) to 21-byte key locks. Raises
+    ``InsufficientFunds`` when no subset can pay the outputs and the fee.
     """
     if fee_rate < 0 or not payments or any(v <= 0 for v in payments):
         raise ValueError("payments must be positive and the fee rate non-negative")
     if required:
-        return _with_required(candidates, payments, fee_rate, dust_limit, required)
+        return _with_required(candidates, payments, fee_rate, dust_limit, required, policy_outputs)
     amount = sum(payments)
     pool = sorted(
         (c for c in candidates if c.value - fee_rate * c.input_size > 0),
         key=lambda c: (-(c.value - fee_rate * c.input_size), c.key),
     )
     eff = [c.value - fee_rate * c.input_size for c in pool]
-    no_change_target = amount + fee_rate * tx_size([], payments)
+    no_change_target = amount + fee_rate * tx_size([], payments, policy_outputs)
     change_cost = cost_of_change(fee_rate)
+
+    def finalize(coins: Sequence[Candidate], algorithm: str) -> Selection | None:
+        return _finalize(coins, payments, fee_rate, dust_limit, algorithm, policy_outputs)
 
     found = _bnb(eff, no_change_target, change_cost)
     if found is not None:
-        selection = _finalize([pool[i] for i in found], payments, fee_rate, dust_limit, "bnb")
+        selection = finalize([pool[i] for i in found], "bnb")
         if selection is not None and selection.fee - fee_rate * selection.size <= change_cost:
             return selection
 
     with_change_target = no_change_target + fee_rate * _MAX_OUTPUT_SIZE + dust_limit
     for i in reversed(range(len(pool))):  # smallest effective value first
         if eff[i] >= with_change_target:
-            selection = _finalize([pool[i]], payments, fee_rate, dust_limit, "single")
+            selection = finalize([pool[i]], "single")
             if selection is not None:
                 return selection
             break
@@ -112,7 +117,7 @@ def select_coins(
     best: Selection | None = None
     for coin in pool:
         chosen.append(coin)
-        selection = _finalize(chosen, payments, fee_rate, dust_limit, "largest-first")
+        selection = finalize(chosen, "largest-first")
         if selection is not None:
             if selection.change:
                 return selection
@@ -128,15 +133,16 @@ def _with_required(
     fee_rate: int,
     dust_limit: int,
     required: Sequence[Candidate],
+    policy_outputs: int,
 ) -> Selection:
     chosen = list(required)
     pool = sorted(candidates, key=lambda c: (-(c.value - fee_rate * c.input_size), c.key))
-    best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
+    best = _finalize(chosen, payments, fee_rate, dust_limit, "preset", policy_outputs)
     for coin in pool:
         if best is not None:
             break
         chosen.append(coin)
-        best = _finalize(chosen, payments, fee_rate, dust_limit, "preset")
+        best = _finalize(chosen, payments, fee_rate, dust_limit, "preset", policy_outputs)
     if best is None:
         raise InsufficientFunds("Insufficient funds")
     return best
@@ -189,28 +195,31 @@ def _finalize(
     fee_rate: int,
     dust_limit: int,
     algorithm: str,
+    policy_outputs: int = 0,
 ) -> Selection | None:
     """The exact fee and change for spending ``coins``; None if they do not cover it."""
     total = sum(c.value for c in coins)
     amount = sum(payments)
     sizes = [c.input_size for c in coins]
-    size = tx_size(sizes, payments)
+    size = tx_size(sizes, payments, policy_outputs)
     if total < amount + fee_rate * size:
         return None
-    change = _change_value(total - amount, sizes, payments, fee_rate)
+    change = _change_value(total - amount, sizes, payments, fee_rate, policy_outputs)
     if change >= dust_limit:
-        with_change = tx_size(sizes, [*payments, change])
+        with_change = tx_size(sizes, [*payments, change], policy_outputs)
         return Selection(tuple(coins), total - amount - change, change, with_change, algorithm)
     return Selection(tuple(coins), total - amount, 0, size, algorithm)
 
 
-def _change_value(available: int, sizes: list[int], payments: Sequence[int], rate: int) -> int:
+def _change_value(
+    available: int, sizes: list[int], payments: Sequence[int], rate: int, policy_outputs: int
+) -> int:
     """The change that leaves exactly ``rate x size`` as fee, size counting the change's own
     MessagePack width; at a width boundary where no value fits, the narrower width's
     largest value (see the module docstring). May be negative: then there is no change."""
     previous_max = None
     for width_max in _WIDTH_MAX:
-        change = available - rate * tx_size(sizes, [*payments, width_max])
+        change = available - rate * tx_size(sizes, [*payments, width_max], policy_outputs)
         if change <= width_max:
             if previous_max is not None and change <= previous_max:
                 return previous_max  # no fixed point: cap at the narrower width
@@ -225,6 +234,7 @@ def select_subtracting_fee(
     subtract: Sequence[int],
     fee_rate: int,
     dust_limit: int,
+    policy_outputs: int = 0,
 ) -> tuple[Selection, list[int]]:
     """Coins for ``payments`` whose fee is taken from the outputs at indexes ``subtract``
     (Core's subtractfeefromamount): (selection, the payments after the fee came off).
@@ -249,10 +259,10 @@ def select_subtracting_fee(
     sizes = [c.input_size for c in chosen]
     change = total - amount
     if change >= dust_limit:
-        size = tx_size(sizes, [*payments, change])
+        size = tx_size(sizes, [*payments, change], policy_outputs)
         owed = fee_rate * size
     else:
-        size = tx_size(sizes, payments)
+        size = tx_size(sizes, payments, policy_outputs)
         owed = max(0, fee_rate * size - change)
         change = 0
     share, rest = divmod(owed, len(subtract))

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import msgpack
 
 from consensus.params import NetworkParams
-from consensus.primitives import LOCK_SIZE, Tx, TxIn, TxOut
+from consensus.primitives import LOCK_SIZE, POLICY_LOCK_SIZE, Tx, TxIn, TxOut
 from consensus.sighash import sighash
 from consensus.signatures import REGISTRY
 
@@ -45,14 +45,22 @@ def output_size(value: int) -> int:
     return _packed_len([value, bytes(LOCK_SIZE)])
 
 
-def tx_size(input_sizes: Sequence[int], output_values: Sequence[int]) -> int:
-    """The encoded size of a version-1, locktime-0 tx with these inputs and outputs."""
+# A policy lock (33 bytes) where a key lock has 21: its bin header stays one byte wide.
+POLICY_LOCK_EXTRA = POLICY_LOCK_SIZE - LOCK_SIZE
+
+
+def tx_size(
+    input_sizes: Sequence[int], output_values: Sequence[int], policy_outputs: int = 0
+) -> int:
+    """The encoded size of a version-1, locktime-0 tx with these inputs and outputs, of
+    which ``policy_outputs`` pay to a 33-byte policy lock and the rest to 21-byte locks."""
     return (
         _TX_FIXED
         + array_header_size(len(input_sizes))
         + sum(input_sizes)
         + array_header_size(len(output_values))
         + sum(output_size(v) for v in output_values)
+        + POLICY_LOCK_EXTRA * policy_outputs
     )
 
 

@@ -18,11 +18,12 @@ drop dead connections; the node closes every socket when it stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from aiohttp import WSCloseCode, web
+
+from p2p.tasks import cancel_and_wait
 
 from ..events import EventBus
 from ..rpc.jsonfmt import dumps
@@ -58,9 +59,7 @@ class EventStream:
             self._bus.unsubscribe(queue)
             self._sockets.discard(ws)
             if sender is not None:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
+                await cancel_and_wait([sender], log)
         return ws
 
     async def _send(

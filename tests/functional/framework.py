@@ -17,7 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,22 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def assert_raises_rpc_error(
+    code: int, message: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> RpcFailure:
+    """``fn(*args, **kwargs)`` must fail with RPC error ``code``, its message containing
+    ``message`` (unless None), as Core's test framework asserts; returns the failure."""
+    try:
+        fn(*args, **kwargs)
+    except RpcFailure as exc:
+        assert exc.code == code, f"expected RPC error {code}, got {exc.code}: {exc.message}"
+        assert message is None or message in exc.message, (
+            f"expected {message!r} in the RPC error, got {exc.message!r}"
+        )
+        return exc
+    raise AssertionError(f"expected RPC error {code}, but the call succeeded")
 
 
 class RpcProxy:
@@ -167,6 +184,31 @@ class TestNode:
                 text = path.read_text(errors="replace").splitlines()[-lines:]
                 out.append(f"--- {path} ---\n" + "\n".join(text))
         return "\n".join(out)
+
+    @contextmanager
+    def assert_debug_log(
+        self, expected: list[str], timeout: float = DEFAULT_TIMEOUT
+    ) -> Iterator[None]:
+        """Each of ``expected`` must appear in the debug log written from the start of the
+        ``with`` block, within ``timeout`` s after its end: the proof that an event
+        happened before a test asserts what did not follow from it (Core's)."""
+        log = self.netdir / "debug.log"
+        start = log.stat().st_size if log.exists() else 0
+        yield
+
+        def missing() -> list[str]:
+            with open(log, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            return [m for m in expected if m not in text]
+
+        deadline = time.monotonic() + timeout
+        while missing():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"node{self.index}: {missing()} not in the debug log within {timeout} s"
+                )
+            time.sleep(0.05)
 
     def credentials(self) -> tuple[str, str]:
         user, _, password = self.cookie_path.read_text().strip().partition(":")

@@ -10,7 +10,7 @@ from consensus.address import encode_address
 from consensus.params import REGTEST
 from tests.chain_helpers import Utxo, key, spend
 
-from .framework import RpcFailure
+from .framework import assert_raises_rpc_error
 
 MINER = key(100)
 MINER_ADDR = encode_address(MINER.lock, REGTEST)
@@ -88,9 +88,7 @@ def test_chain_queries_use_core_field_names(node):
     }
     assert len(muhash["muhash"]) == 64 and "hash_serialized_3" not in muhash
     assert "hash_serialized_3" not in node.rpc.gettxoutsetinfo("none")
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.gettxoutsetinfo("sha1")
-    assert err.value.code == -8
+    assert_raises_rpc_error(-8, None, node.rpc.gettxoutsetinfo, "sha1")
 
     raw_tx = node.rpc.getrawtransaction(cb["txid"])
     verbose = node.rpc.getrawtransaction(cb["txid"], True)
@@ -100,15 +98,9 @@ def test_chain_queries_use_core_field_names(node):
     assert decoded["txid"] == cb["txid"]
     assert decoded["vout"] == cb["vout"]
 
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.getblockhash(201)
-    assert err.value.code == -8
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.getblock("00" * 32)
-    assert err.value.code == -5
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.getblock("xyz")
-    assert err.value.code == -8
+    assert_raises_rpc_error(-8, None, node.rpc.getblockhash, 201)
+    assert_raises_rpc_error(-5, None, node.rpc.getblock, "00" * 32)
+    assert_raises_rpc_error(-8, None, node.rpc.getblock, "xyz")
 
 
 def test_raw_transactions_through_the_mempool(node):
@@ -136,36 +128,26 @@ def test_raw_transactions_through_the_mempool(node):
         "allowed": False,
         "reject-reason": "txn-mempool-conflict",
     }
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendrawtransaction(double.serialize().hex())
-    assert err.value.code == -26
-    assert err.value.message.startswith("txn-mempool-conflict")
+    err = assert_raises_rpc_error(-26, None, node.rpc.sendrawtransaction, double.serialize().hex())
+    assert err.message.startswith("txn-mempool-conflict")
 
     # an immature coinbase (height 150 is 51 deep at height 200)
     immature = coinbase_utxo(node, 150)
     young = spend([immature], [(immature.value - 10_000, OTHER.lock)])
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendrawtransaction(young.serialize().hex())
-    assert err.value.code == -26
-    assert err.value.message.startswith("bad-txns-premature-spend-of-coinbase")
+    err = assert_raises_rpc_error(-26, None, node.rpc.sendrawtransaction, young.serialize().hex())
+    assert err.message.startswith("bad-txns-premature-spend-of-coinbase")
 
     # a fee below the minimum relay fee
     cheap = spend([coinbase_utxo(node, 2)], [(coinbase_utxo(node, 2).value - 1, OTHER.lock)])
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendrawtransaction(cheap.serialize().hex())
-    assert err.value.code == -26
-    assert err.value.message.startswith("min relay fee not met")
+    err = assert_raises_rpc_error(-26, None, node.rpc.sendrawtransaction, cheap.serialize().hex())
+    assert err.message.startswith("min relay fee not met")
 
     for garbage in ("zz", "00", "deadbeef"):
-        with pytest.raises(RpcFailure) as err:
-            node.rpc.sendrawtransaction(garbage)
-        assert err.value.code == -22
+        assert_raises_rpc_error(-22, None, node.rpc.sendrawtransaction, garbage)
 
     (mined,) = node.rpc.generatetoaddress(1, MINER_ADDR)
     block = node.rpc.getblock(mined)
     assert tx.txid_hex in block["tx"]
     assert node.rpc.getrawmempool() == []
     assert node.rpc.gettxout(tx.txid_hex, 0)["value"] == Decimal("10.00000000")
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendrawtransaction(raw)
-    assert err.value.code == -27
+    assert_raises_rpc_error(-27, None, node.rpc.sendrawtransaction, raw)

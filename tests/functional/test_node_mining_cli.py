@@ -15,7 +15,7 @@ from consensus.hashing import hex_to_hash
 from consensus.primitives import TxOut
 from tests.chain_helpers import spend
 
-from .framework import ROOT, RpcFailure
+from .framework import ROOT, assert_raises_rpc_error
 from .test_node_blockchain import MINER, MINER_ADDR, OTHER, coinbase_utxo
 
 
@@ -79,9 +79,7 @@ def test_template_submitblock_and_generateblock(node):
         int(template["bits"], 16),
     )
     assert node.rpc.submitblock(unknown_parent.serialize().hex()) == "prev-blk-not-found"
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.submitblock("00")
-    assert err.value.code == -22
+    assert_raises_rpc_error(-22, None, node.rpc.submitblock, "00")
 
     utxo2 = coinbase_utxo(node, 2)
     tx2 = spend([utxo2], [(utxo2.value - 5_000, OTHER.lock)])
@@ -98,9 +96,7 @@ def test_setmocktime_moves_block_times(node):
     (h,) = node.rpc.generatetoaddress(1, MINER_ADDR)
     assert node.rpc.getblockheader(h)["time"] == future
     node.rpc.setmocktime(0)
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.setmocktime(-1)
-    assert err.value.code == -8
+    assert_raises_rpc_error(-8, None, node.rpc.setmocktime, -1)
 
 
 def test_obol_rpc_command_like_bitcoin_cli(node):
@@ -153,8 +149,9 @@ def test_debug_log_lines(node):
     good = spend([utxo], [(utxo.value - 5_000, OTHER.lock)])
     node.rpc.sendrawtransaction(good.serialize().hex())
     cheap = spend([coinbase_utxo(node, 2)], [(coinbase_utxo(node, 2).value, OTHER.lock)])
-    with pytest.raises(RpcFailure):
-        node.rpc.sendrawtransaction(cheap.serialize().hex())
+    assert_raises_rpc_error(
+        -26, "min relay fee not met", node.rpc.sendrawtransaction, cheap.serialize().hex()
+    )
     (h,) = node.rpc.generatetoaddress(1, MINER_ADDR)
     node.rpc.invalidateblock(h)
     log = (node.netdir / "debug.log").read_text()

@@ -210,3 +210,17 @@ async def test_policy_rpc_errors(inprocess_node: Node) -> None:
     assert err.code == RPC_INVALID_PARAMETER and "at position 15" in err.message
     err = await rpc_error(node, "decodepolicy", "9202cc05")
     assert err.code == RPC_DESERIALIZATION_ERROR
+
+
+async def test_wallet_pays_a_policy_address_at_its_exact_fee_rate(inprocess_node: Node) -> None:
+    node = inprocess_node
+    await rpc(node, "createwallet", "payer")
+    mine_to = await rpc(node, "getnewaddress")
+    await rpc(node, "generatetoaddress", 101, mine_to)
+    made = await rpc(node, "createmultisig", 2, [A.pubkey.hex(), B.pubkey.hex()])
+    named = {"address": made["address"], "amount": 1, "fee_rate": 7}
+    txid = await node.rpc.registry.call("sendtoaddress", named)
+    raw = await rpc(node, "getrawtransaction", txid, True)
+    assert any(o["scriptPubKey"]["address"] == made["address"] for o in raw["vout"])
+    entry = await rpc(node, "getmempoolentry", txid)
+    assert entry["fees"]["base"] == 7 * raw["size"]  # an Amount in units

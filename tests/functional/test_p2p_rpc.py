@@ -3,11 +3,7 @@ pair of nodes; no connection to oneself."""
 
 from __future__ import annotations
 
-import time
-
-import pytest
-
-from .framework import RpcFailure, connect_nodes, node_id, peers_with, wait_until
+from .framework import assert_raises_rpc_error, connect_nodes, node_id, peers_with, wait_until
 
 PEERINFO_FIELDS = {
     "id",
@@ -43,12 +39,6 @@ PEERINFO_FIELDS = {
 }
 
 
-def _code(call, *args) -> int:
-    with pytest.raises(RpcFailure) as exc:
-        call(*args)
-    return exc.value.code
-
-
 def test_network_rpcs(start_nodes):
     a, b, c = start_nodes(3, [["--no-wallet"]] * 3)
     a_id, b_id = node_id(a), node_id(b)
@@ -56,9 +46,9 @@ def test_network_rpcs(start_nodes):
     # addnode add keeps b connected; the same node twice is -23, removing an unknown one -24
     a.rpc.addnode(b.p2p_address, "add")
     wait_until(lambda: peers_with(a, b_id))
-    assert _code(a.rpc.addnode, b.p2p_address, "add") == -23
-    assert _code(a.rpc.addnode, "127.0.0.1:1", "remove") == -24
-    assert _code(a.rpc.addnode, b.p2p_address, "bogus") == -8
+    assert_raises_rpc_error(-23, None, a.rpc.addnode, b.p2p_address, "add")
+    assert_raises_rpc_error(-24, None, a.rpc.addnode, "127.0.0.1:1", "remove")
+    assert_raises_rpc_error(-8, None, a.rpc.addnode, b.p2p_address, "bogus")
     assert a.rpc.getaddednodeinfo()[0]["connected"] is True
     wait_until(lambda: "pingtime" in a.rpc.getpeerinfo()[0])
     (peer,) = a.rpc.getpeerinfo()
@@ -77,22 +67,23 @@ def test_network_rpcs(start_nodes):
     assert b.rpc.getnetworkinfo()["connections_in"] == 1
 
     # An added node is redialed after a disconnect; a removed one is not.
-    assert _code(a.rpc.disconnectnode, "127.0.0.1:1") == -29
-    assert _code(a.rpc.disconnectnode) == -8
+    assert_raises_rpc_error(-29, None, a.rpc.disconnectnode, "127.0.0.1:1")
+    assert_raises_rpc_error(-8, None, a.rpc.disconnectnode)
     a.rpc.disconnectnode(b.p2p_address)
     wait_until(lambda: peers_with(a, b_id) and peers_with(a, b_id)[0]["id"] != peer["id"])
-    a.rpc.addnode(b.p2p_address, "remove")
-    a.rpc.disconnectnode("", peers_with(a, b_id)[0]["id"])
-    wait_until(lambda: a.rpc.getconnectioncount() == 0)
-    time.sleep(1.5)
+    with a.assert_debug_log([f"no longer keeping a connection to {b.p2p_address}"]):
+        a.rpc.addnode(b.p2p_address, "remove")
+        a.rpc.disconnectnode("", peers_with(a, b_id)[0]["id"])
     assert a.rpc.getconnectioncount() == 0
     assert a.rpc.getaddednodeinfo() == []
 
     # No connection to oneself; one connection per pair, even when both dial.
-    a.rpc.addnode(a.p2p_address, "onetry")
+    with a.assert_debug_log(["disconnected: connected to self"]):
+        a.rpc.addnode(a.p2p_address, "onetry")
     connect_nodes(a, b)
-    connect_nodes(b, a)
-    time.sleep(0.5)
+    with a.assert_debug_log([f"duplicate connection to node {b_id[:16]}"]):
+        connect_nodes(b, a)
+    wait_until(lambda: len(a.rpc.getpeerinfo()) == 1 and len(b.rpc.getpeerinfo()) == 1)
     assert len(peers_with(a, b_id)) == 1 and len(peers_with(b, a_id)) == 1
     assert a.rpc.getconnectioncount() == 1
 
@@ -100,8 +91,8 @@ def test_network_rpcs(start_nodes):
     assert a.rpc.setnetworkactive(False) is False
     wait_until(lambda: a.rpc.getconnectioncount() == 0 and b.rpc.getconnectioncount() == 0)
     assert a.rpc.getnetworkinfo()["networkactive"] is False
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    with b.assert_debug_log([f"cannot connect to {a.p2p_address}"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert a.rpc.getconnectioncount() == 0
     a.rpc.setnetworkactive(True)
     connect_nodes(a, b)
@@ -109,21 +100,21 @@ def test_network_rpcs(start_nodes):
     # setban by node id drops the peer and refuses it; by IP refuses everyone from it
     a.rpc.setban(f"node:{b_id}", "add")
     wait_until(lambda: not peers_with(a, b_id))
-    assert _code(a.rpc.setban, f"node:{b_id}", "add") == -30
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    assert_raises_rpc_error(-30, None, a.rpc.setban, f"node:{b_id}", "add")
+    with a.assert_debug_log(["disconnected: the node id is banned"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert not peers_with(a, b_id)
     (ban,) = a.rpc.listbanned()
     assert ban["address"] == f"node:{b_id}"
     assert ban["ban_duration"] == 24 * 3600 and ban["time_remaining"] > 0
     connect_nodes(c, a)  # others are still welcome
     a.rpc.setban(f"node:{b_id}", "remove")
-    assert _code(a.rpc.setban, f"node:{b_id}", "remove") == -30
-    assert _code(a.rpc.setban, "not an address", "add") == -30
+    assert_raises_rpc_error(-30, None, a.rpc.setban, f"node:{b_id}", "remove")
+    assert_raises_rpc_error(-30, None, a.rpc.setban, "not an address", "add")
     a.rpc.setban("127.0.0.0/8", "add", 1000)
     wait_until(lambda: a.rpc.getconnectioncount() == 0)
-    b.rpc.addnode(a.p2p_address, "onetry")
-    time.sleep(0.5)
+    with a.assert_debug_log(["refused inbound connection from banned 127.0.0.1"]):
+        b.rpc.addnode(a.p2p_address, "onetry")
     assert a.rpc.getconnectioncount() == 0
     (ban,) = a.rpc.listbanned()
     assert ban["address"] == "127.0.0.0/8" and ban["ban_duration"] == 1000

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from .framework import RpcFailure, connect_nodes, sync_blocks
+from .framework import assert_raises_rpc_error, connect_nodes, sync_blocks
 from .wallet_helpers import (
     assert_one_line_error,
     obol_wallet,
@@ -40,32 +40,26 @@ def test_encrypt_unlock_backup_and_restore(start_nodes):
     assert a.rpc.getwalletinfo()["unlocked_until"] == 0
 
     # Locked: no signing, no mnemonic; a wrong passphrase is -14.
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.sendtoaddress(first, 1)
-    assert err.value.code == -13
-    assert "walletpassphrase" in err.value.message
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.dumpmnemonic()
-    assert err.value.code == -13
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.walletpassphrase("wrong", 60)
-    assert err.value.code == -14
-    assert err.value.message == "Error: The wallet passphrase entered was incorrect."
+    err = assert_raises_rpc_error(-13, None, a.rpc.sendtoaddress, first, 1)
+    assert "walletpassphrase" in err.message
+    assert_raises_rpc_error(-13, None, a.rpc.dumpmnemonic)
+    err = assert_raises_rpc_error(-14, None, a.rpc.walletpassphrase, "wrong", 60)
+    assert err.message == "Error: The wallet passphrase entered was incorrect."
     assert_one_line_error(
         obol_wallet(a, "unlock", stdin="wrong\n"), "passphrase entered was incorrect"
     )
     assert_one_line_error(obol_wallet(a, "send", first, "1", "--yes"), "walletpassphrase")
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.encryptwallet("again")
-    assert err.value.code == -15
+    assert_raises_rpc_error(-15, None, a.rpc.encryptwallet, "again")
 
     # Addresses from the lookahead still come while locked, until it runs out (-12).
     handed = [a.rpc.getnewaddress() for _ in range(19)]
     assert first not in handed
-    with pytest.raises(RpcFailure) as err:
+
+    def forty_more() -> None:
         for _ in range(40):
             a.rpc.getnewaddress()
-    assert err.value.code == -12
+
+    assert_raises_rpc_error(-12, None, forty_more)
 
     # Unlocked, it signs; locked again, it does not.
     done = obol_wallet(a, "unlock", "--timeout", "60", stdin=PASSPHRASE + "\n")
@@ -74,22 +68,16 @@ def test_encrypt_unlock_backup_and_restore(start_nodes):
     txid = a.rpc.sendtoaddress(first, 1)
     assert txid in a.rpc.getrawmempool()
     assert obol_wallet(a, "lock").returncode == 0
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.sendtoaddress(first, 1)
-    assert err.value.code == -13
+    assert_raises_rpc_error(-13, None, a.rpc.sendtoaddress, first, 1)
 
     # A short unlock expires by itself.
     a.rpc.walletpassphrase(PASSPHRASE, 1)
     time.sleep(1.5)
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.sendtoaddress(first, 1)
-    assert err.value.code == -13
+    assert_raises_rpc_error(-13, None, a.rpc.sendtoaddress, first, 1)
 
     # Passphrase change: the old one stops working.
     a.rpc.walletpassphrasechange(PASSPHRASE, "new passphrase")
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.walletpassphrase(PASSPHRASE, 10)
-    assert err.value.code == -14
+    assert_raises_rpc_error(-14, None, a.rpc.walletpassphrase, PASSPHRASE, 10)
 
     backup = obol_wallet_json(a, "backup", stdin="new passphrase\n")
     words = backup["mnemonic"]

@@ -13,7 +13,7 @@ from consensus.params import REGTEST
 from consensus.primitives import Tx, TxIn, TxOut
 
 from . import framework
-from .framework import RpcFailure, free_port
+from .framework import assert_raises_rpc_error, free_port
 from .wallet_helpers import assert_one_line_error, obol_wallet, obol_wallet_json
 
 
@@ -30,36 +30,24 @@ def funded(start_nodes) -> framework.TestNode:
 )
 def test_bad_amounts_are_type_errors(funded, amount):
     address = funded.rpc.getnewaddress()
-    with pytest.raises(RpcFailure) as err:
-        funded.rpc.sendtoaddress(address, amount)
-    assert err.value.code == -3
-    with pytest.raises(RpcFailure) as err:
-        funded.rpc.sendmany("", {address: amount})
-    assert err.value.code == -3
+    assert_raises_rpc_error(-3, None, funded.rpc.sendtoaddress, address, amount)
+    assert_raises_rpc_error(-3, None, funded.rpc.sendmany, "", {address: amount})
 
 
 def test_bad_address_insufficient_funds_and_routing(funded):
     node = funded
     for bad in ("obrt1qqqq", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "", "x" * 100):
-        with pytest.raises(RpcFailure) as err:
-            node.rpc.sendtoaddress(bad, 1)
-        assert err.value.code == -5
+        assert_raises_rpc_error(-5, None, node.rpc.sendtoaddress, bad, 1)
     devnet_addr = "obdv1" + node.rpc.getnewaddress()[5:]  # right shape, wrong network
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendtoaddress(devnet_addr, 1)
-    assert err.value.code == -5
+    assert_raises_rpc_error(-5, None, node.rpc.sendtoaddress, devnet_addr, 1)
     assert node.rpc.validateaddress(devnet_addr)["isvalid"] is False
 
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendtoaddress(node.rpc.getnewaddress(), 50)  # 50 exactly leaves no fee
-    assert (err.value.code, err.value.message) == (
-        -6,
-        "Insufficient funds (spendable: 50.00000000 OBOL)",
-    )
+    # 50 exactly leaves no fee
+    err = assert_raises_rpc_error(-6, None, node.rpc.sendtoaddress, node.rpc.getnewaddress(), 50)
+    assert err.message == "Insufficient funds (spendable: 50.00000000 OBOL)"
     address = node.rpc.getnewaddress()
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.sendmany("", {address: 30, node.rpc.getnewaddress(): 30})
-    assert err.value.code == -6
+    twice_30 = {address: 30, node.rpc.getnewaddress(): 30}
+    assert_raises_rpc_error(-6, "Insufficient funds", node.rpc.sendmany, "", twice_30)
     txid = node.rpc.sendmany(
         "", {address: 10, node.rpc.getnewaddress(): 20}, None, "", None, None, None, None, 25
     )
@@ -72,21 +60,11 @@ def test_bad_address_insufficient_funds_and_routing(funded):
     # Two wallets: a call without /wallet/<name> is ambiguous (-19); unknown names -18.
     assert node.rpc.createwallet("second") == {"name": "second", "warning": ""}
     assert node.rpc.listwallets() == ["default", "second"]
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.getbalance()
-    assert err.value.code == -19
-    with pytest.raises(RpcFailure) as err:
-        node.wallet("nope").getbalance()
-    assert err.value.code == -18
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.createwallet("second")
-    assert err.value.code == -36
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.loadwallet("second")
-    assert err.value.code == -35
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.loadwallet("missing")
-    assert err.value.code == -18
+    assert_raises_rpc_error(-19, None, node.rpc.getbalance)
+    assert_raises_rpc_error(-18, None, node.wallet("nope").getbalance)
+    assert_raises_rpc_error(-36, None, node.rpc.createwallet, "second")
+    assert_raises_rpc_error(-35, None, node.rpc.loadwallet, "second")
+    assert_raises_rpc_error(-18, None, node.rpc.loadwallet, "missing")
     second = node.wallet("second").getnewaddress()
     node.wallet("default").sendtoaddress(second, 3)
     assert node.wallet("second").getbalances()["mine"]["untrusted_pending"] == 3
@@ -95,13 +73,9 @@ def test_bad_address_insufficient_funds_and_routing(funded):
     assert_one_line_error(obol_wallet(node, "balance"), "Wallet file not specified")
     assert obol_wallet_json(node, "balance", wallet="second")["untrusted_pending"] == 3
     node.rpc.unloadwallet("second")
-    with pytest.raises(RpcFailure) as err:
-        node.wallet("second").getbalance()
-    assert err.value.code == -18
+    assert_raises_rpc_error(-18, None, node.wallet("second").getbalance)
     node.rpc.unloadwallet("default")
-    with pytest.raises(RpcFailure) as err:
-        node.rpc.getbalance()
-    assert err.value.code == -18
+    assert_raises_rpc_error(-18, None, node.rpc.getbalance)
     node.rpc.loadwallet("second")
     assert node.rpc.getbalances()["mine"]["untrusted_pending"] == 3
 
@@ -196,6 +170,4 @@ def test_load_on_startup_like_core(start_nodes):
     node.rpc.loadwallet("passing", True)
     node.restart()
     assert node.rpc.listwallets() == ["default", "passing"]
-    with pytest.raises(framework.RpcFailure) as err:
-        node.rpc.loadwallet("passing", "yes")
-    assert err.value.code == -3
+    assert_raises_rpc_error(-3, None, node.rpc.loadwallet, "passing", "yes")

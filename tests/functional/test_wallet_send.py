@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import pytest
-
-from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
+from .framework import assert_raises_rpc_error, connect_nodes, sync_blocks, sync_mempools
 from .wallet_helpers import obol_wallet, obol_wallet_json, units
 
 
@@ -106,11 +104,9 @@ def test_send_confirm_reorg_and_reconfirm(start_nodes):
     # Only the coinbase of block 1 is mature (now spent): immature coins are never used,
     # though A holds 5000 OBOL of them; its own change is the only spendable coin.
     assert a.rpc.getbalances()["mine"]["immature"] == Decimal("5000")
-    with pytest.raises(RpcFailure) as err:
-        a.rpc.sendtoaddress(b_addr, 40)
+    err = assert_raises_rpc_error(-6, None, a.rpc.sendtoaddress, b_addr, 40)
     change = sum(u["amount"] for u in a.rpc.listunspent(0))
-    assert err.value.code == -6
-    assert err.value.message == f"Insufficient funds (spendable: {change} OBOL)"
+    assert err.message == f"Insufficient funds (spendable: {change} OBOL)"
     assert all(u["confirmations"] == 0 for u in a.rpc.listunspent(0))
 
     # A longer competing branch confirms the payment again, on both sides.

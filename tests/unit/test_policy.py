@@ -23,7 +23,7 @@ from consensus.policy import (
     encode_satisfaction,
     policy_lock,
 )
-from consensus.primitives import TxOut, outpoint_key
+from consensus.primitives import Block, TxOut, outpoint_key
 from consensus.signatures import SECP256K1
 from consensus.validation import check_tx_contextual
 from tests.chain_helpers import (
@@ -356,3 +356,42 @@ def test_each_used_key_is_one_sigcheck(funded) -> None:
         _fork(chain, max_block_sigchecks=3).mine([tx])
     assert exc.value.code is RejectCode.BLOCK_TOO_MANY_SIGCHECKS
     _fork(chain, max_block_sigchecks=4).mine([tx])
+
+
+def _sigcheck_block(used_keys: int) -> tuple[ChainBuilder, Block]:
+    """A block spending ``used_keys / 20`` coins of a 20-of-20 policy, each satisfied with
+    20 empty signatures: the keys count before any signature is verified."""
+    keys = [key(3000 + i) for i in range(20)]
+    policy = encode_policy(Thresh(20, tuple(pk(k) for k in keys)))
+    chain = ChainBuilder()
+    chain.mine_empty(1)
+    funding = bytes([7]) * 32
+    spends = used_keys // 20
+    for n in range(spends):
+        chain.view.coins[outpoint_key(funding, n)] = Coin(COIN, policy_lock(policy), 1, False)
+    sat = encode_satisfaction([b""] * 20)
+    txs = []
+    for first in range(0, spends, 100):
+        batch = range(first, min(first + 100, spends))
+        tx = policy_tx([(funding, n, policy) for n in batch], [(len(batch) * COIN, OTHER.lock)])
+        txs.append(with_sigs(tx, dict.fromkeys(range(len(batch)), sat)))
+    return chain, chain.build(txs)
+
+
+@pytest.mark.parametrize(
+    ("used_keys", "code"),
+    [
+        (20_020, RejectCode.BLOCK_TOO_MANY_SIGCHECKS),
+        (20_000, RejectCode.TX_BAD_SIGNATURE),  # at the limit: on to the signatures
+    ],
+)
+def test_the_block_limit_of_20000_used_keys_at_real_parameters(used_keys, code) -> None:
+    """The limit binds inside the size limit only for signatures that cannot be valid (a
+    valid one is 64 bytes, and 20,001 of them are above 1,000,000 bytes); counting comes
+    first, so such a block costs no verification at all."""
+    assert REGTEST.max_block_sigchecks == 20_000
+    chain, block = _sigcheck_block(used_keys)
+    assert block.size <= REGTEST.max_block_size
+    with pytest.raises(RuleError) as exc:
+        chain.connect(block)
+    assert exc.value.code is code

@@ -45,6 +45,22 @@ def test_sizes_of_the_encoding():
     assert signed.size == tx_size([ED_IN, input_size(300, b.key_type)], [10**9] * 16)
 
 
+def test_policy_outputs_are_counted_at_their_33_bytes():
+    a = key(1)
+    policy_lock = bytes([0x03]) + bytes(32)
+    outputs = [TxOut(10**9, policy_lock), TxOut(5 * 10**8, a.lock), TxOut(7000, policy_lock)]
+    tx = unsigned_tx([(bytes(32), 0)], outputs)
+    signed = sign_inputs(tx, {0: (a.key_type, a.secret)}, [(2 * 10**9, a.lock)], REGTEST)
+    assert signed.size == tx_size([ED_IN], [o.value for o in outputs], policy_outputs=2)
+    selection = select_coins([coin(1, 10**8)], [5 * 10**7], 10, DUST, policy_outputs=1)
+    paying = unsigned_tx(
+        [(bytes([1]) * 32, 0)], [TxOut(5 * 10**7, policy_lock), TxOut(selection.change, a.lock)]
+    )
+    signed = sign_inputs(paying, {0: (a.key_type, a.secret)}, [(10**8, a.lock)], REGTEST)
+    assert selection.size == signed.size
+    assert selection.fee == 10 * signed.size
+
+
 def test_partial_signing_keeps_other_inputs():
     a = key(1)
     tx = unsigned_tx([(bytes(32), 0), (bytes([1]) * 32, 1)], [TxOut(5000, a.lock)])

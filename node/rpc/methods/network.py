@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from p2p.banlist import Ban
-from p2p.config import USER_AGENT
+from p2p.config import USER_AGENT, version_number
 from p2p.manager import (
     AlreadyAdded,
     AlreadyBanned,
@@ -197,7 +197,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
         if manager.listen_port:
             local.append({"address": manager.config.bind, "port": manager.listen_port, "score": 1})
         return {
-            "version": 100,
+            "version": version_number(),
             "subversion": USER_AGENT,
             "protocolversion": PROTOCOL_VERSION,
             "localservices": SERVICES,
