@@ -22,6 +22,7 @@ from consensus.address import AddressError, decode_address
 from consensus.params import NETWORKS
 from consensus.primitives import Tx, TxOut
 
+from . import contract_cli
 from .cli import CliError, RpcCallError, credentials, pretty_json, rpc_call, rpc_url
 from .rpc.errors import RpcError
 from .rpc.jsonfmt import parse_amount
@@ -71,6 +72,7 @@ def add_parser(
     c = command("restore", "create a wallet from a recovery phrase")
     c.add_argument("name")
     c.add_argument("--encrypt", action="store_true", help="ask for a passphrase")
+    contract_cli.add_parsers(command)
 
 
 class _Client:
@@ -149,12 +151,17 @@ def cmd_address(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_balance(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
-    mine = client.call("getbalances", [])["mine"]
+    balances = client.call("getbalances", [])
+    mine = balances["mine"]
     lines = [
         f"trusted   {_amount(mine['trusted']):>20} OBOL",
         f"pending   {_amount(mine['untrusted_pending']):>20} OBOL",
         f"immature  {_amount(mine['immature']):>20} OBOL",
     ]
+    contract = balances["contract"]
+    held = sum(contract.values(), Decimal(0))
+    if held:
+        lines.append(f"contracts {_amount(held):>20} OBOL (spent only with the other signers)")
     return mine, "\n".join(lines)
 
 
@@ -164,7 +171,9 @@ def _send_amount(client: _Client, args: argparse.Namespace) -> None:
         raise CliError("give either AMOUNT or --all")
     if args.all:
         coins = client.call("listunspent", [0])
-        total = sum((Decimal(c["amount"]) for c in coins if c["safe"]), Decimal(0))
+        total = sum(
+            (Decimal(c["amount"]) for c in coins if c["safe"] and c["spendable"]), Decimal(0)
+        )
         if not total:
             raise CliError("nothing to send: the wallet has no spendable coins")
         args.amount = f"{total:.8f}"
@@ -235,6 +244,7 @@ def cmd_unspent(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
     lines = [
         f"{c['txid']}:{c['vout']}  {_amount(c['amount']):>20} OBOL  "
         f"{c['confirmations']:>7} conf  {c['address']}"
+        f"{'  contract ' + c['policy'] if c.get('contract') else ''}"
         for c in coins
     ]
     return coins, "\n".join(lines) if lines else "no spendable coins"
@@ -279,4 +289,5 @@ _COMMANDS: dict[str, Callable[[_Client, argparse.Namespace], tuple[Any, str]]] =
     "unlock": cmd_unlock,
     "lock": cmd_lock,
     "backup": cmd_backup,
+    **contract_cli.COMMANDS,
 }

@@ -45,7 +45,14 @@ from consensus.coins import Coin
 from consensus.encoding import decode_tx
 from consensus.errors import RuleError
 from consensus.params import COIN
-from consensus.primitives import POLICY_LOCK_SIZE, Tx, TxIn, TxOut, outpoint_key
+from consensus.primitives import (
+    POLICY_LOCK_KIND,
+    POLICY_LOCK_SIZE,
+    Tx,
+    TxIn,
+    TxOut,
+    outpoint_key,
+)
 from p2p.tasks import cancel_and_wait, start_supervised
 from wallet import keystore
 from wallet.coinselect import Candidate, Selection, select_coins, select_subtracting_fee
@@ -126,6 +133,11 @@ class OwnedCoin:
     @property
     def key(self) -> bytes:
         return outpoint_key(self.txid, self.index)
+
+    @property
+    def contract(self) -> bool:
+        """A coin of a contract (a policy lock): the wallet holds only part of its keys."""
+        return self.lock[0] == POLICY_LOCK_KIND
 
     def depth(self, tip_height: int) -> int:
         return 0 if self.height is None else tip_height - self.height + 1
@@ -421,6 +433,15 @@ class WalletManager:
 
     # --- addresses -----------------------------------------------------------------
 
+    def add_policy(self, lw: LoadedWallet, data: bytes, label: str = "") -> bytes:
+        """Watch a contract (``Wallet.add_policy``) and save; its lock. Its coins, past
+        and future, come from the address index at once: no rescan is needed."""
+        lock = lw.wallet.add_policy(data)
+        if label:
+            lw.wallet.labels[lock] = label
+        lw.save()
+        return lock
+
     def new_key(self, lw: LoadedWallet, key_type: int, chain: int, label: str = "") -> WalletKey:
         self.refresh(lw)
         key = lw.wallet.new_key(key_type, chain)
@@ -519,9 +540,13 @@ class WalletManager:
     def coins(self, lw: LoadedWallet) -> list[OwnedCoin]:
         return self.unspent(lw.wallet.locks())
 
-    def balances(self, lw: LoadedWallet) -> Balances:
+    def balances(self, lw: LoadedWallet, contract: bool = False) -> Balances:
+        """The wallet's own coins, or (``contract``) its contracts' coins, which it never
+        spends alone."""
         trusted = pending = immature = 0
         for coin in self.coins(lw):
+            if coin.contract != contract:
+                continue
             if coin.height is None:
                 if coin.from_me:
                     trusted += coin.value
@@ -592,12 +617,12 @@ class WalletManager:
             entries = tuple(
                 Entry(category, o.lock, o.value, n, None)
                 for n, o in enumerate(tx.outputs)
-                if wallet.key_for(o.lock) is not None
+                if wallet.owns(o.lock)
             )
             return TxSummary(entries, sum(e.amount for e in entries), None)
-        debit = sum(s[0] for s in wtx.spent if s is not None and wallet.key_for(s[1]))
-        credit = sum(o.value for o in tx.outputs if wallet.key_for(o.lock) is not None)
-        from_me = all(s is not None and wallet.key_for(s[1]) for s in wtx.spent)
+        debit = sum(s[0] for s in wtx.spent if s is not None and wallet.owns(s[1]))
+        credit = sum(o.value for o in tx.outputs if wallet.owns(o.lock))
+        from_me = all(s is not None and wallet.owns(s[1]) for s in wtx.spent)
         fee = sum(s[0] for s in wtx.spent if s is not None) - sum(o.value for o in tx.outputs)
         entries: list[Entry] = []
         for n, out in enumerate(tx.outputs):
@@ -606,7 +631,7 @@ class WalletManager:
                 if key is not None and key.is_change:
                     continue
                 entries.append(Entry("send", out.lock, -out.value, n, -fee if from_me else None))
-            if key is not None:
+            if wallet.owns(out.lock):
                 entries.append(Entry("receive", out.lock, out.value, n, None))
         if from_me:
             return TxSummary(tuple(entries), credit - debit + fee, -fee)
@@ -636,7 +661,7 @@ class WalletManager:
         limit = self.node.policy.max_ancestors
         out = []
         for coin in self.coins(lw):
-            if coin.key in lw.locked_coins:
+            if coin.key in lw.locked_coins or coin.contract:
                 continue
             if coin.height is None:
                 if not (unconfirmed and coin.from_me):
@@ -719,6 +744,11 @@ class WalletManager:
 
     def _preset_candidate(self, lw: LoadedWallet, inp: TxIn) -> Candidate:
         coin = self.spent_coin(inp.outpoint_key)
+        if coin is not None and lw.wallet.policy_for_lock(coin[1]) is not None:
+            raise WalletError(
+                f"Input {inp.prev_txid[::-1].hex()}:{inp.prev_index} is a contract coin: "
+                "only a PSBT its signers build together spends it"
+            )
         if coin is None or lw.wallet.key_for(coin[1]) is None:
             raise WalletError(
                 f"Input not found or not the wallet's: {inp.prev_txid[::-1].hex()}:{inp.prev_index}"

@@ -61,3 +61,10 @@ class InsufficientFunds(WalletError):
     """The spendable coins do not cover the amount and the fee (RPC_WALLET_INSUFFICIENT_FUNDS)."""
 
     code = -6
+
+
+class NotOurPolicy(WalletError):
+    """A policy address to watch holds none of this wallet's keys: it could never sign for
+    it, so it is no contract of this wallet (RPC_INVALID_ADDRESS_OR_KEY)."""
+
+    code = -5

@@ -1,4 +1,5 @@
-"""The wallet's data: an HD seed, the keys derived from it, labels and sent-tx records.
+"""The wallet's data: an HD seed, the keys derived from it, labels, contracts and sent-tx
+records.
 
 What is secret is the BIP39 entropy (the mnemonic, and the seed, derive from it). It is held
 in the clear in a plain wallet, or only as a keystore blob (``wallet.keystore``) once the
@@ -10,6 +11,11 @@ chain (receive and change) of each key type. The node recognises payments to any
 so coins sent to an address a restored wallet has not handed out yet are found, and
 ``getnewaddress`` keeps working while the wallet is locked until the lookahead runs out.
 
+Contracts are policy locks (kind 0x03) the wallet holds at least one key in
+(``add_policy``): it watches their coins and can sign its part of a spend, but never spends
+them alone in a plain payment. Their policies are public, kept in the clear like the public
+keys; a file written before contracts existed has no ``policies`` and loads with none.
+
 This module does no I/O: ``to_json``/``from_json`` give the file's content, and the node
 writes it (atomically) where it belongs.
 """
@@ -20,10 +26,19 @@ from dataclasses import dataclass
 
 from mnemonic import Mnemonic
 
+from consensus.errors import RuleError
+from consensus.policy import decode_policy, policy_keys, policy_lock
 from consensus.signatures import DEFAULT_KEY_TYPE, REGISTRY, make_lock
 
 from . import keystore
-from .errors import UNLOCK_NEEDED, KeypoolRanOut, WalletError, WalletLocked, WalletWrongEncState
+from .errors import (
+    UNLOCK_NEEDED,
+    KeypoolRanOut,
+    NotOurPolicy,
+    WalletError,
+    WalletLocked,
+    WalletWrongEncState,
+)
 from .hd import (
     CURVE_BY_KEY_TYPE,
     EXTERNAL_CHAIN,
@@ -101,6 +116,7 @@ class Wallet:
         next_index: dict[tuple[int, int], int],
         labels: dict[bytes, str],
         sent: dict[bytes, SentRecord],
+        policies: dict[bytes, bytes] | None = None,
     ) -> None:
         if (entropy is None) == (keystore_blob is None):
             raise ValueError("a wallet holds either its entropy or its keystore, not both")
@@ -121,6 +137,9 @@ class Wallet:
         self._chain_keys: dict[tuple[int, int], ExtendedKey] = {}
         if entropy is not None:
             self._set_entropy(entropy)
+        self._policies = {policy_lock(d): d for d in (policies or {}).values()}
+        for data in self._policies.values():
+            decode_policy(data)
 
     # --- creation and persistence ---------------------------------------------------
 
@@ -172,6 +191,7 @@ class Wallet:
             **secret,
             "keys": keys,
             "labels": {lock.hex(): label for lock, label in sorted(self.labels.items())},
+            "policies": {lock.hex(): data.hex() for lock, data in sorted(self._policies.items())},
             "sent": {
                 txid[::-1].hex(): {
                     "time": r.time,
@@ -216,8 +236,11 @@ class Wallet:
                     )
                     for txid, r in obj["sent"].items()
                 },
+                policies={
+                    bytes.fromhex(k): bytes.fromhex(v) for k, v in obj.get("policies", {}).items()
+                },
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RuleError) as exc:
             raise WalletError(f"the wallet file is damaged ({exc})") from exc
 
     # --- secrets -------------------------------------------------------------------
@@ -356,8 +379,42 @@ class Wallet:
         return self._by_lock.get(lock)
 
     def locks(self) -> list[bytes]:
-        """Every lock the wallet watches: handed-out keys and the lookahead."""
-        return list(self._by_lock)
+        """Every lock the wallet watches: handed-out keys, the lookahead and contracts."""
+        return [*self._by_lock, *self._policies]
+
+    def owns(self, lock: bytes) -> bool:
+        """A lock of one of our keys, or a contract we hold a key in."""
+        return lock in self._by_lock or lock in self._policies
+
+    # --- contracts -----------------------------------------------------------------
+
+    def add_policy(self, data: bytes) -> bytes:
+        """Watch the policy encoded as ``data`` (canonical, within the limits); its lock.
+        ``NotOurPolicy`` unless one of its keys is ours, ``RuleError`` if ``data`` is no
+        policy. Adding one again changes nothing."""
+        policy = decode_policy(data)
+        if not any(make_lock(k.key_type, k.pubkey) in self._by_lock for k in policy_keys(policy)):
+            raise NotOurPolicy("None of the policy's keys belongs to this wallet")
+        lock = policy_lock(data)
+        self._policies[lock] = data
+        return lock
+
+    def policy_for_lock(self, lock: bytes) -> bytes | None:
+        """The encoded policy of a contract lock we watch (for a PSBT's updater and
+        signer), None for any other lock."""
+        return self._policies.get(lock)
+
+    def contract_locks(self) -> list[bytes]:
+        return list(self._policies)
+
+    def policy_signers(self, data: bytes) -> list[WalletKey]:
+        """Our keys among a policy's, once each, in the policy's order."""
+        out: dict[bytes, WalletKey] = {}
+        for k in policy_keys(decode_policy(data)):
+            key = self._by_lock.get(make_lock(k.key_type, k.pubkey))
+            if key is not None:
+                out.setdefault(key.lock, key)
+        return list(out.values())
 
     def secret_for(self, lock: bytes) -> tuple[int, bytes]:
         """(key type, secret key) to sign for ``lock``; ``WalletLocked`` while locked."""

@@ -1,6 +1,7 @@
 """The policy vectors in data/policy_vectors.json, checked against the implementation:
 policy encodings with their locks and addresses, invalid policies with their reject codes,
-both sighashes (ALL and ALL|ANYONECANPAY), and satisfactions with their verdicts."""
+both sighashes (ALL and ALL|ANYONECANPAY), and satisfactions with their verdicts; and the
+file against data/make_policy_vectors.py, which writes it."""
 
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ from consensus.policy import decode_policy, encode_policy, policy_lock
 from consensus.policy_text import format_policy, parse_policy
 from consensus.sighash import sighash, sighash_acp
 from consensus.validation import check_tx_contextual
+from tests.unit.data.make_policy_vectors import render
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "policy_vectors.json").read_text())
+TEXT = (Path(__file__).parent / "data" / "policy_vectors.json").read_text()
+VECTORS = json.loads(TEXT)
+
+
+def test_generator_writes_the_file() -> None:
+    assert render() == TEXT
 
 
 @pytest.mark.parametrize("v", VECTORS["policies"], ids=lambda v: v["description"])

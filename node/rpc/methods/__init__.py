@@ -8,10 +8,12 @@ from ..registry import RpcRegistry
 from . import (
     blockchain,
     blockstats,
+    contracts,
     control,
     mining,
     network,
     policies,
+    psbt,
     rawbuild,
     rawtransactions,
     util,
@@ -35,5 +37,5 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         util,
         policies,
     )
-    for module in (*modules, wallet, walletextra):
+    for module in (*modules, wallet, walletextra, psbt, contracts):
         module.register(registry, node)

@@ -114,31 +114,36 @@ def register(reg: RpcRegistry, node: Node) -> None:
         ("policy", where Core has "redeemScript") and its text ("descriptor")."""
         required = as_int(nrequired, "nrequired")
         pubkeys = [parse_key(k) for k in as_list(keys)]
-        if required < 1:
-            raise RpcError(
-                RPC_INVALID_PARAMETER,
-                "a multisignature address must require at least one key to redeem",
-            )
-        if len(pubkeys) < required:
-            raise RpcError(
-                RPC_INVALID_PARAMETER,
-                f"not enough keys supplied (got {len(pubkeys)} keys, "
-                f"but need at least {required} to redeem)",
-            )
-        if len(pubkeys) > MAX_MULTISIG_KEYS:
-            raise RpcError(
-                RPC_INVALID_PARAMETER,
-                "Number of keys involved in the multisignature address creation > 20\n"
-                "Reduce the number",
-            )
         if address_type is not None and as_str(address_type) != "bech32m":
             raise RpcError(RPC_INVALID_PARAMETER, "obol policy addresses are bech32m")
-        policy = Thresh(required, tuple(pubkeys))
-        if problem := sanity_problem(policy):
-            raise RpcError(RPC_INVALID_PARAMETER, f"Not a standard policy: {problem}")
-        data = encode_policy(policy)
+        data = encode_policy(multisig_policy(required, pubkeys))
         return {
             "address": encode_address(policy_lock(data), node.params),
             "policy": data.hex(),
-            "descriptor": format_policy(policy),
+            "descriptor": format_policy(decode_policy(data)),
         }
+
+
+def multisig_policy(required: int, pubkeys: list[Key]) -> Policy:
+    """createmultisig's k-of-n policy, with Core's errors for a bad k or n (-8)."""
+    if required < 1:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            "a multisignature address must require at least one key to redeem",
+        )
+    if len(pubkeys) < required:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            f"not enough keys supplied (got {len(pubkeys)} keys, "
+            f"but need at least {required} to redeem)",
+        )
+    if len(pubkeys) > MAX_MULTISIG_KEYS:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            "Number of keys involved in the multisignature address creation > 20\n"
+            "Reduce the number",
+        )
+    policy = Thresh(required, tuple(pubkeys))
+    if problem := sanity_problem(policy):
+        raise RpcError(RPC_INVALID_PARAMETER, f"Not a standard policy: {problem}")
+    return policy

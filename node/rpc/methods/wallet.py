@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from consensus.address import AddressError, decode_address, encode_address
 from consensus.hashing import hash_to_hex
+from consensus.policy import decode_policy
+from consensus.policy_text import format_policy
 from consensus.primitives import POLICY_LOCK_KIND, Tx, TxOut
 from consensus.signatures import REGISTRY
 from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
@@ -192,7 +194,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
             "category": entry.category,
             "amount": Amount(entry.amount),
         }
-        if lw.wallet.key_for(entry.lock) is not None:
+        if lw.wallet.owns(entry.lock):
             out["label"] = label_of(lw, entry.lock)
         out["vout"] = entry.vout
         if entry.fee is not None:
@@ -398,6 +400,7 @@ def register(reg: RpcRegistry, node: Node) -> None:
             out.update(
                 {
                     "pubkey": key.pubkey.hex(),
+                    "typed_pubkey": f"{REGISTRY[key.key_type].name}:{key.pubkey.hex()}",
                     "ischange": key.is_change,
                     "hdkeypath": key.path,
                     "labels": [label_of(lw, lock)] if not key.is_change else [],
@@ -405,7 +408,26 @@ def register(reg: RpcRegistry, node: Node) -> None:
             )
         else:
             out["labels"] = []
+        data = lw.wallet.policy_for_lock(lock)
+        if data is not None:
+            out.update(contract_info(lw, lock, data))
         return out
+
+    def contract_info(lw: LoadedWallet, lock: bytes, data: bytes) -> dict[str, Any]:
+        """A contract's fields in getaddressinfo: ours to watch and to sign our part of
+        (Core's ismine/solvable of a multisig it imported), never spent alone."""
+        return {
+            "ismine": True,
+            "solvable": True,
+            "contract": True,
+            "policy": data.hex(),
+            "descriptor": format_policy(decode_policy(data)),
+            "pubkeys": [
+                f"{REGISTRY[k.key_type].name}:{k.pubkey.hex()}"
+                for k in lw.wallet.policy_signers(data)
+            ],
+            "labels": [label_of(lw, lock)],
+        }
 
     # --- balances and coins ----------------------------------------------------------
 
@@ -419,8 +441,11 @@ def register(reg: RpcRegistry, node: Node) -> None:
     ) -> Amount:
         """getbalance ( "*" minconf include_watchonly avoid_reuse )
 
-        The trusted balance; with minconf >= 1 only coins at least that deep count."""
+        The trusted balance; with minconf >= 1 only coins at least that deep count.
+        include_watchonly=true adds the coins of the wallet's contracts (policy addresses
+        it holds a key in), which it never spends alone."""
         lw = resolve(request)
+        contracts = as_bool(include_watchonly) if include_watchonly is not None else False
         if dummy is not None and dummy != "*":
             raise RpcError(
                 RPC_METHOD_DEPRECATED, 'dummy first argument must be excluded or set to "*".'
@@ -428,13 +453,17 @@ def register(reg: RpcRegistry, node: Node) -> None:
         depth = as_int(minconf, "minconf", 0)
         manager.refresh(lw)
         if depth == 0:
-            return Amount(manager.balances(lw).trusted)
+            extra = manager.balances(lw, contract=True).trusted if contracts else 0
+            return Amount(manager.balances(lw).trusted + extra)
         tip = manager.tip_height
         return Amount(
             sum(
                 c.value
                 for c in manager.coins(lw)
-                if c.height is not None and manager.is_mature(c) and c.depth(tip) >= depth
+                if c.height is not None
+                and manager.is_mature(c)
+                and c.depth(tip) >= depth
+                and (contracts or not c.contract)
             )
         )
 
@@ -442,17 +471,23 @@ def register(reg: RpcRegistry, node: Node) -> None:
     def getbalances(request: RpcRequest) -> dict[str, Any]:
         """getbalances
 
-        Balances split as Core's: trusted, untrusted_pending, immature."""
+        Balances split as Core's: trusted, untrusted_pending, immature; "contract": the
+        same for the coins of the wallet's contracts, which it never spends alone."""
         lw = resolve(request)
         manager.refresh(lw)
-        bal = manager.balances(lw)
         tip = node.chain.tip
-        return {
-            "mine": {
+
+        def split(contract: bool) -> dict[str, Amount]:
+            bal = manager.balances(lw, contract)
+            return {
                 "trusted": Amount(bal.trusted),
                 "untrusted_pending": Amount(bal.untrusted_pending),
                 "immature": Amount(bal.immature),
-            },
+            }
+
+        return {
+            "mine": split(False),
+            "contract": split(True),
             "lastprocessedblock": {"hash": tip.header.hash_hex, "height": tip.height},
         }
 
@@ -467,7 +502,9 @@ def register(reg: RpcRegistry, node: Node) -> None:
     ) -> list[dict[str, Any]]:
         """listunspent ( minconf maxconf ["address",...] include_unsafe query_options )
 
-        Spendable coins with minconf..maxconf confirmations (immature coinbases left out)."""
+        Spendable coins with minconf..maxconf confirmations (immature coinbases left out).
+        Coins of the wallet's contracts are listed too, with "contract": true, their policy
+        text and "spendable": false: only a PSBT their signers build together spends them."""
         lw = resolve(request)
         low = as_int(minconf, "minconf", 0)
         high = as_int(maxconf, "maxconf", 0)
@@ -490,21 +527,24 @@ def register(reg: RpcRegistry, node: Node) -> None:
                 continue
             if (only is not None and coin.lock not in only) or (not safe and not unsafe_ok):
                 continue
-            out.append(
-                {
-                    "txid": hash_to_hex(coin.txid),
-                    "vout": coin.index,
-                    "address": address(coin.lock),
-                    "label": label_of(lw, coin.lock),
-                    "scriptPubKey": coin.lock.hex(),
-                    "amount": Amount(coin.value),
-                    "confirmations": depth,
-                    "spendable": True,
-                    "solvable": True,
-                    "safe": safe,
-                    "coinbase": coin.coinbase,
-                }
-            )
+            item = {
+                "txid": hash_to_hex(coin.txid),
+                "vout": coin.index,
+                "address": address(coin.lock),
+                "label": label_of(lw, coin.lock),
+                "scriptPubKey": coin.lock.hex(),
+                "amount": Amount(coin.value),
+                "confirmations": depth,
+                "spendable": not coin.contract,
+                "solvable": True,
+                "safe": safe,
+                "coinbase": coin.coinbase,
+                "contract": coin.contract,
+            }
+            policy = lw.wallet.policy_for_lock(coin.lock)
+            if policy is not None:
+                item["policy"] = format_policy(decode_policy(policy))
+            out.append(item)
         return out
 
     # --- transactions --------------------------------------------------------------
