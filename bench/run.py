@@ -28,7 +28,7 @@ from . import blocks, ceilings, mining, rpc, scale, sync
 from .nodeproc import NodeProcess, RpcError
 
 SECTIONS = ("ceilings", "blocks", "rpc", "mining", "sync")
-EXTRA_SECTIONS = ("scale",)  # only when named in --only: long
+EXTRA_SECTIONS = ("scale", "analytics")  # only when named in --only: long
 CEILING_SECONDS = 0.4
 
 
@@ -147,6 +147,38 @@ def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
             extra={"simulated": "ASERT, this machine's 1-worker hash rate"},
         ),
     ]
+
+
+def analytics_rows(workdir: Path, blocks: int, txs_per_block: int) -> list[Row]:
+    from . import analytics
+
+    log(f"analytics: {blocks} blocks of {txs_per_block} txs, export and analyses")
+    fig = analytics.run(workdir / "analytics", log, blocks, txs_per_block)
+    info = {"blocks": fig.blocks, "txs": fig.txs}
+    rows = [
+        Row(
+            "export_parquet",
+            fig.export_tx_s,
+            "tx/s",
+            fig.parquet_write_tx_s,
+            fig.export_tx_s / fig.parquet_write_tx_s,
+            extra={**info, "ceiling_is": "pyarrow writing the txs table"},
+        ),
+        Row("duckdb_scan", fig.scan_rows_s, "row/s", extra={"rows": fig.rows}),
+    ]
+    for name, ms in fig.analysis_ms.items():
+        rate = fig.rows / (ms / 1000)
+        rows.append(
+            Row(
+                f"analyze_{name}",
+                rate,
+                "row/s",
+                fig.scan_rows_s,
+                rate / fig.scan_rows_s,
+                extra={"ms": round(ms, 1), "rows": "outputs+spends+txs"},
+            )
+        )
+    return rows
 
 
 def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
@@ -354,10 +386,14 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default=",".join(SECTIONS),
         help=f"comma-separated sections to run ({', '.join(SECTIONS + EXTRA_SECTIONS)}); "
-        "ceilings always run; scale only when named",
+        "ceilings always run; scale and analytics only when named",
     )
     parser.add_argument("--scale-blocks", type=int, default=24_000, help="scale: chain length")
     parser.add_argument("--dbcache", type=int, default=100, help="scale: the node's --dbcache")
+    parser.add_argument(
+        "--analytics-blocks", type=int, default=5000, help="analytics: chain length"
+    )
+    parser.add_argument("--analytics-txs", type=int, default=20, help="analytics: txs per block")
     args = parser.parse_args(argv)
     sections = tuple(s for s in args.only.split(",") if s)
     unknown = set(sections) - set(SECTIONS) - set(EXTRA_SECTIONS)
@@ -372,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(sections, args.reps, Path(tmp))
         if "scale" in sections:
             rows += scale_rows(Path(tmp), args.scale_blocks, args.dbcache)
+        if "analytics" in sections:
+            rows += analytics_rows(Path(tmp), args.analytics_blocks, args.analytics_txs)
     log(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))

@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .localnet import add_parser as add_localnet_parser
 
     add_localnet_parser(sub)
+
+    from .analytics.cli import add_parsers as add_analytics_parsers
+
+    add_analytics_parsers(sub, _add_common)
     return parser
 
 
@@ -395,6 +399,18 @@ def cmd_localnet(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .analytics.cli import cmd_export as run
+
+    return run(args)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analytics.cli import cmd_analyze as run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -403,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         "rpc": cmd_rpc,
         "wallet": cmd_wallet,
         "localnet": cmd_localnet,
+        "export": cmd_export,
+        "analyze": cmd_analyze,
     }
     try:
         return handlers[args.command](args)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from consensus.address import decode_address
@@ -36,6 +37,8 @@ from . import fdbudget
 from .chain import BlockResult, Chain, ChainUpdate
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
+from .crowdfund.campaigns import Campaigns
+from .crowdfund.store import StoreError
 from .events import EventBus
 from .journal import MempoolJournal
 from .mempool import Mempool, MempoolConfig, MempoolEntry
@@ -90,6 +93,7 @@ class Node:
         self._stop_requested = asyncio.Event()
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
+        self.export_dir: Path | None = None  # where exportchain last wrote (the charts read it)
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None
         self.chain: Chain
@@ -116,6 +120,11 @@ class Node:
         self.mempool = self._make_mempool()
         self.journal = MempoolJournal(self.db)
         await self._restore_mempool()
+        self.campaigns = Campaigns(self)
+        try:
+            await self.campaigns.start()
+        except StoreError as exc:
+            raise NodeError(str(exc)) from exc
         self.wallets = WalletManager(self)
         try:
             await self.wallets.start()
@@ -298,6 +307,8 @@ class Node:
         self.stop_stage = "wallets"
         if hasattr(self, "wallets"):
             await self.wallets.stop()
+        if hasattr(self, "campaigns"):
+            await self.campaigns.stop()
         self.stop_stage = "database"
         if hasattr(self, "journal"):
             with contextlib.suppress(StorageError):  # already reported: nothing more to do

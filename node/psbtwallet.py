@@ -55,18 +55,17 @@ def fill_coins(manager: WalletManager, psbt: Psbt) -> Psbt:
 
 def update_from_wallet(lw: LoadedWallet, psbt: Psbt) -> Psbt:
     """The PSBT with what the wallet knows: the keys of its key inputs, the policies it
-    watches (a wallet that knows policies has ``policy_for_lock``), and the description
-    of outputs to its keys and policies. PsbtError if a field cannot be added any more
-    (an input is already signed ALL)."""
+    watches (``addmultisigaddress``, ``addpolicyaddress``), and the description of
+    outputs to its keys and policies. PsbtError if a field cannot be added any more (an
+    input is already signed ALL)."""
     wallet = lw.wallet
-    policy_for = getattr(wallet, "policy_for_lock", None)
     for n, pin in enumerate(psbt.inputs):
         if pin.coin is None or psbt.tx.inputs[n].pubkey:
             continue
         key = wallet.key_for(pin.coin.lock)
         field = key.pubkey if key is not None else None
-        if field is None and policy_for is not None:
-            field = policy_for(pin.coin.lock)
+        if field is None:
+            field = wallet.policy_for_lock(pin.coin.lock)
         if field is not None:
             psbt = P.update_input(psbt, n, field=field)
     for n, out in enumerate(psbt.tx.outputs):
@@ -75,7 +74,7 @@ def update_from_wallet(lw: LoadedWallet, psbt: Psbt) -> Psbt:
         key = wallet.key_for(out.lock)
         if key is not None:
             psbt = P.update_output(psbt, n, PsbtOutput(key=Key(key.key_type, key.pubkey)))
-        elif policy_for is not None and (data := policy_for(out.lock)) is not None:
+        elif (data := wallet.policy_for_lock(out.lock)) is not None:
             psbt = P.update_output(psbt, n, PsbtOutput(policy=data))
     return psbt
 

@@ -73,6 +73,12 @@ def add_parser(
     c.add_argument("name")
     c.add_argument("--encrypt", action="store_true", help="ask for a passphrase")
     contract_cli.add_parsers(command)
+    c = command("pledge", "pledge AMOUNT OBOL to the campaign at URL (coins stay yours)")
+    c.add_argument("url")
+    c.add_argument("amount")
+    command("pledges", "this wallet's pledges")
+    c = command("revokepledge", "spend a pledge's coin back to the wallet")
+    c.add_argument("pledge")
 
 
 class _Client:
@@ -277,6 +283,29 @@ def cmd_backup(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
     return {"mnemonic": words}, text
 
 
+def cmd_pledge(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    result = client.call("pledge", [args.url, args.amount])
+    text = (
+        f"pledged {_amount(result['amount'])} OBOL with coin {result['coin']}\n"
+        f"pledge {result['pledge']} (revoke: obol wallet revokepledge {result['pledge']})"
+    )
+    return result, text
+
+
+def cmd_pledges(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    pledges = client.call("listpledges", [])
+    lines = [
+        f"{p['pledge']}  {_amount(p['amount']):>20} OBOL  {p['status']:<8} {p['campaign_url']}"
+        for p in pledges
+    ]
+    return pledges, "\n".join(lines) if lines else "no pledges"
+
+
+def cmd_revokepledge(client: _Client, args: argparse.Namespace) -> tuple[Any, str]:
+    result = client.call("revokepledge", [args.pledge])
+    return result, f"revoked: the coin went back to the wallet in {result['txid']}"
+
+
 _COMMANDS: dict[str, Callable[[_Client, argparse.Namespace], tuple[Any, str]]] = {
     "create": cmd_create,
     "restore": cmd_restore,
@@ -290,4 +319,7 @@ _COMMANDS: dict[str, Callable[[_Client, argparse.Namespace], tuple[Any, str]]] =
     "lock": cmd_lock,
     "backup": cmd_backup,
     **contract_cli.COMMANDS,
+    "pledge": cmd_pledge,
+    "pledges": cmd_pledges,
+    "revokepledge": cmd_revokepledge,
 }

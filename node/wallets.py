@@ -19,7 +19,8 @@ is unconfirmed coins from others; *immature* is coinbase outputs fewer than
 
 Spending holds the wallet's ``asyncio.Lock`` from coin selection to mempool acceptance, and
 selection skips every coin a mempool tx spends, so concurrent sends never pick one coin
-twice. Confirmed coins are tried first; unconfirmed own change only if they do not suffice.
+twice, and every coin the wallet reserved for a crowdfunding pledge. Confirmed coins are
+tried first; unconfirmed own change only if they do not suffice.
 
 ``OBOL_TEST_FAST_KDF=1`` in the environment makes new keystores use libsodium's minimum
 Argon2id limits instead of "moderate" (about a second and 256 MiB per unlock). It exists
@@ -660,8 +661,9 @@ class WalletManager:
         mempool = self.node.mempool
         limit = self.node.policy.max_ancestors
         out = []
+        reserved = lw.wallet.reserved_coins()
         for coin in self.coins(lw):
-            if coin.key in lw.locked_coins or coin.contract:
+            if coin.key in lw.locked_coins or coin.contract or coin.key in reserved:
                 continue
             if coin.height is None:
                 if not (unconfirmed and coin.from_me):

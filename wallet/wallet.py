@@ -16,6 +16,10 @@ Contracts are policy locks (kind 0x03) the wallet holds at least one key in
 them alone in a plain payment. Their policies are public, kept in the clear like the public
 keys; a file written before contracts existed has no ``policies`` and loads with none.
 
+Pledges to crowdfunding campaigns are kept too (``pledges``): each reserves its coin, which
+coin selection never spends, until ``revokepledge`` spends it back to the wallet. A file
+written before pledges existed has no ``pledges`` and loads with none.
+
 This module does no I/O: ``to_json``/``from_json`` give the file's content, and the node
 writes it (atomically) where it belongs.
 """
@@ -101,6 +105,18 @@ class SentRecord:
     comment_to: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PledgeRecord:
+    """A pledge this wallet made to a campaign: its coin is reserved (coin selection never
+    spends it) until ``revokepledge`` spends it back to the wallet (``revoked_by``)."""
+
+    campaign_url: str
+    coin: bytes  # outpoint key
+    amount: int
+    time: int
+    revoked_by: bytes | None = None
+
+
 class Wallet:
     """Keys, labels and sent txs of one wallet; secrets only while plain or unlocked."""
 
@@ -117,6 +133,7 @@ class Wallet:
         labels: dict[bytes, str],
         sent: dict[bytes, SentRecord],
         policies: dict[bytes, bytes] | None = None,
+        pledges: dict[str, PledgeRecord] | None = None,
     ) -> None:
         if (entropy is None) == (keystore_blob is None):
             raise ValueError("a wallet holds either its entropy or its keystore, not both")
@@ -126,6 +143,7 @@ class Wallet:
         self.keystore_blob = keystore_blob
         self.labels = labels
         self.sent = sent
+        self.pledges = dict(pledges or {})
         self._pubkeys = {k: list(v) for k, v in pubkeys.items()}
         self._next = dict(next_index)
         self._by_lock: dict[bytes, WalletKey] = {}
@@ -201,6 +219,16 @@ class Wallet:
                 }
                 for txid, r in self.sent.items()
             },
+            "pledges": {
+                pid: {
+                    "url": p.campaign_url,
+                    "coin": p.coin.hex(),
+                    "amount": p.amount,
+                    "time": p.time,
+                    "revoked_by": p.revoked_by[::-1].hex() if p.revoked_by else None,
+                }
+                for pid, p in self.pledges.items()
+            },
         }
 
     @classmethod
@@ -238,6 +266,16 @@ class Wallet:
                 },
                 policies={
                     bytes.fromhex(k): bytes.fromhex(v) for k, v in obj.get("policies", {}).items()
+                },
+                pledges={
+                    pid: PledgeRecord(
+                        str(p["url"]),
+                        bytes.fromhex(p["coin"]),
+                        int(p["amount"]),
+                        int(p["time"]),
+                        bytes.fromhex(p["revoked_by"])[::-1] if p["revoked_by"] else None,
+                    )
+                    for pid, p in obj.get("pledges", {}).items()
                 },
             )
         except (KeyError, TypeError, ValueError, AttributeError, RuleError) as exc:
@@ -420,6 +458,10 @@ class Wallet:
         """(key type, secret key) to sign for ``lock``; ``WalletLocked`` while locked."""
         key = self._by_lock[lock]
         return key.key_type, self._derive(key.key_type, key.chain, key.index)
+
+    def reserved_coins(self) -> set[bytes]:
+        """Outpoint keys of coins pledged and not revoked: kept out of coin selection."""
+        return {p.coin for p in self.pledges.values() if p.revoked_by is None}
 
     def keypool_size(self, chain: int) -> int:
         """Pre-derived keys not handed out yet on ``chain`` of the default key type."""

@@ -5,7 +5,10 @@ Unauthenticated and read-only, next to the authenticated JSON-RPC at ``POST /``:
 - ``GET /``, ``/static/<file>``: the dashboard and explorer (``dashboard``);
 - ``GET /rest/...``: chain data as JSON (``rest``);
 - ``GET /events``: the node's events over a WebSocket (``stream``);
-- ``GET /metrics``: Prometheus text (``node.metrics``).
+- ``GET /metrics``: Prometheus text (``node.metrics``);
+- ``GET /campaign/<id>``, ``GET /rest/campaign/<id>.json`` and the one write,
+  ``POST /rest/campaign/<id>/pledge``: crowdfunding campaigns (``campaign``), open to
+  anyone since pledges prove themselves.
 
 Nothing here reads or serves wallet data. ``install`` is called once by the node, before
 the server starts.
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 from aiohttp import hdrs, web
 
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .campaign import CampaignRoutes
 from .dashboard import Dashboard
 from .rest import RestApi
 from .stream import EventStream
@@ -49,5 +53,7 @@ def install(app: web.Application, node: Node) -> None:
     app.router.add_get("/static/{name}", dashboard.static)
     app.router.add_get("/events", stream.handle)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/campaign/{id}", dashboard.campaign)
+    CampaignRoutes(node).add_routes(app.router)  # before /rest's catch-all
     rest.add_routes(app.router)
     app.on_shutdown.append(stream.close_all)

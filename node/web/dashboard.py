@@ -61,6 +61,10 @@ class Dashboard:
     async def index(self, request: web.Request) -> web.Response:
         return self._serve(request, self._files["index.html"])
 
+    async def campaign(self, request: web.Request) -> web.Response:
+        """``/campaign/<id>``: one page for every campaign; its script reads the id."""
+        return self._serve(request, self._files["campaign.html"])
+
     async def static(self, request: web.Request) -> web.Response:
         file = self._files.get(request.match_info["name"])
         if file is None:

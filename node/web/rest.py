@@ -147,6 +147,7 @@ class RestApi:
             ("/rest/mining.json", self.mining),
             ("/rest/stats/difficulty.json", self.difficulty_series),
             ("/rest/stats/hashrate.json", self.hashrate_series),
+            ("/rest/stats/analytics.json", self.analytics_series),
             ("/rest/{tail:.*}", self.unknown),  # last: JSON 404 for everything else
         ]
         core: list[tuple[str, Handler]] = [
@@ -354,6 +355,11 @@ class RestApi:
         count = _query_int(request, "blocks", 200, 1, MAX_SERIES)
         window = _query_int(request, "window", 20, 1, MAX_SERIES)
         return json_response(explorer.hashrate_series(self.node.chain, count, window))
+
+    async def analytics_series(self, request: web.Request) -> web.Response:
+        from ..analytics.charts import chart_series
+
+        return json_response(await chart_series(self.node.export_dir))
 
     async def unknown(self, request: web.Request) -> web.Response:
         raise RestError(404, f"no REST endpoint {request.path}")

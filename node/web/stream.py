@@ -6,7 +6,8 @@ fork_height}, ``tx_accepted`` {txid, and ``source`` "reorg" or "orphan" for a tx
 disconnected block returned or a new parent completed}, ``tx_rejected`` {txid, reason: the
 reject code}, ``tx_replaced`` {txid, replaced_by}, and the peer events the p2p layer publishes
 (``peer_connected``, ``peer_disconnected`` {reason: why, an eviction included},
-``peer_banned``). Each carries ``type`` and ``time``.
+``peer_banned``), and ``campaign_updated`` {id, state, pledged} when a campaign's
+pledges or state change. Each carries ``type`` and ``time``.
 ``?types=a,b`` narrows the stream to those types.
 
 A subscriber is registered before the handshake completes, so a client that has its

@@ -18,7 +18,7 @@ from wallet.contracts import Escrow, decode_contract, encode_contract
 from wallet.privkey import decode_privkey
 
 from . import framework
-from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
+from .framework import assert_raises_rpc_error, connect_nodes, sync_blocks, sync_mempools
 from .wallet_helpers import units
 
 AMOUNT = Decimal(10)
@@ -92,9 +92,7 @@ def test_bad_contract_strings_are_refused_and_change_nothing(nodes):
         text.replace("obol:", "obol:A"),
         "obol:" + base64.b64encode(b"x").decode(),
     ):
-        with pytest.raises(RpcFailure) as err:
-            seller.rpc.escrowimport(bad)
-        assert err.value.code == -22
+        assert_raises_rpc_error(-22, None, seller.rpc.escrowimport, bad)
     escrow = decode_contract(text, "regtest")
     lying = encode_contract(
         Escrow(
@@ -108,18 +106,12 @@ def test_bad_contract_strings_are_refused_and_change_nothing(nodes):
             escrow.refund_height,
         )
     )
-    with pytest.raises(RpcFailure) as err:
-        seller.rpc.escrowimport(lying)
-    assert (err.value.code, err.value.message) == (
-        -22,
-        "the contract disagrees with the chain (amount or policy)",
-    )
+    err = assert_raises_rpc_error(-22, None, seller.rpc.escrowimport, lying)
+    assert err.message == "the contract disagrees with the chain (amount or policy)"
     assert seller.rpc.getbalances() == before
     # A wallet holding none of the keys cannot import it.
     buyer.rpc.createwallet("outsider")
-    with pytest.raises(RpcFailure) as err:
-        buyer.wallet("outsider").escrowimport(text)
-    assert err.value.code == -5
+    assert_raises_rpc_error(-5, None, buyer.wallet("outsider").escrowimport, text)
     buyer.rpc.unloadwallet("outsider")
 
 
@@ -127,15 +119,11 @@ def test_refund_before_the_height_is_refused_then_taken_after_it(nodes):
     buyer, seller, _ = nodes
     created = new_escrow(nodes, refund_in=4)
     refund_height = decode_contract(created["contract"], "regtest").refund_height
-    with pytest.raises(RpcFailure) as err:
-        buyer.wallet("default").escrowrefund(created["contract"])
-    assert (err.value.code, err.value.message) == (
-        -26,
-        "the node refused the transaction: bad-txns-policy-timelock",
+    err = assert_raises_rpc_error(
+        -26, None, buyer.wallet("default").escrowrefund, created["contract"]
     )
-    with pytest.raises(RpcFailure) as err:
-        seller.rpc.escrowrefund(created["contract"])
-    assert err.value.code == -8
+    assert err.message == "the node refused the transaction: bad-txns-policy-timelock"
+    assert_raises_rpc_error(-8, None, seller.rpc.escrowrefund, created["contract"])
     mine(nodes, refund_height - buyer.rpc.getblockcount())
     before = buyer.wallet("default").getbalance()
     done = buyer.wallet("default").escrowrefund(created["contract"])
@@ -148,9 +136,9 @@ def test_refund_before_the_height_is_refused_then_taken_after_it(nodes):
         ["buyer"],
     )
     assert status["spent_by"] == done["txid"]
-    with pytest.raises(RpcFailure) as err:
-        buyer.wallet("default").escrowrefund(created["contract"])
-    assert err.value.code == -8 and "already spent" in err.value.message
+    assert_raises_rpc_error(
+        -8, "already spent", buyer.wallet("default").escrowrefund, created["contract"]
+    )
 
 
 def test_the_seller_alone_cannot_move_the_coins(nodes):
@@ -181,9 +169,12 @@ def test_the_seller_alone_cannot_move_the_coins(nodes):
         tx.outputs,
         0,
     )
-    with pytest.raises(RpcFailure) as err:
-        seller.rpc.sendrawtransaction(alone.serialize().hex())
-    assert err.value.code == -26 and "bad-txns-policy-threshold-unmet" in err.value.message
+    assert_raises_rpc_error(
+        -26,
+        "bad-txns-policy-threshold-unmet",
+        seller.rpc.sendrawtransaction,
+        alone.serialize().hex(),
+    )
     assert seller.rpc.escrowstatus(created["contract"])["state"] == "funded"
     # Through the flow: the seller's own release, signed again by the seller, stays
     # incomplete and nothing is broadcast.
@@ -256,10 +247,12 @@ def test_a_payout_psbt_cannot_be_redirected(nodes):
     contract = created["contract"]
     started = buyer.rpc.escrowrelease(contract)
     other = new_escrow(nodes)
-    with pytest.raises(RpcFailure) as err:
-        seller.rpc.escrowsign(other["contract"], started["psbt"])
-    assert err.value.code == -8 and "does not spend the escrow's coin" in err.value.message
-    with pytest.raises(RpcFailure) as err:
-        seller.rpc.escrowsign(contract, started["psbt"][:-12])
-    assert err.value.code == -22
+    assert_raises_rpc_error(
+        -8,
+        "does not spend the escrow's coin",
+        seller.rpc.escrowsign,
+        other["contract"],
+        started["psbt"],
+    )
+    assert_raises_rpc_error(-22, None, seller.rpc.escrowsign, contract, started["psbt"][:-12])
     assert seller.rpc.escrowstatus(contract)["state"] == "funded"

@@ -15,7 +15,7 @@ from wallet.contracts import decode_contract
 from wallet.psbt import Psbt, decode_psbt, encode_psbt
 
 from . import framework
-from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
+from .framework import assert_raises_rpc_error, connect_nodes, sync_blocks, sync_mempools
 
 PRINCIPAL, INTEREST, COLLATERAL = Decimal(20), Decimal(2), Decimal(30)
 
@@ -91,9 +91,7 @@ def test_open_is_one_atomic_tx_then_repay(nodes):
     for node in (lender, borrower):
         assert node.rpc.getbalances()["contract"]["trusted"] == 0
         assert node.rpc.loanstatus(loan)["state"] == "repaid"
-    with pytest.raises(RpcFailure) as err:
-        lender.rpc.loanclaim(loan)
-    assert err.value.code == -8 and "already spent" in err.value.message
+    assert_raises_rpc_error(-8, "already spent", lender.rpc.loanclaim, loan)
 
 
 def test_a_repayment_without_the_borrower_s_signature_is_rejected(nodes):
@@ -119,9 +117,12 @@ def test_a_repayment_without_the_borrower_s_signature_is_rejected(nodes):
             (sig,) = [s for _, s in pin.sigs]
         inputs.append(TxIn(inp.prev_txid, inp.prev_index, inp.pubkey, sig))
     forced = Tx(signed.tx.version, tuple(inputs), signed.tx.outputs, signed.tx.locktime)
-    with pytest.raises(RpcFailure) as err:
-        lender.rpc.sendrawtransaction(forced.serialize().hex())
-    assert err.value.code == -26 and "bad-txns-policy-threshold-unmet" in err.value.message
+    assert_raises_rpc_error(
+        -26,
+        "bad-txns-policy-threshold-unmet",
+        lender.rpc.sendrawtransaction,
+        forced.serialize().hex(),
+    )
     assert lender.rpc.loanstatus(loan)["state"] == "open"
 
 
@@ -130,15 +131,9 @@ def test_default_then_claim(nodes):
     height = lender.rpc.getblockcount()
     loan, _ = open_loan(nodes, 5)
     assert borrower.rpc.loanstatus(loan)["state"] == "open"
-    with pytest.raises(RpcFailure) as err:
-        lender.rpc.loanclaim(loan)
-    assert (err.value.code, err.value.message) == (
-        -26,
-        "the node refused the transaction: bad-txns-policy-timelock",
-    )
-    with pytest.raises(RpcFailure) as err:
-        borrower.rpc.loanclaim(loan)
-    assert err.value.code == -8
+    err = assert_raises_rpc_error(-26, None, lender.rpc.loanclaim, loan)
+    assert err.message == "the node refused the transaction: bad-txns-policy-timelock"
+    assert_raises_rpc_error(-8, None, borrower.rpc.loanclaim, loan)
     mine(nodes, height + 5 - lender.rpc.getblockcount())
     assert borrower.rpc.loanstatus(loan)["state"] == "defaulted"
     before = lender.rpc.getbalance()

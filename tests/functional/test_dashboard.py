@@ -95,6 +95,17 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     await asyncio.sleep(0.3)  # let the charts repaint before the picture
     await browser.screenshot(ARTIFACTS / "dashboard.png")
 
+    # Until an export exists the analytics charts say so; after one, they chart it.
+    assert "no export yet" in await text_of(browser, "#analytics-note")
+    await rpc(node, "exportchain", str(node.datadir / "export"))
+    await browser.navigate(node.url)
+    await browser.wait_for("document.querySelectorAll('#utxo-age tbody tr').length === 6")
+    charted = "document.getElementById('chart-{}').chart.points.filter((p) => p.y)"
+    await browser.wait_for(f"{charted.format('feerate')}.length === 1")
+    await browser.wait_for(f"{charted.format('volume')}.map((p) => p.y).join() === '1'")
+    await asyncio.sleep(0.3)
+    await browser.screenshot(ARTIFACTS / "analytics.png")
+
     second = coinbase_utxo(node, 2)
     pending = spend(
         [second], [(5 * COIN, OTHER.lock), (second.value - 5 * COIN - 30_000, THIRD.lock)]
@@ -169,3 +180,43 @@ async def test_dashboard_live_search_and_address(start_nodes, browser):
     allowed = ("/rest/search?q=" + "ff" * 32, "/rest/search?q=nonsense")
     unexpected = [e for e in browser.errors if not any(a in e for a in allowed)]
     assert unexpected == []
+
+
+async def test_campaign_page_shows_progress_and_updates_without_reload(start_nodes, browser):
+    (node,) = start_nodes(1)
+    await rpc(node, "generate", 101)
+    payee = await rpc(node, "getnewaddress")
+    made = await rpc(node, "createcampaign", "A bridge", 10, payee, 500, "Over the river")
+    await browser.navigate(made["url"])
+    await browser.wait_for("document.getElementById('title').textContent === 'A bridge'")
+    assert await text_of(browser, "#progress-text") == "0 of 10 OBOL pledged"
+    assert await text_of(browser, "#state") == "open: collecting pledges"
+    assert await text_of(browser, "#command") == f"obol wallet pledge {made['url']} AMOUNT"
+    await browser.evaluate("window.__sameDocument = true")
+
+    await rpc(node, "pledge", made["url"], 4)
+    await browser.wait_for(
+        "document.getElementById('progress-text').textContent === '4 of 10 OBOL pledged'"
+    )
+    assert await browser.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    assert (
+        await browser.evaluate("document.querySelectorAll('#pledges tr.pledge-valid').length") == 1
+    )
+    assert await text_of(browser, "#deadline") == "block 500 (399 blocks from now)"
+    await browser.screenshot(ARTIFACTS / "campaign.png")
+
+    (pledge,) = await rpc(node, "listpledges")
+    await rpc(node, "revokepledge", pledge["pledge"])
+    await browser.wait_for("document.querySelectorAll('#pledges tr.pledge-dropped').length === 1")
+    assert "(revoked or double-spent)" in await text_of(browser, "#pledges tr.pledge-dropped")
+    assert await text_of(browser, "#progress-text") == "0 of 10 OBOL pledged"
+
+    # Past the deadline short of the goal: failed, and the page says nothing moved.
+    height = await rpc(node, "getblockcount")
+    short = await rpc(node, "createcampaign", "Too late", 10, payee, height + 1)
+    await rpc(node, "generate", 2)
+    await browser.navigate(short["url"])
+    await browser.wait_for("document.getElementById('state').textContent === 'failed'")
+    assert "never left their wallets" in await text_of(browser, "#notice")
+    assert await browser.evaluate("document.getElementById('notice').hidden") is False
+    assert browser.errors == []

@@ -135,6 +135,7 @@ def test_regtest_localnet_with_faucet(tmp_path):
             timeout=60,
             interval=0.5,
         )
+        _readme_campaign_runs_as_written(net)
         _stranded_tx_is_mined_after_heal(net)
         height = net.status()[0]["height"]
         wait_until(lambda: net.status()[2]["height"] > height + 1, timeout=60, interval=0.5)
@@ -150,6 +151,42 @@ def test_regtest_localnet_with_faucet(tmp_path):
         if not stopped:
             net.stop()
         net.log.close()
+
+
+def readme_block(heading: str) -> str:
+    """The first ```sh block after ``heading`` in README.md."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(heading) :]
+    start = after.index("```sh\n") + len("```sh\n")
+    return after[start : after.index("```", start)]
+
+
+def _readme_campaign_runs_as_written(net: Localnet) -> None:
+    """README's crowdfunding block, run by bash as written (``obol`` is this checkout's):
+    two backers on nodes 2 and 3 fund node 1's campaign, which is claimed and mined."""
+    script = 'set -euo pipefail\nobol() { "$PYTHON" -m node.cli "$@"; }\n'
+    script += readme_block("## Crowdfunding")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHON": sys.executable,
+        "OBOL_LOCALNET": str(net.dir),
+    }
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    claim_txid = done.stdout.strip().splitlines()[-1].strip('"')
+    (campaign,) = json.loads(net.rpc(0, "listcampaigns"))
+    assert campaign["state"] == "claimed" and campaign["pledged"] == 10
+
+    def mined() -> bool:
+        tx = json.loads(net.rpc(0, "getrawtransaction", claim_txid, "true"))
+        return tx.get("confirmations", 0) >= 1
+
+    wait_until(mined, timeout=60, interval=0.5)
+    tx = json.loads(net.rpc(0, "getrawtransaction", claim_txid, "true"))
+    assert [o["value"] for o in tx["vout"]] == [10]
 
 
 def _stranded_tx_is_mined_after_heal(net: Localnet) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
-from .framework import RpcFailure
+from .framework import assert_raises_rpc_error
 from .wallet_helpers import assert_one_line_error, obol_wallet
 
 
@@ -24,18 +22,11 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
     b_key = typed_pubkey(b, b_addr)
 
     # A policy without any of a's keys is refused, and a's file gains nothing.
-    with pytest.raises(RpcFailure) as err:
-        a.addpolicyaddress(f"and(pk({b_key}),after(5))")
-    assert err.value.code == -5
-    with pytest.raises(RpcFailure) as err:
-        a.addpolicyaddress("and(pk(ed25519:00),after(5))")
-    assert err.value.code == -8 and err.value.message.startswith("Policy parse failed")
-    with pytest.raises(RpcFailure) as err:
-        a.addmultisigaddress(1, [b_key])
-    assert (err.value.code, err.value.message) == (
-        -5,
-        "None of the policy's keys belongs to this wallet",
-    )
+    assert_raises_rpc_error(-5, None, a.addpolicyaddress, f"and(pk({b_key}),after(5))")
+    err = assert_raises_rpc_error(-8, None, a.addpolicyaddress, "and(pk(ed25519:00),after(5))")
+    assert err.message.startswith("Policy parse failed")
+    err = assert_raises_rpc_error(-5, None, a.addmultisigaddress, 1, [b_key])
+    assert err.message == "None of the policy's keys belongs to this wallet"
     # a's own address stands for its key, as in Core.
     multi = a.addmultisigaddress(2, [a_addr, b_key], "shared")
     assert multi == node.rpc.createmultisig(2, [typed_pubkey(a, a_addr), b_key])
@@ -74,17 +65,13 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
     assert b.gettransaction(txid)["amount"] == 20
 
     # Plain payments never take the contract coin: a's whole own balance, not more.
-    with pytest.raises(RpcFailure) as err:
-        a.sendtoaddress(b_addr, a.getbalance())
-    assert err.value.code == -6
+    assert_raises_rpc_error(-6, None, a.sendtoaddress, b_addr, a.getbalance())
     everything = a.getbalance()
     sent = a.sendtoaddress(b_addr, everything, "", "", True)
     spent_inputs = node.rpc.getrawtransaction(sent, True)["vin"]
     assert all((i["txid"], i["vout"]) != (txid, coin["vout"]) for i in spent_inputs)
     assert a.getbalances()["contract"]["trusted"] == 20
-    with pytest.raises(RpcFailure) as err:
-        b.sendtoaddress(a_addr, 1)
-    assert err.value.code == -6
+    assert_raises_rpc_error(-6, None, b.sendtoaddress, a_addr, 1)
     assert_one_line_error(
         obol_wallet(node, "send", a_addr, "--all", "--yes", wallet="other"),
         "nothing to send: the wallet has no spendable coins",
@@ -100,9 +87,7 @@ def test_contract_coins_are_seen_but_never_spent_by_plain_payments(start_nodes):
         "contracts          20.00000000 OBOL" in obol_wallet(node, "balance", wallet="other").stdout
     )
     raw = node.rpc.createrawtransaction([{"txid": txid, "vout": coin["vout"]}], [{a_addr: 1}])
-    with pytest.raises(RpcFailure) as err:
-        b.fundrawtransaction(raw)
-    assert err.value.code == -4 and "contract coin" in err.value.message
+    assert_raises_rpc_error(-4, "contract coin", b.fundrawtransaction, raw)
 
     # The policy is in the wallet file: after a restart the coin is found again.
     node.rpc.generatetoaddress(1, b_addr)

@@ -15,15 +15,8 @@ from consensus.primitives import Tx, TxOut
 from wallet import psbt as P
 
 from . import framework
-from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools
+from .framework import assert_raises_rpc_error, connect_nodes, sync_blocks, sync_mempools
 from .wallet_helpers import units
-
-
-def fails(code: int, fn, *args) -> str:
-    with pytest.raises(RpcFailure) as err:
-        fn(*args)
-    assert err.value.code == code, err.value
-    return err.value.message
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +118,30 @@ def typed_key_of(node: framework.TestNode, psbt: str) -> str:
     return key
 
 
+def test_two_of_three_wallets_watch_the_same_address(nodes):
+    """addmultisigaddress on each node gives one address; the wallets fill in the policy
+    themselves (no descriptor handed around), two of them sign, and it is mined."""
+    a, b, c = nodes
+    keys = [typed_key(n) for n in nodes]
+    added = [n.rpc.addmultisigaddress(2, keys, "shared") for n in nodes]
+    assert len({m["address"] for m in added}) == 1
+    address = added[0]["address"]
+    funding = a.rpc.sendtoaddress(address, 2)
+    mine(nodes)
+    (coin,) = [u for u in c.rpc.listunspent() if u["address"] == address]
+    assert coin["contract"] is True and coin["spendable"] is False
+    created = c.rpc.createpsbt(
+        [{"txid": funding, "vout": coin["vout"]}], [{c.rpc.getnewaddress(): Decimal("1.9999")}]
+    )
+    signed = [n.rpc.walletprocesspsbt(created)["psbt"] for n in (a, b)]
+    assert c.rpc.decodepsbt(signed[0])["inputs"][0]["policy"]["text"] == added[0]["descriptor"]
+    done = c.rpc.finalizepsbt(c.rpc.combinepsbt(signed))
+    assert done["complete"] is True
+    txid = c.rpc.sendrawtransaction(done["hex"])
+    assert txid in a.rpc.getblock(mine(nodes))["tx"]
+    assert [u for u in c.rpc.listunspent() if u["address"] == address] == []
+
+
 def test_join_two_wallets_each_signs_its_inputs(nodes):
     a, b, c = nodes
     pay_a, pay_b = c.rpc.getnewaddress(), c.rpc.getnewaddress()
@@ -160,8 +177,7 @@ def test_join_two_wallets_each_signs_its_inputs(nodes):
     # its own, and the node refuses the tx.
     by_b = b.rpc.walletprocesspsbt(P.encode_psbt(changed))
     assert by_b["complete"] is True
-    message = fails(-26, c.rpc.sendrawtransaction, by_b["hex"])
-    assert "bad-txns-sig-invalid" in message
+    assert_raises_rpc_error(-26, "bad-txns-sig-invalid", c.rpc.sendrawtransaction, by_b["hex"])
     # Unfinalized, a's stale signature is not used: the input still needs a's signature.
     partial = P.decode_psbt(
         a.rpc.walletprocesspsbt(joined, True, "ALL", None, False)["psbt"], REGTEST.magic
@@ -211,12 +227,12 @@ def test_bad_psbts_are_refused_and_change_nothing(nodes):
             lambda t: c.rpc.decodepsbt(t),
             lambda t: c.rpc.combinepsbt([funded, t]),
         ):
-            message = fails(-22, call, text)
-            assert reason in message, (name, message)
+            failure = assert_raises_rpc_error(-22, None, call, text)
+            assert reason in failure.message, (name, failure.message)
     assert wallets_state(nodes) == before
-    fails(-8, c.rpc.joinpsbts, [funded])
-    fails(-8, c.rpc.joinpsbts, [funded, funded])
-    fails(-8, a.rpc.walletprocesspsbt, funded, True, "NONE")
+    assert_raises_rpc_error(-8, None, c.rpc.joinpsbts, [funded])
+    assert_raises_rpc_error(-8, None, c.rpc.joinpsbts, [funded, funded])
+    assert_raises_rpc_error(-8, None, a.rpc.walletprocesspsbt, funded, True, "NONE")
 
 
 def test_anyonecanpay_and_a_locked_wallet(nodes):
@@ -240,7 +256,7 @@ def test_anyonecanpay_and_a_locked_wallet(nodes):
         mine(nodes)
         psbt = locked.walletcreatefundedpsbt([], [{a.rpc.getnewaddress(): 1}])["psbt"]
         before = locked.getbalances()
-        fails(-13, locked.walletprocesspsbt, psbt)
+        assert_raises_rpc_error(-13, None, locked.walletprocesspsbt, psbt)
         unsigned = locked.walletprocesspsbt(psbt, False)
         assert unsigned["complete"] is False
         assert locked.getbalances() == before

@@ -10,6 +10,8 @@ from . import (
     blockstats,
     contracts,
     control,
+    crowdfund,
+    export,
     mining,
     network,
     policies,
@@ -36,6 +38,7 @@ def register_all(registry: RpcRegistry, node: Node) -> None:
         control,
         util,
         policies,
+        export,
     )
-    for module in (*modules, wallet, walletextra, psbt, contracts):
+    for module in (*modules, wallet, walletextra, psbt, contracts, crowdfund):
         module.register(registry, node)

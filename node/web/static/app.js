@@ -355,7 +355,8 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-/* A line chart on a canvas: points [{x, y}] with y null for gaps; hover shows a value. */
+/* A line chart on a canvas: points [{x, y}] with y null for gaps; hover shows a value.
+   With options.band, each point also has lo and hi, drawn as a shaded band around y. */
 function drawChart(canvas, points, options) {
   canvas.chart = { points, options };
   paintChart(canvas, null);
@@ -393,8 +394,9 @@ function paintChart(canvas, hoverX) {
     ctx.fillText(options.emptyText || 'No data yet', width / 2, height / 2);
     return;
   }
-  let lo = Math.min(...valid.map((p) => p.y));
-  let hi = Math.max(...valid.map((p) => p.y));
+  const ys = valid.flatMap((p) => (options.band ? [p.y, p.lo, p.hi] : [p.y]));
+  let lo = Math.min(...ys);
+  let hi = Math.max(...ys);
   if (lo === hi) {
     const spread = Math.abs(hi) * 0.1 || 1;
     lo -= spread;
@@ -434,6 +436,14 @@ function paintChart(canvas, hoverX) {
   const gradient = ctx.createLinearGradient(0, top, 0, bottom);
   gradient.addColorStop(0, `${color}40`);
   gradient.addColorStop(1, `${color}00`);
+  if (options.band) {
+    ctx.beginPath();
+    valid.forEach((p, i) => (i ? ctx.lineTo(sx(p.x), sy(p.hi)) : ctx.moveTo(sx(p.x), sy(p.hi))));
+    for (let i = valid.length - 1; i >= 0; i -= 1) ctx.lineTo(sx(valid[i].x), sy(valid[i].lo));
+    ctx.closePath();
+    ctx.fillStyle = `${color}30`;
+    ctx.fill();
+  }
   let run = [];
   const runs = [];
   for (const p of points) {
@@ -485,7 +495,7 @@ function paintChart(canvas, hoverX) {
   ctx.beginPath();
   ctx.arc(px, py, 4, 0, Math.PI * 2);
   ctx.fill();
-  const text = `#${number(best.x)}  ${options.format(best.y)}`;
+  const text = options.hover ? options.hover(best) : `#${number(best.x)}  ${options.format(best.y)}`;
   const tw = ctx.measureText(text).width + 14;
   const tx = Math.min(Math.max(px - tw / 2, left), right - tw);
   ctx.fillStyle = cssVar('--topbar');
@@ -525,6 +535,46 @@ async function refreshCharts() {
   });
 }
 
+/* Charts of the node's last export (obol export): fee-rate percentiles, volume, UTXO age. */
+async function refreshAnalytics() {
+  const box = document.getElementById('analytics');
+  if (!box) return;
+  const data = await api('/rest/stats/analytics.json');
+  if (!data.available) {
+    clear(box, h('div', { class: 'empty', id: 'analytics-note', text: `Nothing to chart: ${data.reason}.` }));
+    return;
+  }
+  const fee = h('canvas', { id: 'chart-feerate', 'aria-label': 'Fee rate percentiles per period' });
+  const volume = h('canvas', { id: 'chart-volume', 'aria-label': 'Transactions per period' });
+  const total = data.utxo_age.reduce((sum, b) => sum + b.utxos, 0) || 1;
+  const ages = table([['Age (blocks)'], ['UTXOs', 'num'], ['Value', 'num'], ['Share']], data.utxo_age.map((b) => h('tr', {},
+    h('td', { text: b.max_age === null ? `${number(b.min_age)}+` : `${number(b.min_age)}–${number(b.max_age)}` }),
+    h('td', { class: 'num', text: number(b.utxos) }),
+    h('td', { class: 'num' }, amountEl(b.value / 1e8)),
+    h('td', {}, h('progress', { max: String(total), value: String(b.utxos) })))), 'No unspent outputs');
+  const note = `export up to #${number(data.height)}, periods of ${number(data.every)} blocks`;
+  clear(box,
+    h('div', { class: 'grid-charts' },
+      panel('Fee rate', `10th–90th percentile and median, units/byte; ${note}`, h('div', { class: 'chart' }, fee)),
+      panel('Volume', `non-coinbase txs per period; ${note}`, h('div', { class: 'chart' }, volume))),
+    panel('UTXO age', note, h('div', { id: 'utxo-age' }, ages)));
+  const pts = data.volume.map((p) => ({
+    x: p.first_height, y: p.feerate_percentiles['50'], lo: p.feerate_percentiles['10'], hi: p.feerate_percentiles['90'],
+  }));
+  drawChart(fee, pts, {
+    color: '--chart-line',
+    band: true,
+    format: (v) => number(Math.round(v)),
+    hover: (p) => `#${number(p.x)}  ${p.lo} / ${p.y} / ${p.hi}`,
+    emptyText: 'No transactions in the export',
+  });
+  drawChart(volume, data.volume.map((p) => ({ x: p.first_height, y: p.txs })), {
+    color: '--chart-line-2',
+    format: (v) => number(Math.round(v)),
+    emptyText: 'No transactions in the export',
+  });
+}
+
 window.addEventListener('resize', () => {
   for (const canvas of document.querySelectorAll('canvas')) {
     if (canvas.chart) paintChart(canvas, null);
@@ -559,9 +609,10 @@ async function viewDashboard(view) {
       panel('Live events', 'from /events', h('ul', { class: 'feed', id: 'feed' }))),
     h('div', { class: 'grid-charts' },
       panel('Difficulty', `last ${SERIES_BLOCKS} blocks`, h('div', { class: 'chart' }, h('canvas', { id: 'chart-difficulty', 'aria-label': 'Difficulty per block' }))),
-      panel('Network hash rate', 'estimated from chainwork', h('div', { class: 'chart' }, h('canvas', { id: 'chart-hashrate', 'aria-label': 'Estimated network hash rate' })))));
+      panel('Network hash rate', 'estimated from chainwork', h('div', { class: 'chart' }, h('canvas', { id: 'chart-hashrate', 'aria-label': 'Estimated network hash rate' })))),
+    h('div', { id: 'analytics' }));
   renderFeed(null);
-  await Promise.all([refreshRecentBlocks(), refreshCharts()]);
+  await Promise.all([refreshRecentBlocks(), refreshCharts(), refreshAnalytics()]);
 }
 
 function ioList(items) {
