@@ -3,10 +3,10 @@
 ``block_connect_cold``: ``submitblock`` of blocks of 2,000 one-in-two-out Ed25519 txs the
 node has never seen (every signature verified). ``block_connect_warm``: the same shape,
 after every tx went through ``sendrawtransaction`` (which is also what
-``mempool_accept`` measures). ``block_connect_secp256k1``: secp256k1 txs, cold, in blocks
-of 500 (secp256k1 verifies some forty times slower than Ed25519 in Python; 500 keeps the
-run short). Each figure is txs over the wall time of the ``submitblock`` call: decoding,
-validation, the database batch and the mempool update, as a caller waits for them.
+``mempool_accept`` measures). ``block_connect_secp256k1``: the cold shape with secp256k1
+txs (libsecp256k1 verifies about as fast as libsodium's Ed25519). Each figure is txs over
+the wall time of the ``submitblock`` call: decoding, validation, the database batch and the
+mempool update, as a caller waits for them.
 
 While blocks are submitted, a prober asks ``getblockcount`` every few milliseconds on its
 own connection: the slowest answer shows whether validation ever holds up the RPC server.
@@ -15,9 +15,7 @@ own connection: the slowest answer shows whether validation ever holds up the RP
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +25,12 @@ from consensus.params import REGTEST
 from consensus.primitives import Block, Tx
 from consensus.signatures import SECP256K1
 
-from .chaingen import FEE, ChainGen, Coin, GenKey, gen_key, split_txs
+from .chaingen import FEE, ChainGen, gen_key, split_txs
 from .httpload import http_request, run_load
 from .nodeproc import NodeProcess
 
 BLOCK_TXS = 2000
-SECP_BLOCK_TXS = 500
+SECP_BLOCK_TXS = 2000
 MEMPOOL_CONNECTIONS = 8
 
 
@@ -84,11 +82,6 @@ def _submit(client, block: Block) -> float:
     return seconds
 
 
-def _sign_secp(args: tuple[list[Coin], list[GenKey]]) -> list[Tx]:
-    coins, keys = args
-    return split_txs(REGTEST, coins, keys)[0]
-
-
 async def _send_all(node: NodeProcess, txs: list[Tx]) -> float:
     """tx/s of ``sendrawtransaction`` for ``txs`` over several keep-alive connections."""
     auth = node.auth()
@@ -115,12 +108,12 @@ def run(
     reps: int,
     log: Callable[[str], None],
     between: Callable[[], object],
-    before_secp: Callable[[], object],
+    between_secp: Callable[[], object],
 ) -> BlockFigures:
     """Build the chain, then measure cold, warm (and mempool) and secp256k1 blocks.
 
     ``between`` runs before each cold block and after the last (ceiling samples that
-    bracket each block), and ``before_secp`` before each secp256k1 block.
+    bracket each block), ``between_secp`` the same around the timed secp256k1 blocks.
     """
     figures = BlockFigures()
     gen = ChainGen()
@@ -139,17 +132,12 @@ def run(
         coins = coins[BLOCK_TXS:] + new
         return txs
 
-    # Sign the secp256k1 blocks' txs in other processes while the Ed25519 part runs.
-    ctx = multiprocessing.get_context("forkserver")
-    secp_pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx)
-    secp_jobs = [
-        secp_pool.submit(
-            _sign_secp,
-            (secp_coins[i * SECP_BLOCK_TXS : (i + 1) * SECP_BLOCK_TXS], secp_keys),
-        )
+    # Signed before anything is timed (libsecp256k1 signs 2,000 txs in a fraction of a
+    # second), so that no signing competes with the node for the cores.
+    secp_blocks = [
+        split_txs(REGTEST, secp_coins[i * SECP_BLOCK_TXS : (i + 1) * SECP_BLOCK_TXS], secp_keys)[0]
         for i in range(reps + 1)
     ]
-    secp_pool.shutdown(wait=False)
 
     with Prober(node) as prober:
         # One untimed block first: it launches the node's signature workers.
@@ -170,13 +158,14 @@ def run(
                 f"  warm block {i + 1}/{reps}: {BLOCK_TXS / seconds:,.0f} tx/s "
                 f"(mempool {figures.mempool[-1]:,.0f} tx/s)"
             )
-        for i, job in enumerate(secp_jobs):
-            txs = job.result()
-            before_secp()
-            seconds = _submit(client, gen.block(txs, fees=FEE * len(txs)))
+        for i, txs in enumerate(secp_blocks):
             if i:  # the first is a warm-up, like the Ed25519 one
+                between_secp()
+            seconds = _submit(client, gen.block(txs, fees=FEE * len(txs)))
+            if i:
                 figures.secp.append(len(txs) / seconds)
                 log(f"  secp256k1 block {i}/{reps}: {len(txs) / seconds:,.0f} tx/s")
+        between_secp()
     client.close()
     latencies = sorted(prober.latencies)
     figures.probe_max_ms = latencies[-1] * 1000

@@ -13,9 +13,9 @@ import hashlib
 
 import nacl.bindings
 import nacl.exceptions
-from ecdsa import BadSignatureError, SECP256k1, SigningKey, VerifyingKey
-from ecdsa.errors import MalformedPointError
-from ecdsa.util import sigdecode_string, sigencode_string_canonize
+from coincurve import PrivateKey, PublicKey
+from coincurve._libsecp256k1 import ffi, lib
+from coincurve.context import GLOBAL_CONTEXT
 
 from .errors import RejectCode, RuleError
 
@@ -56,28 +56,31 @@ class Ed25519:
 class Secp256k1:
     """secp256k1 ECDSA: 33-byte compressed keys, 64-byte r||s, RFC 6979, low S only.
 
-    The message is the 32-byte sighash, signed as a digest (no further hashing).
+    The message is the 32-byte sighash, signed as a digest (no further hashing). Signing
+    and verifying go through libsecp256k1 (coincurve), Bitcoin Core's library: constant-time
+    signing, signatures always low-S; verification calls the library's parse and verify
+    functions directly, without building Python key objects.
     """
 
     key_type = 0x02
     name = "secp256k1"
     pubkey_len = 33
     sig_len = 64
-    verify_cost = 25  # python-ecdsa with gmpy2, against libsodium's Ed25519
-    _order = SECP256k1.order
-    _half_order = SECP256k1.order // 2
+    verify_cost = 1  # libsecp256k1 verifies in ~0.8 of libsodium's Ed25519 time
+    _order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    _half_order = _order // 2
+    _ctx = GLOBAL_CONTEXT.ctx
 
     @staticmethod
     def pubkey_from_secret(secret: bytes) -> bytes:
-        sk = SigningKey.from_string(secret, curve=SECP256k1)
-        return sk.get_verifying_key().to_string("compressed")
+        return PublicKey.from_secret(secret).format(compressed=True)
 
     @staticmethod
     def sign(secret: bytes, msg: bytes) -> bytes:
-        sk = SigningKey.from_string(secret, curve=SECP256k1)
-        return sk.sign_digest_deterministic(
-            msg, hashfunc=hashlib.sha256, sigencode=sigencode_string_canonize
-        )
+        if len(msg) != 32:
+            raise ValueError("secp256k1 signs a 32-byte digest")
+        # The recoverable form is the compact r||s plus a recovery byte, dropped here.
+        return PrivateKey(secret).sign_recoverable(msg, hasher=None)[:64]
 
     @classmethod
     def verify(cls, pubkey: bytes, sig: bytes, msg: bytes) -> None:
@@ -86,12 +89,15 @@ class Secp256k1:
         s = int.from_bytes(sig[32:], "big")
         if s > cls._half_order:
             raise RuleError(RejectCode.TX_HIGH_S, "secp256k1 signature has a high S value")
-        try:
-            vk = VerifyingKey.from_string(pubkey, curve=SECP256k1)
-            ok = vk.verify_digest(sig, msg, sigdecode=sigdecode_string)
-        except (BadSignatureError, MalformedPointError, AssertionError) as exc:
-            raise RuleError(RejectCode.TX_BAD_SIGNATURE, "secp256k1 signature invalid") from exc
-        if not ok:
+        ctx = cls._ctx
+        point = ffi.new("secp256k1_pubkey *")
+        parsed = ffi.new("secp256k1_ecdsa_signature *")
+        if (
+            len(msg) != 32
+            or not lib.secp256k1_ec_pubkey_parse(ctx, point, pubkey, 33)
+            or not lib.secp256k1_ecdsa_signature_parse_compact(ctx, parsed, sig)
+            or not lib.secp256k1_ecdsa_verify(ctx, parsed, msg, point)
+        ):
             raise RuleError(RejectCode.TX_BAD_SIGNATURE, "secp256k1 signature invalid")
 
 

@@ -164,7 +164,7 @@ def test_importing_consensus_loads_no_io_or_upper_layers() -> None:
 def test_consensus_itself_loads_nothing_forbidden() -> None:
     # The third-party libraries consensus builds on load what they load (gmpy2 pulls in
     # importlib.metadata, which imports socket); what consensus adds on top must be clean.
-    third_party = ["msgpack", "nacl.bindings", "nacl.exceptions", "ecdsa", "ecdsa.util"]
+    third_party = ["msgpack", "nacl.bindings", "nacl.exceptions", "coincurve"]
     loaded = _loaded_by_importing(MODULES, preload=third_party)
     assert sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN) == []
     assert set(MODULES) <= set(loaded)
