@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from consensus.address import encode_address
 from consensus.params import DEVNET, REGTEST
@@ -222,6 +223,7 @@ def _collect_events(url: str, found: list[dict], stop: threading.Event) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_devnet_partition_and_heal_make_a_reorg(tmp_path):
     net = Localnet(tmp_path / "net", "devnet")
     events: list[dict] = []

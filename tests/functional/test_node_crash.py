@@ -20,8 +20,6 @@ from tests.chain_helpers import spend
 from .framework import NodeDied, RpcFailure
 from .test_node_blockchain import MINER_ADDR, OTHER, coinbase_utxo
 
-KILLS = 24
-
 
 class Acknowledged:
     def __init__(self) -> None:
@@ -77,15 +75,16 @@ def _kill_later(node, delay: float) -> threading.Timer:
     return timer
 
 
-def test_sigkill_at_random_moments_loses_nothing(start_nodes):
+@pytest.mark.parametrize("kills", [6, pytest.param(24, marks=pytest.mark.slow)])
+def test_sigkill_at_random_moments_loses_nothing(start_nodes, kills):
     crasher, reference = start_nodes(2, [["--no-wallet"], ["--no-wallet"]])
     rng = random.Random(20261128)
-    print(f"crash test seed 20261128, {KILLS} kills")
+    print(f"crash test seed 20261128, {kills} kills")
     crasher.rpc.generatetoaddress(110, MINER_ADDR)
     ack = Acknowledged()
     next_coin = [1]
 
-    for _ in range(KILLS):
+    for _ in range(kills):
         before_blocks, before_txs = set(ack.blocks), set(ack.txs)
         timer = _kill_later(crasher, rng.uniform(0.0, 0.6))
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,7 +14,7 @@ from consensus.hashing import hex_to_hash
 from consensus.primitives import TxOut
 from tests.chain_helpers import spend
 
-from .framework import ROOT, assert_raises_rpc_error
+from .framework import ROOT, assert_raises_rpc_error, free_port
 from .test_node_blockchain import MINER, MINER_ADDR, OTHER, coinbase_utxo
 
 
@@ -117,9 +116,7 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert done.stderr.startswith("error: error code: -18\n")
     done = obol_rpc(node, "--network", "devnet", "getblockcount")
     assert "a regtest node is running here: add --network regtest" in done.stderr
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # of this worker's parity: no other test's node takes it
     done = obol_rpc(node, "--rpc-port", str(port), "getblockcount")
     assert done.stderr.startswith(f"error: nothing is listening on port {port} of 127.0.0.1")
     done = obol_rpc(node, "nosuchmethod")

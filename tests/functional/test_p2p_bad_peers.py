@@ -9,6 +9,7 @@ import secrets
 
 import aiohttp
 import msgpack
+import pytest
 
 from consensus.encoding import decode_block
 from consensus.params import DEVNET, REGTEST
@@ -97,6 +98,7 @@ async def _flood_messages(peer: RawPeer, stop: asyncio.Event) -> None:
         await asyncio.sleep(0)
 
 
+@pytest.mark.slow
 async def test_bad_peers_are_dropped_and_banned_while_others_are_served(start_nodes):
     node, good = start_nodes(2, [["--no-wallet"], ["--no-wallet"]])
     connect_nodes(good, node)

@@ -116,6 +116,7 @@ def namespaces() -> Iterator[tuple[str, str, str]]:
             _ip("netns", "del", ns)
 
 
+@pytest.mark.slow
 def test_two_hosts_sync_split_and_converge(namespaces, tmp_path: Path) -> None:
     ns_a, ns_b, veth_a = namespaces
     a = NetnsNode(0, tmp_path, ns_a, f"{SUBNET_PREFIX}.1", [])

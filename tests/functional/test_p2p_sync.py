@@ -3,12 +3,15 @@ restarted node finds its peers again and catches up."""
 
 from __future__ import annotations
 
+import pytest
+
 from .framework import connect_nodes, node_id, peers_with, sync_blocks, wait_until
 from .test_node_blockchain import MINER_ADDR
 
 LONG_CHAIN = 2000
 
 
+@pytest.mark.slow
 def test_new_node_syncs_2000_blocks_from_two_peers(start_nodes):
     a, b = start_nodes(2, [["--no-wallet"]] * 2)
     connect_nodes(b, a)

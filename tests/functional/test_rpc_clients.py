@@ -122,6 +122,7 @@ def funded(start_nodes) -> framework.TestNode:
     return node
 
 
+@pytest.mark.slow
 def test_python_bitcoinrpc_and_npm_bitcoin_core_get_cores_shapes(funded, tmp_path):
     node = funded
     node.rpc.sendtoaddress(node.rpc.getnewaddress(), 1)
