@@ -268,6 +268,23 @@ class TestNode:
         self.start(extra_args)
 
 
+@contextmanager
+def running_nodes(basedir: Path, count: int) -> Iterator[list[TestNode]]:
+    """``count`` nodes started for a whole test module, stopped at the end whatever the
+    tests left them in (killed if a clean stop fails)."""
+    nodes = [TestNode(i, basedir) for i in range(count)]
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            try:
+                node.stop()
+            except Exception:
+                node.kill()
+
+
 def sync_blocks(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT) -> None:
     def same() -> bool:
         return len({n.rpc.getbestblockhash() for n in nodes}) == 1

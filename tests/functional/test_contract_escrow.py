@@ -26,19 +26,12 @@ AMOUNT = Decimal(10)
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    base = tmp_path_factory.mktemp("escrow")
-    started = [framework.TestNode(i, base) for i in range(3)]
-    try:
-        for node in started:
-            node.start()
+    with framework.running_nodes(tmp_path_factory.mktemp("escrow"), 3) as started:
         connect_nodes(started[0], started[1])
         connect_nodes(started[1], started[2])
         started[0].rpc.generate(110)
         sync_blocks(started)
         yield started
-    finally:
-        for node in started:
-            node.stop()
 
 
 def mine(nodes, n: int = 1) -> None:

@@ -22,11 +22,7 @@ PRINCIPAL, INTEREST, COLLATERAL = Decimal(20), Decimal(2), Decimal(30)
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    base = tmp_path_factory.mktemp("loan")
-    started = [framework.TestNode(i, base) for i in range(3)]
-    try:
-        for node in started:
-            node.start()
+    with framework.running_nodes(tmp_path_factory.mktemp("loan"), 3) as started:
         connect_nodes(started[0], started[1])
         connect_nodes(started[1], started[2])
         started[0].rpc.generate(105)
@@ -35,9 +31,6 @@ def nodes(tmp_path_factory):
             started[0].rpc.sendtoaddress(started[1].rpc.getnewaddress(), 40)
         mine(started)
         yield started
-    finally:
-        for node in started:
-            node.stop()
 
 
 def mine(nodes, n: int = 1) -> None:

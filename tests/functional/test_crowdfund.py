@@ -57,11 +57,7 @@ def pledge_url(node: framework.TestNode, cid: str) -> str:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    base = tmp_path_factory.mktemp("crowdfund")
-    nodes = [framework.TestNode(i, base) for i in range(3)]
-    for node in nodes:
-        node.start()
-    try:
+    with framework.running_nodes(tmp_path_factory.mktemp("crowdfund"), 3) as nodes:
         n1, n2, n3 = nodes
         connect_nodes(n2, n1)
         connect_nodes(n3, n1)
@@ -72,9 +68,6 @@ def net(tmp_path_factory):
         n2.rpc.generate(1)
         sync_blocks(nodes)
         yield nodes
-    finally:
-        for node in nodes:
-            node.kill() if node.process is None else node.stop()
 
 
 def create(n1: framework.TestNode, goal: int, **kw) -> dict:

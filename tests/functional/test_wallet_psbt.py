@@ -21,11 +21,7 @@ from .wallet_helpers import units
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    base = tmp_path_factory.mktemp("psbt")
-    started = [framework.TestNode(i, base) for i in range(3)]
-    for node in started:
-        node.start()
-    try:
+    with framework.running_nodes(tmp_path_factory.mktemp("psbt"), 3) as started:
         a, b, c = started
         connect_nodes(a, b)
         connect_nodes(b, c)
@@ -35,12 +31,6 @@ def nodes(tmp_path_factory):
         a.rpc.generate(1)
         sync_blocks(started)
         yield started
-    finally:
-        for node in started:
-            try:
-                node.stop()
-            except Exception:
-                node.kill()
 
 
 def mine(nodes: list[framework.TestNode]) -> str:
