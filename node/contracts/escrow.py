@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from consensus.address import encode_address
-from consensus.params import LOCKTIME_THRESHOLD
 from consensus.policy import Key, decode_satisfaction
 from consensus.policy_text import format_policy, sanity_problem
 from consensus.primitives import Tx, TxOut
@@ -32,6 +31,7 @@ from . import handover
 from .spend import (
     SIG_PLACEHOLDER,
     ContractStateError,
+    check_future_height,
     coin_state,
     fee_for,
     key_lock,
@@ -60,12 +60,7 @@ async def create(
     fee_rate: int | None,
 ) -> Escrow:
     """A new buyer key, the escrow's policy watched, and a payment of ``amount`` to it."""
-    tip = manager.tip_height
-    if not tip < refund_height < LOCKTIME_THRESHOLD:
-        raise InvalidWalletParameter(
-            f"the refund height must be above the current height {tip} "
-            f"(and below {LOCKTIME_THRESHOLD})"
-        )
+    check_future_height(manager, refund_height, "refund")
     if amount <= manager.node.policy.dust_limit:
         raise InvalidWalletParameter("the escrow amount is too small (dust)")
     if seller == arbiter:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from consensus.address import encode_address
-from consensus.params import LOCKTIME_THRESHOLD
 from consensus.policy import Key, decode_satisfaction, encode_satisfaction
 from consensus.policy_text import format_policy, sanity_problem
 from consensus.primitives import Tx, TxIn, TxOut
@@ -32,6 +31,7 @@ from . import handover
 from .spend import (
     SIG_PLACEHOLDER,
     ContractStateError,
+    check_future_height,
     coin_state,
     key_lock,
     our_signature,
@@ -59,12 +59,7 @@ def offer(
     maturity: int,
 ) -> LoanOffer:
     """The lender's terms, under a new key of the lender's wallet."""
-    tip = manager.tip_height
-    if not tip < maturity < LOCKTIME_THRESHOLD:
-        raise InvalidWalletParameter(
-            f"the maturity height must be above the current height {tip} "
-            f"(and below {LOCKTIME_THRESHOLD})"
-        )
+    check_future_height(manager, maturity, "maturity")
     dust = manager.node.policy.dust_limit
     if principal <= dust or collateral <= dust:
         raise InvalidWalletParameter("the principal and the collateral must be above dust")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.errors import RuleError
+from consensus.params import LOCKTIME_THRESHOLD
 from consensus.policy import Key, encode_satisfaction
 from consensus.primitives import Tx, TxIn, TxOut, outpoint_key
 from consensus.sighash import sighash
@@ -22,7 +23,7 @@ from wallet.errors import WalletError
 from wallet.wallet import SentRecord
 
 from ..policy import FINAL_TX_VERSION, PolicyError
-from ..wallets import LoadedWallet, WalletManager, WalletTx
+from ..wallets import InvalidWalletParameter, LoadedWallet, WalletManager, WalletTx
 
 log = logging.getLogger("obol.contracts")
 
@@ -50,6 +51,16 @@ class CoinState:
     lock: bytes
     confirmations: int  # 0 while its tx is in the mempool
     spender: WalletTx | None
+
+
+def check_future_height(manager: WalletManager, height: int, what: str) -> None:
+    """A contract's time lock (``what``: "refund", "maturity") is a height to come."""
+    tip = manager.tip_height
+    if not tip < height < LOCKTIME_THRESHOLD:
+        raise InvalidWalletParameter(
+            f"the {what} height must be above the current height {tip} "
+            f"(and below {LOCKTIME_THRESHOLD})"
+        )
 
 
 def key_lock(key: Key) -> bytes:
