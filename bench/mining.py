@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from consensus.params import REGTEST
-from node.miner import BlockTemplate, PowSolver
+from node.mining.miner import BlockTemplate, PowSolver
 
 from .chaingen import gen_key
 

@@ -21,8 +21,8 @@ from typing import Any
 import consensus.encoding as encoding
 import node.chain as chain_mod
 from consensus.params import REGTEST
-from node.chain import Chain
-from node.storage import Batch, ChainDB
+from node.chain.manager import Chain
+from node.chain.storage import Batch, ChainDB
 
 from .chaingen import ChainGen, gen_key, split_txs
 

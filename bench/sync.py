@@ -22,8 +22,8 @@ from pathlib import Path
 
 from consensus.params import REGTEST
 from consensus.signatures import SECP256K1
-from node.chain import Chain
-from node.storage import ChainDB
+from node.chain.manager import Chain
+from node.chain.storage import ChainDB
 
 from .chaingen import FEE, ChainGen, Coin, gen_key, sign
 from .nodeproc import NodeProcess

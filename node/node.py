@@ -34,26 +34,26 @@ from p2p.tasks import cancel_and_wait, start_supervised
 from wallet.errors import WalletError
 
 from . import fdbudget
-from .chain import BlockResult, Chain, ChainUpdate
+from .chain.manager import BlockResult, Chain, ChainUpdate
+from .chain.reindex import reindex
+from .chain.storage import ChainDB, StorageError
+from .chain.storage import repair as repair_db
 from .clock import Clock
 from .config import NodeConfig, make_private_dirs
 from .crowdfund.campaigns import Campaigns
 from .crowdfund.store import StoreError
 from .events import EventBus
-from .journal import MempoolJournal
-from .mempool import Mempool, MempoolConfig, MempoolEntry
+from .mempool.journal import MempoolJournal
+from .mempool.policy import Policy, PolicyError
+from .mempool.pool import Mempool, MempoolConfig, MempoolEntry
 from .metrics import NodeMetrics
-from .miner import BlockTemplate, PowSolver, build_template
-from .policy import Policy, PolicyError
-from .reindex import reindex
+from .mining.miner import BlockTemplate, PowSolver, build_template
 from .rpc.auth import Authenticator
 from .rpc.registry import RpcRegistry
 from .rpc.server import RpcServer
-from .sigcache import SigCache
-from .sigpool import SigPool
-from .storage import ChainDB, StorageError
-from .storage import repair as repair_db
-from .wallets import WalletManager
+from .verify.sigcache import SigCache
+from .verify.sigpool import SigPool
+from .wallets.manager import WalletManager
 from .web import install as install_web
 
 log = logging.getLogger("obol.node")

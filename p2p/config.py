@@ -40,7 +40,7 @@ def version_number(version: str = VERSION) -> int:
 
 
 class IndexEntry(Protocol):
-    """One header the node knows (node/chain.py ``BlockIndex``)."""
+    """One header the node knows (node/chain/index.py ``BlockIndex``)."""
 
     hash: bytes
     header: BlockHeader
@@ -86,7 +86,7 @@ class ChainView(Protocol):
 
 
 class ChainChange(Protocol):
-    """node/chain.py ``ChainUpdate``: blocks connected and disconnected, blocks found invalid."""
+    """node/chain/manager.py ``ChainUpdate``: blocks connected and disconnected, blocks found invalid."""
 
     connected: tuple[Block, ...]
     disconnected: tuple[Block, ...]
@@ -94,7 +94,7 @@ class ChainChange(Protocol):
 
 
 class BlockVerdict(Protocol):
-    """node/chain.py ``BlockResult``."""
+    """node/chain/manager.py ``BlockResult``."""
 
     status: str  # "accepted", "duplicate", "orphan", "invalid", "inconclusive"
     error: RuleError | None

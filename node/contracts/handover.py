@@ -19,7 +19,7 @@ from wallet import psbt as fmt
 from wallet.contracts import ContractError
 from wallet.psbt import Psbt, PsbtError, PsbtInput, PsbtOutput
 
-from ..wallets import LoadedWallet, WalletManager
+from ..wallets.manager import LoadedWallet, WalletManager
 
 
 def encode(p: Psbt) -> str:

@@ -26,7 +26,7 @@ from wallet.contracts import ContractError, Loan, LoanOffer, LoanRequest, loan_p
 from wallet.errors import NotOurPolicy
 from wallet.hd import EXTERNAL_CHAIN
 
-from ..wallets import InvalidWalletParameter, LoadedWallet, WalletManager, format_units
+from ..wallets.manager import InvalidWalletParameter, LoadedWallet, WalletManager, format_units
 from . import handover
 from .spend import (
     SIG_PLACEHOLDER,

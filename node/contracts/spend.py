@@ -22,8 +22,8 @@ from consensus.signatures import REGISTRY, make_lock
 from wallet.errors import WalletError
 from wallet.wallet import SentRecord
 
-from ..policy import FINAL_TX_VERSION, PolicyError
-from ..wallets import InvalidWalletParameter, LoadedWallet, WalletManager, WalletTx
+from ..mempool.policy import FINAL_TX_VERSION, PolicyError
+from ..wallets.manager import InvalidWalletParameter, LoadedWallet, WalletManager, WalletTx
 
 log = logging.getLogger("obol.contracts")
 

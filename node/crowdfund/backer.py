@@ -28,12 +28,12 @@ from wallet.psbt import Psbt, create_psbt, encode_psbt, finalize, sign_input, up
 from wallet.txbuild import input_size, tx_size, unsigned_tx
 from wallet.wallet import PledgeRecord
 
-from ..wallets import SentRecord, format_units
+from ..wallets.manager import SentRecord, format_units
 from .checks import Goal, PledgeCode, fee_share
 from .view import coin_text
 
 if TYPE_CHECKING:
-    from ..wallets import LoadedWallet, WalletManager
+    from ..wallets.manager import LoadedWallet, WalletManager
 
 _URL = re.compile(r"(https?://[^/\s]+)/(?:rest/)?campaign/([0-9a-f]{16})(?:\.json)?/?")
 HTTP_TIMEOUT = 10.0

@@ -22,7 +22,7 @@ from consensus.hashing import hash_to_hex
 from consensus.primitives import Tx, TxOut
 from wallet.psbt import Psbt, PsbtError, decode_psbt
 
-from ..policy import PolicyError
+from ..mempool.policy import PolicyError
 from .checks import (
     ClaimError,
     Goal,

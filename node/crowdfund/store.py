@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..wallets import write_atomic
+from ..wallets.manager import write_atomic
 
 FORMAT = "obol-campaigns"
 VERSION = 1

@@ -19,12 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from node.rpc.errors import (
-    RPC_INVALID_PARAMETER,
-    RPC_METHOD_NOT_FOUND,
-    RPC_MISC_ERROR,
-    RpcError,
-)
+from node.rpc.errors import RPC_INVALID_PARAMETER, RPC_METHOD_NOT_FOUND, RPC_MISC_ERROR, RpcError
 
 __all__ = ["RpcMethod", "RpcRegistry", "RpcRequest"]
 

@@ -20,7 +20,8 @@ from consensus.primitives import POLICY_LOCK_KIND, Block, BlockHeader, Tx
 from consensus.sighash import SIGHASH_ALL_ACP
 from consensus.signatures import REGISTRY
 
-from ..chain import FAILED_MASK, VALID_CHAIN, BlockIndex, Chain
+from ..chain.index import FAILED_MASK, VALID_CHAIN, BlockIndex
+from ..chain.manager import Chain
 from .jsonfmt import Amount
 
 DIFF1_TARGET = 0x00000000FFFF0000000000000000000000000000000000000000000000000000

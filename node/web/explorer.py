@@ -26,9 +26,10 @@ from consensus.hashing import hash_to_hex, hex_to_hash
 from consensus.params import NetworkParams, block_subsidy
 from consensus.primitives import Block, Tx, outpoint_key
 
-from .. import addressquery
-from ..chain import BlockIndex, Chain
-from ..mempool import MEMPOOL_HEIGHT, Mempool, MempoolEntry
+from ..chain import addressquery
+from ..chain.index import BlockIndex
+from ..chain.manager import Chain
+from ..mempool.pool import MEMPOOL_HEIGHT, Mempool, MempoolEntry
 from ..rpc.jsonfmt import Amount
 from ..rpc.views import block_json, difficulty, lock_json, tx_json
 

@@ -35,7 +35,7 @@ from ..rpc.views import difficulty, header_json, lock_json
 from . import explorer
 
 if TYPE_CHECKING:
-    from ..chain import BlockIndex
+    from ..chain.index import BlockIndex
     from ..node import Node
 
 log = logging.getLogger("obol.web")

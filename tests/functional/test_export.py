@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from node.cli import main
+from node.cli.main import main
 from node.node import Node
 from node.rpc.errors import (
     RPC_INVALID_ADDRESS_OR_KEY,

@@ -131,7 +131,15 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     done = obol_rpc(node, "-rpcwallet=nosuch", "getwalletinfo")
     assert done.returncode == 1 and "error code: -18" in done.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "node.cli", "rpc", "--datadir", "/nonexistent", "getblockcount"],
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "rpc",
+            "--datadir",
+            "/nonexistent",
+            "getblockcount",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

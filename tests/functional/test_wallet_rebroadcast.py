@@ -9,7 +9,7 @@ from consensus.params import REGTEST
 from consensus.primitives import TxOut
 from node.config import NodeConfig
 from node.node import Node
-from node.wallets import DEFAULT_WALLET
+from node.wallets.manager import DEFAULT_WALLET
 from tests.chain_helpers import key
 
 

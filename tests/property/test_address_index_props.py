@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consensus.params import REGTEST
-from node.chain import Chain
-from node.storage import AddressTotals, ChainDB, HistoryRow
+from node.chain.manager import Chain
+from node.chain.storage import AddressTotals, ChainDB, HistoryRow
 from tests.chain_helpers import ChainBuilder, Utxo, key, spend
 
 KEYS = [key(n) for n in range(1, 6)]

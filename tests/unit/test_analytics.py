@@ -15,7 +15,7 @@ from consensus.params import COIN
 from node.analytics.analyze import Analysis
 from node.analytics.export import MANIFEST, MAX_PARTITION_FILES, ExportError, export_chain
 from node.analytics.tables import TABLES
-from node.cli import main
+from node.cli.main import main
 from tests.analytics_chain import (
     A1,
     A2,

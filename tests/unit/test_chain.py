@@ -8,8 +8,8 @@ import pytest
 
 from consensus.errors import RejectCode
 from consensus.params import REGTEST
-from node.chain import MAX_ORPHAN_BLOCKS, Chain
-from node.storage import ChainDB, StorageError
+from node.chain.manager import MAX_ORPHAN_BLOCKS, Chain
+from node.chain.storage import ChainDB, StorageError
 from tests.chain_helpers import ChainBuilder, key, spend
 
 

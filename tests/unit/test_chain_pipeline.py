@@ -16,7 +16,7 @@ from consensus.errors import RejectCode
 from consensus.params import REGTEST
 from consensus.primitives import Block, Tx
 from consensus.validation import connect_block
-from node.storage import ChainDB
+from node.chain.storage import ChainDB
 from tests.chain_helpers import ChainBuilder, Utxo, spend
 from tests.unit.test_verify_equivalence import ED, SETUPS, Setup, bad_sig
 
@@ -103,7 +103,7 @@ def verdicts(results) -> list[tuple[str, str | None]]:
 
 @pytest.mark.parametrize("depth", [1, 2, 4])
 def test_a_run_connects_up_to_its_first_invalid_block(blocks, setups, depth, monkeypatch) -> None:
-    monkeypatch.setattr("node.chain.PIPELINE_DEPTH", depth)
+    monkeypatch.setattr("node.chain.manager.PIPELINE_DEPTH", depth)
     reference = None
     for name, setup in setups.items():
         chain = setup.chain

@@ -13,10 +13,10 @@ from consensus.builder import make_block
 from consensus.errors import DecodeError, RejectCode
 from consensus.params import REGTEST
 from consensus.primitives import Block, Tx
-from node.chain import Chain
-from node.sigcache import SigCache
-from node.sigpool import SigPool
-from node.storage import ChainDB
+from node.chain.manager import Chain
+from node.chain.storage import ChainDB
+from node.verify.sigcache import SigCache
+from node.verify.sigpool import SigPool
 from tests.chain_helpers import ChainBuilder
 from tests.unit.test_verify_equivalence import SETUPS, Scenario, _mempool, build_scenario
 

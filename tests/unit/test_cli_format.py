@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from node.cli import RepeatFilter, main, pretty_json
+from node.cli.common import pretty_json
+from node.cli.main import main
+from node.cli.node import RepeatFilter
 from p2p.config import USER_AGENT, version_number
 
 

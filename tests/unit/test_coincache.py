@@ -4,7 +4,7 @@ never keeps a coin read just before a block spent it."""
 from __future__ import annotations
 
 from consensus.coins import Coin
-from node.coincache import CoinCache
+from node.chain.coincache import CoinCache
 
 LOCK = bytes(21)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consensus.params import REGTEST
-from node.cli import build_parser
+from node.cli.main import build_parser
 from node.config import DEFAULT_DBCACHE_MB, NodeConfig
 
 

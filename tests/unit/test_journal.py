@@ -1,4 +1,4 @@
-"""node.journal: group commit of the mempool journal. Txs queued while a write is under
+"""node.mempool.journal: group commit of the mempool journal. Txs queued while a write is under
 way share the next batch; a caller's flushed() completes only when its tx is written; the
 last operation on a txid wins; a failed write fails its waiters and keeps nothing."""
 
@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from node.journal import MempoolJournal
-from node.storage import StorageError
+from node.chain.storage import StorageError
+from node.mempool.journal import MempoolJournal
 from tests.chain_helpers import Utxo, key, spend
 
 OWNER = key(1)

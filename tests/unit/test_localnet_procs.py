@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from node.localnet import alive, node_ports
+from node.cli.localnet import alive, node_ports
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")

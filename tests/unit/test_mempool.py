@@ -23,9 +23,9 @@ from consensus.validation import (
     input_sig_checks,
     verify_sig_checks,
 )
-from node.mempool import MEMPOOL_HEIGHT, Mempool, MempoolConfig
-from node.policy import REPLACEABLE_TX_VERSION, Policy, PolicyCode, PolicyError
-from node.sigcache import SigCache
+from node.mempool.policy import REPLACEABLE_TX_VERSION, Policy, PolicyCode, PolicyError
+from node.mempool.pool import MEMPOOL_HEIGHT, Mempool, MempoolConfig
+from node.verify.sigcache import SigCache
 from tests.chain_helpers import (
     ChainBuilder,
     Utxo,

@@ -16,8 +16,8 @@ from consensus.params import DEVNET, REGTEST, block_subsidy
 from consensus.pow import bits_to_target, next_bits, target_to_bits
 from consensus.primitives import Tx, TxIn, TxOut
 from consensus.validation import check_block, contextual_check_header
-from node import miner
-from node.miner import (
+from node.mining import miner
+from node.mining.miner import (
     MINER_TAG,
     BlockTemplate,
     PowSolver,

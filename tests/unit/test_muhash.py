@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from node.muhash import MuHash
+from node.chain.muhash import MuHash
 
 
 def from_int(i: int) -> bytes:

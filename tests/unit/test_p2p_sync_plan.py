@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from consensus.params import REGTEST
-from node.chain import FAILED, HAVE_DATA, Chain
-from node.storage import ChainDB
+from node.chain.index import FAILED, HAVE_DATA
+from node.chain.manager import Chain
+from node.chain.storage import ChainDB
 from p2p.sync import plan_downloads
 from tests.chain_helpers import ChainBuilder
 

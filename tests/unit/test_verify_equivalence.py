@@ -18,12 +18,12 @@ from consensus.policy import Thresh, encode_policy, encode_satisfaction, policy_
 from consensus.primitives import Block, Tx
 from consensus.signatures import SECP256K1
 from consensus.validation import verify_sig_checks
-from node.chain import Chain
-from node.mempool import Mempool, MempoolConfig
-from node.policy import Policy
-from node.sigcache import SigCache
-from node.sigpool import SigPool
-from node.storage import ChainDB
+from node.chain.manager import Chain
+from node.chain.storage import ChainDB
+from node.mempool.policy import Policy
+from node.mempool.pool import Mempool, MempoolConfig
+from node.verify.sigcache import SigCache
+from node.verify.sigpool import SigPool
 from tests.chain_helpers import (
     ChainBuilder,
     Utxo,

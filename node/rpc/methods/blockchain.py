@@ -10,7 +10,7 @@ from consensus.encoding import encode_coin
 from consensus.hashing import hash_to_hex
 from consensus.primitives import outpoint_key
 
-from ...chain import DEFAULT_CHECKBLOCKS, DEFAULT_CHECKLEVEL
+from ...chain.manager import DEFAULT_CHECKBLOCKS, DEFAULT_CHECKLEVEL
 from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
 from ..params import as_bool, as_hash, as_int, as_str, parse_verbosity
@@ -18,7 +18,7 @@ from ..registry import RpcRegistry
 from ..views import block_json, chain_tip_status, difficulty, header_json, lock_json
 
 if TYPE_CHECKING:
-    from ...chain import BlockIndex
+    from ...chain.index import BlockIndex
     from ...node import Node
 
 log = logging.getLogger("obol.rpc")

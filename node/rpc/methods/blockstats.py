@@ -18,7 +18,7 @@ from ..registry import RpcRegistry
 from ..views import block_fees
 
 if TYPE_CHECKING:
-    from ...chain import BlockIndex
+    from ...chain.index import BlockIndex
     from ...node import Node
 
 PERCENTILES = (10, 25, 50, 75, 90)

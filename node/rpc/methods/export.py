@@ -10,12 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    RPC_INVALID_ADDRESS_OR_KEY,
-    RPC_INVALID_PARAMETER,
-    RPC_MISC_ERROR,
-    RpcError,
-)
+from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError
 from ..params import as_int, as_str
 from ..registry import RpcRegistry
 

@@ -37,10 +37,10 @@ from consensus.signatures import make_lock
 from wallet import psbt as P
 from wallet.psbt import Psbt, PsbtError, PsbtOutput, encode_psbt, typed_key
 
-from ... import psbtwallet
-from ...policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION
-from ...psbtwallet import read_psbt
-from ...wallets import WalletManager
+from ...mempool.policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION
+from ...wallets import psbt as psbtwallet
+from ...wallets.manager import WalletManager
+from ...wallets.psbt import read_psbt
 from ..errors import RPC_DESERIALIZATION_ERROR, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
 from ..params import as_bool, as_int, as_list, as_str

@@ -17,7 +17,7 @@ from consensus.signatures import REGISTRY, make_lock
 from wallet.privkey import InvalidPrivateKey, decode_privkey
 from wallet.txbuild import sign_inputs
 
-from ...policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION
+from ...mempool.policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,

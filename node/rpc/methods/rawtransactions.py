@@ -9,7 +9,7 @@ from consensus.encoding import decode_tx
 from consensus.errors import DecodeError, RejectCode, RuleError
 from consensus.primitives import Tx
 
-from ...policy import PolicyCode, PolicyError
+from ...mempool.policy import PolicyCode, PolicyError
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,

@@ -31,10 +31,10 @@ from wallet.errors import InvalidMnemonic, WalletError, WrongPassphrase
 from wallet.hd import EXTERNAL_CHAIN, INTERNAL_CHAIN
 from wallet.wallet import key_type_from_name
 
-from ... import addressquery
-from ...addressquery import MAX_HISTORY_PAGE
-from ...policy import signals_replaceable
-from ...wallets import MAX_UNLOCK_SECONDS, Entry, LoadedWallet, WalletManager, WalletTx
+from ...chain import addressquery
+from ...chain.addressquery import MAX_HISTORY_PAGE
+from ...mempool.policy import signals_replaceable
+from ...wallets.manager import MAX_UNLOCK_SECONDS, Entry, LoadedWallet, WalletManager, WalletTx
 from ..errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,

@@ -24,7 +24,7 @@ from .wallet import as_fee_rate, wallet_errors
 
 if TYPE_CHECKING:
     from ...node import Node
-    from ...wallets import LoadedWallet
+    from ...wallets.manager import LoadedWallet
 
 
 def register(reg: RpcRegistry, node: Node) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .common import CliError, credentials, pretty_json, rpc_call, rpc_url
+
 ANALYSES = (
     "summary",
     "supply",
@@ -55,8 +57,6 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..cli import credentials, pretty_json, rpc_call, rpc_url
-
     user, password = credentials(args)
     params: list[Any] = [str(args.to.resolve())]
     if args.partition_blocks is not None:
@@ -67,10 +67,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from ..cli import CliError
-
     try:
-        from .analyze import Analysis, AnalyzeError
+        from ..analytics.analyze import Analysis, AnalyzeError
     except ImportError as exc:
         raise CliError(f"obol analyze needs duckdb: pip install 'obol[analytics]' ({exc})") from exc
     if (args.what in NEEDS_SUBJECT) != bool(args.subject):

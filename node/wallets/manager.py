@@ -63,11 +63,16 @@ from wallet.mnemonic import NEW_WALLET_ENTROPY_BYTES
 from wallet.txbuild import input_size, sign_inputs, unsigned_tx
 from wallet.wallet import SentRecord, Wallet, WalletKey, mnemonic_entropy
 
-from .mempool import MempoolEntry
-from .policy import FINAL_TX_VERSION, REPLACEABLE_TX_VERSION, PolicyError, signals_replaceable
+from ..mempool.policy import (
+    FINAL_TX_VERSION,
+    REPLACEABLE_TX_VERSION,
+    PolicyError,
+    signals_replaceable,
+)
+from ..mempool.pool import MempoolEntry
 
 if TYPE_CHECKING:
-    from .node import Node
+    from ..node import Node
 
 log = logging.getLogger("obol.wallet")
 

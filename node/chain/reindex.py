@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from consensus.errors import DecodeError
 
-from .chain import Chain
+from .manager import Chain
 from .storage import ChainDB
 
 log = logging.getLogger("obol.reindex")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from consensus.primitives import Tx
 
-from .storage import ChainDB, StorageError
+from ..chain.storage import ChainDB, StorageError
 
 log = logging.getLogger("obol.mempool")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from consensus.primitives import outpoint_key
 
-from .chain import Chain
-from .mempool import MempoolEntry
+from ..mempool.pool import MempoolEntry
+from .manager import Chain
 from .storage import AddressTotals, ChainDB
 
 MAX_HISTORY_PAGE = 500  # rows: a page stays a few milliseconds whatever the address

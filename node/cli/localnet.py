@@ -27,8 +27,8 @@ from typing import Any
 
 from consensus.params import NETWORKS
 
-from .cli import CliError, RpcCallError, rpc_call
-from .rpc.auth import read_cookie
+from ..rpc.auth import read_cookie
+from .common import CliError, RpcCallError, rpc_call
 
 STATE_FILE = "localnet.json"
 START_TIMEOUT = 60.0
@@ -128,8 +128,6 @@ def run(args: argparse.Namespace) -> int:
         "partition": cmd_partition,
         "heal": cmd_heal,
         "time": cmd_time,
-        "rpc": cmd_through,
-        "wallet": cmd_through,
     }
     args.dir = find_dir(args.dir, args.localnet_command == "up")
     return commands[args.localnet_command](args)
@@ -589,11 +587,12 @@ def cmd_time(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_through(args: argparse.Namespace) -> int:
-    """``obol rpc`` / ``obol wallet`` with node N's network, datadir and port filled in."""
-    from .cli import main
-
-    state = LocalnetState.load(args.dir)
+def through_argv(args: argparse.Namespace) -> list[str] | None:
+    """For ``localnet rpc|wallet N ...``: the ``obol rpc`` / ``obol wallet`` command line
+    with node N's network, datadir and port filled in; None for any other command."""
+    if args.command != "localnet" or args.localnet_command not in ("rpc", "wallet"):
+        return None
+    state = LocalnetState.load(find_dir(args.dir, False))
     (node,) = _group(args.node, state)
     where = [
         "--network",
@@ -603,4 +602,4 @@ def cmd_through(args: argparse.Namespace) -> int:
         "--rpc-port",
         str(node.rpc_port),
     ]
-    return main([args.localnet_command, *where, *args.args])
+    return [args.localnet_command, *where, *args.args]

@@ -22,10 +22,10 @@ from consensus.address import AddressError, decode_address
 from consensus.params import NETWORKS
 from consensus.primitives import Tx, TxOut
 
-from . import contract_cli
-from .cli import CliError, RpcCallError, credentials, pretty_json, rpc_call, rpc_url
-from .rpc.errors import RpcError
-from .rpc.jsonfmt import parse_amount
+from ..rpc.errors import RpcError
+from ..rpc.jsonfmt import parse_amount
+from . import contracts as contract_cli
+from .common import CliError, RpcCallError, credentials, pretty_json, rpc_call, rpc_url
 
 DEFAULT_UNLOCK_SECONDS = 300
 

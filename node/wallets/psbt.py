@@ -17,7 +17,7 @@ from consensus.signatures import make_lock
 from wallet import psbt as P
 from wallet.psbt import Psbt, PsbtError, PsbtOutput, decode_psbt
 
-from .wallets import LoadedWallet, WalletManager, format_units
+from .manager import LoadedWallet, WalletManager, format_units
 
 
 def node_coin(manager: WalletManager, psbt: Psbt, index: int) -> TxOut | None:
