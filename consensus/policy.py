@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, final
 
 from .encoding import _unpack
 from .errors import DecodeError, RejectCode, RuleError
@@ -47,6 +47,7 @@ def _bad(message: str) -> RuleError:
     return RuleError(RejectCode.POLICY_BAD_ENCODING, message)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Key:
     """A signature by ``pubkey`` of a key kind (0x01 Ed25519, 0x02 secp256k1)."""
@@ -62,6 +63,7 @@ class Key:
             raise _bad(f"a {scheme.name} key in a policy is {scheme.pubkey_len} bytes")
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Thresh:
     """At least, and in a satisfaction exactly, ``k`` of ``subs``."""
@@ -77,6 +79,7 @@ class Thresh:
             raise _bad(f"threshold needs 1 <= k <= n <= {MAX_THRESHOLD_SUBS}")
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class After:
     """``tx.locktime >= n``, in the same domain (heights below 500,000,000, else times)."""
@@ -88,6 +91,7 @@ class After:
             raise _bad("after(n) needs 1 <= n < 2^32")
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Sha256:
     """A 32-byte preimage ``x`` with ``sha256(x) == hash``."""
@@ -249,12 +253,11 @@ def _shape(message: str) -> RuleError:
 
 def evaluate(policy: Policy, sat: Any, ctx: SpendContext, out: list[SigCheck]) -> None:
     """Check the used node ``policy`` against ``sat``; append each used key's check."""
-    kind = type(policy)
-    if kind is Key:
+    if type(policy) is Key:
         if type(sat) is not bytes:
             raise _shape("a used key is satisfied by its signature (bin)")
         out.append(ctx.sig_check(policy, sat))
-    elif kind is Thresh:
+    elif type(policy) is Thresh:
         if type(sat) is not list or len(sat) != len(policy.subs):
             raise _shape("a used threshold is satisfied by an array of its n children")
         used = len(sat) - sat.count(None)
@@ -270,7 +273,7 @@ def evaluate(policy: Policy, sat: Any, ctx: SpendContext, out: list[SigCheck]) -
         for sub, sub_sat in zip(policy.subs, sat, strict=True):
             if sub_sat is not None:
                 evaluate(sub, sub_sat, ctx, out)
-    elif kind is After:
+    elif type(policy) is After:
         if sat is not True:
             raise _shape("a used after(n) is satisfied by true")
         locktime = ctx.tx.locktime

@@ -46,12 +46,11 @@ class PolicySyntaxError(ValueError):
 
 
 def format_policy(policy: Policy) -> str:
-    kind = type(policy)
-    if kind is Key:
+    if type(policy) is Key:
         return f"pk({REGISTRY[policy.key_type].name}:{policy.pubkey.hex()})"
-    if kind is After:
+    if type(policy) is After:
         return f"after({policy.n})"
-    if kind is Sha256:
+    if type(policy) is Sha256:
         return f"sha256({policy.hash.hex()})"
     subs = ",".join(format_policy(s) for s in policy.subs)
     n = len(policy.subs)
@@ -180,10 +179,9 @@ def parse_policy(text: str, *, sane: bool = True) -> Policy:
 
 
 def _spendable_without_signature(policy: Policy) -> bool:
-    kind = type(policy)
-    if kind is Key:
+    if type(policy) is Key:
         return False
-    if kind is Thresh:
+    if type(policy) is Thresh:
         return sum(_spendable_without_signature(s) for s in policy.subs) >= policy.k
     return True
 
@@ -214,10 +212,9 @@ def sanity_problem(policy: Policy) -> str | None:
 
 
 def _satisfiable(policy: Policy, heights: bool) -> bool:
-    kind = type(policy)
-    if kind is After:
+    if type(policy) is After:
         return (policy.n < LOCKTIME_THRESHOLD) == heights
-    if kind is Thresh:
+    if type(policy) is Thresh:
         return sum(_satisfiable(s, heights) for s in policy.subs) >= policy.k
     return True
 

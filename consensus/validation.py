@@ -172,7 +172,7 @@ def check_tx_inputs(
 ) -> tuple[int, list[Coin]]:
     """(fee, spent coins) of a non-coinbase tx, or the reason it cannot spend its inputs."""
     value_in = 0
-    coins = []
+    coins: list[Coin] = []
     get_coin = view.get_coin
     for inp in tx.inputs:
         coin = get_coin(inp.outpoint_key)

@@ -119,7 +119,7 @@ class Node:
         self.sig_pool.start()
         await self._open_storage(budget)
         self.mempool = self._make_mempool()
-        self.journal = MempoolJournal(self.db)
+        self.journal = MempoolJournal(self.chain.db)
         await self._restore_mempool()
         self.campaigns = Campaigns(self)
         try:
@@ -213,6 +213,7 @@ class Node:
             raise NodeError(
                 f"cannot listen for RPC on {cfg.rpc_bind}:{cfg.effective_rpc_port}: {exc.strerror}"
             ) from exc
+        assert self.p2p is not None  # made by start() before it listens
         try:
             await self.p2p.start()
         except OSError as exc:
@@ -479,9 +480,9 @@ class Node:
                 "block_connected",
                 {"hash": block.hash_hex, "height": entry.height, "txs": len(block.txs)},
             )
-        for entry, source in [(e, "orphan") for e in entered] + [(e, "reorg") for e in returned]:
-            if entry.txid in self.mempool:
-                self.events.publish("tx_accepted", {"txid": entry.tx.txid_hex, "source": source})
+        for added, source in [(e, "orphan") for e in entered] + [(e, "reorg") for e in returned]:
+            if added.txid in self.mempool:
+                self.events.publish("tx_accepted", {"txid": added.tx.txid_hex, "source": source})
         entered += returned
         new_txs = [e.tx for e in entered if e.txid in self.mempool]
         self.journal.put(new_txs)
@@ -628,7 +629,7 @@ class Node:
         return Block(header, block.txs)
 
     async def generate(self, count: int, lock: bytes, max_tries: int = 1_000_000) -> list[Block]:
-        blocks = []
+        blocks: list[Block] = []
         tries = 0
         while len(blocks) < count and tries < max_tries + count:
             tries += 1

@@ -40,13 +40,22 @@ def version_number(version: str = VERSION) -> int:
 
 
 class IndexEntry(Protocol):
-    """One header the node knows (node/chain/index.py ``BlockIndex``)."""
+    """One header the node knows (node/chain/index.py ``BlockIndex``); p2p only reads it."""
 
-    hash: bytes
-    header: BlockHeader
-    height: int
-    chainwork: int
-    parent: IndexEntry | None
+    @property
+    def hash(self) -> bytes: ...
+
+    @property
+    def header(self) -> BlockHeader: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def chainwork(self) -> int: ...
+
+    @property
+    def parent(self) -> IndexEntry | None: ...
 
     @property
     def have_data(self) -> bool: ...
@@ -88,16 +97,24 @@ class ChainView(Protocol):
 class ChainChange(Protocol):
     """node/chain/manager.py ``ChainUpdate``: blocks connected, disconnected and found invalid."""
 
-    connected: tuple[Block, ...]
-    disconnected: tuple[Block, ...]
-    invalid: tuple[tuple[bytes, RuleError], ...]
+    @property
+    def connected(self) -> tuple[Block, ...]: ...
+
+    @property
+    def disconnected(self) -> tuple[Block, ...]: ...
+
+    @property
+    def invalid(self) -> tuple[tuple[bytes, RuleError], ...]: ...
 
 
 class BlockVerdict(Protocol):
     """node/chain/manager.py ``BlockResult``."""
 
-    status: str  # "accepted", "duplicate", "orphan", "invalid", "inconclusive"
-    error: RuleError | None
+    @property
+    def status(self) -> str: ...  # "accepted", "duplicate", "orphan", "invalid", "inconclusive"
+
+    @property
+    def error(self) -> RuleError | None: ...
 
     @property
     def update(self) -> ChainChange: ...

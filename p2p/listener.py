@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -57,11 +58,12 @@ class _GuardedProtocol(asyncio.Protocol):
         self._inner = inner
         self._guard = guard
         self._counted = False
-        self._transport: asyncio.BaseTransport | None = None
+        self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._tail = b""  # the last bytes seen, for a header end split across reads
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)  # what a server gives a stream protocol
         guard = self._guard
         if guard.open >= guard.max_connections and guard.waiting:
             guard.evicted += 1
@@ -75,11 +77,11 @@ class _GuardedProtocol(asyncio.Protocol):
                     guard.open,
                     guard.refused,
                 )
-            transport.abort()
+            stream.abort()
             return
         guard.open += 1
         self._counted = True
-        self._transport = transport
+        self._transport = stream
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(guard.header_timeout, self._header_timeout)
         guard.waiting[self] = None
@@ -94,6 +96,7 @@ class _GuardedProtocol(asyncio.Protocol):
         (the transport reports the loss later)."""
         self._stop_waiting()
         self._release()
+        assert self._transport is not None  # waiting: connection_made set it
         self._transport.abort()
 
     def _stop_waiting(self) -> None:

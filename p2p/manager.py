@@ -56,6 +56,7 @@ from .messages import (
     GetHeaders,
     Headers,
     Inv,
+    InvItem,
     Message,
     NetAddress,
     NotFound,
@@ -664,7 +665,7 @@ class PeerManager:
                 continue
             # Consecutive block requests are read from the database together, in one trip
             # off the event loop, and sent as stored: no decode, no re-encode.
-            group = []
+            group: list[InvItem] = []
             while n < len(items) and items[n].type == INV_BLOCK and len(group) < SERVE_GROUP:
                 group.append(items[n])
                 n += 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgpack
 
@@ -311,6 +311,10 @@ class _InvLike(Message):
     __slots__ = ()
     max_payload: ClassVar[int] = MAX_FRAME_SIZE
     items: tuple[InvItem, ...]
+
+    if TYPE_CHECKING:
+        # Each subclass is a dataclass whose one field is ``items``.
+        def __init__(self, items: tuple[InvItem, ...]) -> None: ...
 
     def _check_items(self) -> None:
         _seq("inventory", self.items, MAX_INV)

@@ -115,7 +115,7 @@ def headers_after(
             start = entry
             break
     height = start.height + 1 if start is not None else 1
-    headers = []
+    headers: list[BlockHeader] = []
     while len(headers) < limit:
         entry = chain.at_height(height)
         if entry is None:
@@ -283,14 +283,14 @@ class BlockSync:
             return
         st.unconnecting = 0
         self._check_low_work(st, headers)
-        last, err = await self.config.run_chain(accept_headers, self.chain, headers)
+        last, refused = await self.config.run_chain(accept_headers, self.chain, headers)
         if last is not None:
             self._saw(st, last)
             if last.chainwork > self.best_header.chainwork:
                 self.best_header = last
-        if err is not None:
-            if err.code not in _NOT_PUNISHED:
-                raise Misbehaving(100, f"invalid header: {err.code.value}")
+        if refused is not None:
+            if refused.code not in _NOT_PUNISHED:
+                raise Misbehaving(100, f"invalid header: {refused.code.value}")
             return
         if len(headers) == MAX_HEADERS and last is not None:
             await self._send_getheaders(peer, last)
@@ -406,13 +406,15 @@ class BlockSync:
         others), read off the event loop in one trip. A peer asking for a block has its
         header: that is what we know of its chain."""
         st = self._state.get(peer.id)
-        wanted = []
+        wanted: list[bytes | None] = []
         for block_hash in hashes:
             entry = self.chain.index.get(block_hash)
-            servable = entry is not None and entry.have_data and not entry.failed
-            if servable and st is not None:
+            if entry is None or not entry.have_data or entry.failed:
+                wanted.append(None)
+                continue
+            if st is not None:
                 self._saw(st, entry)
-            wanted.append(block_hash if servable else None)
+            wanted.append(block_hash)
         get_raw = self.chain.get_block_raw
         return await asyncio.to_thread(lambda: [None if h is None else get_raw(h) for h in wanted])
 
@@ -445,9 +447,9 @@ class BlockSync:
         )
         now = asyncio.get_running_loop().time()
         for peer_id, common_height, hashes in plan:
-            peer = self._peers.get(peer_id)
+            target = self._peers.get(peer_id)
             st = self._state.get(peer_id)
-            if peer is None or st is None or peer.closing:
+            if target is None or st is None or target.closing:
                 continue
             st.common_height = common_height
             fresh = [h for h in hashes if h not in self._in_flight and h not in self._validating]
@@ -459,7 +461,7 @@ class BlockSync:
             for block_hash in fresh:
                 st.in_flight[block_hash] = now
                 self._in_flight[block_hash] = peer_id
-            peer.send_nowait(GetData(tuple(InvItem(INV_BLOCK, h) for h in fresh)))
+            target.send_nowait(GetData(tuple(InvItem(INV_BLOCK, h) for h in fresh)))
 
     async def _stall_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -68,16 +68,15 @@ def plan(
 ) -> Plan:
     """The cheapest plan for ``policy`` given valid ``sigs`` (by key) and ``preimages``
     (by their sha256), for a tx of ``locktime``."""
-    kind = type(policy)
-    if kind is Key:
+    if type(policy) is Key:
         sig = sigs.get(policy)
         if sig is None:
             return Plan(_SIG_STAND_IN, (policy,), (), (), 0, 66)
         return Plan(sig, (), (), (), 0, 2 + len(sig))
-    if kind is After:
+    if type(policy) is After:
         missing = () if after_holds(policy.n, locktime) else (policy.n,)
         return Plan(True, (), (), missing, 1, 1)
-    if kind is Thresh:
+    if type(policy) is Thresh:
         subs = [plan(sub, sigs, preimages, locktime) for sub in policy.subs]
         order = sorted(range(len(subs)), key=lambda n: (subs[n].cost, n))
         chosen = sorted(order[: policy.k])

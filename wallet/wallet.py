@@ -359,8 +359,8 @@ class Wallet:
         chain_key = self._chain_keys.get((key_type, chain))
         if chain_key is None:
             chain_key = master_key(seed, CURVE_BY_KEY_TYPE[key_type])
-            for child in path[:-1]:
-                chain_key = derive_child(chain_key, child)
+            for step in path[:-1]:
+                chain_key = derive_child(chain_key, step)
             self._chain_keys[(key_type, chain)] = chain_key
         child = derive_child(chain_key, path[-1])
         if child.index != path[-1]:  # BIP32 skipped an invalid child (odds below 2^-127)

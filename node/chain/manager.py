@@ -284,8 +284,8 @@ class Chain:
         return self.at_height(entry.height) is entry
 
     def median_time_past(self, entry: BlockIndex | None = None) -> int:
-        node = entry or self.tip
-        times = []
+        node: BlockIndex | None = entry or self.tip
+        times: list[int] = []
         while node is not None and len(times) < MEDIAN_TIME_SPAN:
             times.append(node.header.time)
             node = node.parent
@@ -316,7 +316,7 @@ class Chain:
 
     def locator(self, entry: BlockIndex | None = None) -> list[bytes]:
         """Block hashes going back exponentially, as Bitcoin's block locator."""
-        node = entry or self.tip
+        node: BlockIndex | None = entry or self.tip
         hashes = []
         step = 1
         while node is not None:
@@ -625,6 +625,7 @@ class Chain:
             path = []
             node: BlockIndex | None = best
             while node is not fork:
+                assert node is not None  # fork is an ancestor of best
                 path.append(node)
                 node = node.parent
             path.reverse()
@@ -705,6 +706,7 @@ class Chain:
         ):
             speculation.abandon()
             speculation = None
+        sigs: PoolBatch | None
         if speculation is not None:
             view, sigs = speculation.view, speculation.sigs
         else:
@@ -872,11 +874,11 @@ class Chain:
                 if node.status & FAILED_MASK:
                     node.status &= ~FAILED_MASK
                     batch.put_index(node.hash, node.record())
-            node = entry.parent
-            while node is not None:
-                if node.status & FAILED_MASK:
-                    node.status &= ~FAILED_MASK
-                    batch.put_index(node.hash, node.record())
-                node = node.parent
+            ancestor = entry.parent
+            while ancestor is not None:
+                if ancestor.status & FAILED_MASK:
+                    ancestor.status &= ~FAILED_MASK
+                    batch.put_index(ancestor.hash, ancestor.record())
+                ancestor = ancestor.parent
         self._rebuild_candidates()
         return self.activate_best_chain()

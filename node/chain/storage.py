@@ -329,7 +329,7 @@ class ChainDB:
         else:
             stop = prefix + before[0].to_bytes(4, "big") + before[1].to_bytes(4, "big")
             it = self._db.iterator(start=prefix, stop=stop, reverse=True, **_READ)
-        rows = []
+        rows: list[HistoryRow] = []
         with it:
             for key, value in it:
                 if len(rows) == count:

@@ -550,7 +550,7 @@ class Mempool:
         for txid in cand.parents:
             parent = self._nodes[txid]
             if parent.children:
-                parent.children.add(entry.txid)
+                parent.children.add(entry.txid)  # type: ignore[union-attr]  # non-empty: its own set
             else:
                 parent.children = {entry.txid}
         for key in entry.spends:
@@ -603,9 +603,9 @@ class Mempool:
         for node in linked:
             txid = node.entry.txid
             for t in node.parents - doomed:
-                nodes[t].children.discard(txid)
+                nodes[t].children.discard(txid)  # type: ignore[union-attr]  # its own set, as said
             for t in node.children - doomed:
-                nodes[t].parents.discard(txid)
+                nodes[t].parents.discard(txid)  # type: ignore[union-attr]  # its own set, as said
         spenders, by_encoding = self._spenders, self._by_encoding
         size = fee = 0
         for node in doomed_nodes:
@@ -676,7 +676,7 @@ class Mempool:
             return self._rolling_rate
         now = self.config.clock()
         if now > self._rolling_updated + 10:
-            halflife = ROLLING_FEE_HALFLIFE
+            halflife: float = ROLLING_FEE_HALFLIFE
             cap = self.policy.max_mempool_bytes
             if self._bytes < cap / 4:
                 halflife /= 4

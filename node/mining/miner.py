@@ -424,7 +424,9 @@ class PowSolver:
     ) -> Block | None:
         """Keep one chunk queued beyond the busy workers so none idles between polls; poll
         the futures (no callbacks into the loop from the pool's thread) and ``is_stale``."""
-        pool = self._pool or await asyncio.to_thread(self._launch_pool)
+        pool = self._pool
+        if pool is None:
+            pool = await asyncio.to_thread(self._launch_pool)
         job = self._next_job()
         work = self._work(template, extranonce)
         pending: dict[concurrent.futures.Future[tuple[int | None, int]], int] = {}

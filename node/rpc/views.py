@@ -68,18 +68,17 @@ def policy_spend_json(pubkey: bytes, sig: bytes) -> dict[str, Any] | None:
 
 def _used_nodes(policy: Policy, sat: Any, out: list[dict[str, Any]]) -> bool:
     """Append the used leaves of ``policy`` under ``sat``; False if the shapes differ."""
-    kind = type(policy)
-    if kind is Thresh:
+    if type(policy) is Thresh:
         if type(sat) is not list or len(sat) != len(policy.subs):
             return False
         return all(
             s is None or _used_nodes(p, s, out) for p, s in zip(policy.subs, sat, strict=True)
         )
-    if kind is Key:
+    if type(policy) is Key:
         if type(sat) is not bytes:
             return False
         out.append({"fragment": format_policy(policy), "sighash": _sighash_name(sat)})
-    elif kind is After:
+    elif type(policy) is After:
         if sat is not True:
             return False
         out.append({"fragment": format_policy(policy)})

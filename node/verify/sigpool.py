@@ -38,6 +38,7 @@ import os
 import pickle
 import threading
 from collections.abc import Sequence
+from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
 from consensus.errors import RejectCode, RuleError
@@ -112,9 +113,10 @@ def _worker_main(
             return
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+def _pool_context() -> ForkServerContext | SpawnContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
 
 
 def default_workers() -> int:

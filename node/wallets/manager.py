@@ -620,12 +620,12 @@ class WalletManager:
                 and self.tip_height - wtx.height + 1 > self.params.coinbase_maturity
             )
             category = "generate" if mature else "immature"
-            entries = tuple(
+            mined = tuple(
                 Entry(category, o.lock, o.value, n, None)
                 for n, o in enumerate(tx.outputs)
                 if wallet.owns(o.lock)
             )
-            return TxSummary(entries, sum(e.amount for e in entries), None)
+            return TxSummary(mined, sum(e.amount for e in mined), None)
         debit = sum(s[0] for s in wtx.spent if s is not None and wallet.owns(s[1]))
         credit = sum(o.value for o in tx.outputs if wallet.owns(o.lock))
         from_me = all(s is not None and wallet.owns(s[1]) for s in wtx.spent)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from consensus.params import NetworkParams
 from consensus.policy import Key, policy_keys
-from consensus.primitives import POLICY_LOCK_KIND, TxOut
+from consensus.primitives import TxOut
 from consensus.signatures import make_lock
 from wallet import psbt as P
 from wallet.psbt import Psbt, PsbtError, PsbtOutput, decode_psbt
@@ -88,7 +88,7 @@ def sign_with_wallet(lw: LoadedWallet, psbt: Psbt, params: NetworkParams, acp: b
         spend = psbt.spend(n)
         if pin.final is not None or pin.coin is None or spend is None:
             continue
-        keys = policy_keys(spend) if pin.coin.lock[0] == POLICY_LOCK_KIND else [spend]
+        keys = policy_keys(spend)  # a key spend's one key, or the policy's keys
         for key in keys:
             lock = make_lock(key.key_type, key.pubkey)
             if wallet.key_for(lock) is not None:

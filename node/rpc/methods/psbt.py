@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from consensus.hashing import sha256
@@ -131,7 +132,7 @@ def utxoupdatepsbt(node: NodeServices, /, psbt: Any, descriptors: Any = None) ->
     for n, pin in enumerate(p.inputs):
         field = by_lock.get(pin.coin.lock) if pin.coin is not None else None
         if field is not None and not p.tx.inputs[n].pubkey:
-            p = usage(lambda p=p, n=n, field=field: P.update_input(p, n, field=field))
+            p = usage(partial(P.update_input, p, n, field=field))
     for n, out in enumerate(p.tx.outputs):
         field = by_lock.get(out.lock)
         if field is not None and p.outputs[n] == PsbtOutput():
@@ -229,8 +230,9 @@ def input_json(node: NodeServices, /, p: Psbt, n: int) -> dict[str, Any]:
 
 def spend_policy_json(node: NodeServices, /, policy: Policy) -> dict[str, Any]:
     info = policy_json(policy, node)
-    one_of = type(policy) is Thresh and policy.k == 1 and len(policy.subs) > 1
-    branches = policy.subs if one_of else (policy,)
+    branches: tuple[Policy, ...] = (policy,)
+    if type(policy) is Thresh and policy.k == 1 and len(policy.subs) > 1:
+        branches = policy.subs  # an or: each sub is a way to spend
     return {
         "text": info["text"],
         "hex": info["hex"],
