@@ -366,7 +366,7 @@ class Analysis:
         """Address clusters by both heuristics; each link with its heuristic and txid."""
         found = self._cluster()
         balances = dict(self.rows(f"SELECT address, sum(value) FROM ({UNSPENT}) GROUP BY address"))
-        out = []
+        out: list[dict[str, Any]] = []
         for members, links in found.values():
             if len(members) < minimum:
                 continue

@@ -213,6 +213,7 @@ async def export_chain(
 async def _run(chain: ChainAccess, directory: Path, partition_blocks: int | None) -> dict[str, Any]:
     params = chain.params
     _, _, (genesis,) = await chain.snapshot([0])
+    assert genesis is not None  # height 0 is always on the active chain
     manifest = await asyncio.to_thread(
         load_manifest, directory, params.name, hash_to_hex(genesis), partition_blocks
     )
@@ -258,6 +259,7 @@ async def _run(chain: ChainAccess, directory: Path, partition_blocks: int | None
             )
             for table, n in counts.items():
                 rows[table] += n
+            assert expected is not None  # set by the chunks read above (height <= last)
             written.append((Partition(first, last, expected), stem))
             height = last + 1
     except BaseException:

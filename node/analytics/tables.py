@@ -23,7 +23,10 @@ from consensus.signatures import REGISTRY, make_lock
 
 from ..rpc.views import policy_spend_json
 
-I64, STR, BOOL = pa.int64(), pa.string(), pa.bool_()
+# DataType, not the narrower types the stubs give: a schema's (name, type) list mixes them.
+I64: pa.DataType = pa.int64()
+STR: pa.DataType = pa.string()
+BOOL: pa.DataType = pa.bool_()
 
 SCHEMAS: dict[str, pa.Schema] = {
     "blocks": pa.schema(
@@ -259,7 +262,7 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
             t["n_outputs"].append(len(tx.outputs))
             t["input_value"].append(in_value)
             t["output_value"].append(out_value)
-            t["fee"].append(None if coinbase else in_value - out_value)
+            t["fee"].append(None if in_value is None else in_value - out_value)
         b["height"].append(height)
         b["hash"].append(block_hex)
         b["prev_hash"].append(hash_to_hex(header.prev_hash))

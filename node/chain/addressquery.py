@@ -93,7 +93,7 @@ def chain_history(
     if last_seen is not None:
         found = chain.db.tx_location(last_seen)
         entry = None if found is None else chain.index.get(found[0])
-        if entry is None or not chain.contains(entry):
+        if found is None or entry is None or not chain.contains(entry):
             raise CursorNotFound(last_seen.hex())
         before = (entry.height, found[1])
     items = []

@@ -350,7 +350,7 @@ def _start_all(args: argparse.Namespace, directory: Path, nodes: list[LocalNode]
 
     for node in nodes:
         wait_for(
-            lambda n=node: call(n, network, "getblockcount") >= 0,
+            lambda n=node: call(n, network, "getblockcount") >= 0,  # type: ignore[misc]  # n=node: mypy#15459
             START_TIMEOUT,
             f"{node.name} to start (see {node.datadir}/node.log)",
             check,
@@ -363,7 +363,7 @@ def _start_all(args: argparse.Namespace, directory: Path, nodes: list[LocalNode]
     if len(nodes) > 1:
         for node in nodes:
             wait_for(
-                lambda n=node: call(n, network, "getconnectioncount") >= 1,
+                lambda n=node: call(n, network, "getconnectioncount") >= 1,  # type: ignore[misc]  # n=node: mypy#15459
                 START_TIMEOUT,
                 f"{node.name} to connect",
                 check,

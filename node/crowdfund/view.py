@@ -11,7 +11,7 @@ from ..rpc.jsonfmt import Amount
 from .store import Campaign
 
 if TYPE_CHECKING:
-    from ..node import Node
+    from ..rpc.services import NodeServices
     from .campaigns import Campaigns
 
 
@@ -19,7 +19,7 @@ def coin_text(key: bytes) -> str:
     return f"{key[:32][::-1].hex()}:{int.from_bytes(key[32:], 'little')}"
 
 
-def campaign_view(node: Node, campaigns: Campaigns, c: Campaign) -> dict[str, Any]:
+def campaign_view(node: NodeServices, campaigns: Campaigns, c: Campaign) -> dict[str, Any]:
     """What anyone may see of a campaign (also ``getcampaign``'s result)."""
     height = node.chain.height
     pledged = c.pledged

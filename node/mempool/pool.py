@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import TypedDict
 
 from consensus.coins import Coin, MemoryCoinView
 from consensus.errors import RejectCode, RuleError
@@ -126,6 +127,23 @@ class PackageStats:
     descendant_fees: int
     depends: tuple[bytes, ...]  # in-mempool parents
     spent_by: tuple[bytes, ...]  # in-mempool children
+
+
+class MempoolInfo(TypedDict):
+    """``Mempool.info()``: getmempoolinfo's fields, in base units and units per byte."""
+
+    loaded: bool
+    size: int
+    bytes: int
+    usage: int
+    total_fee: int
+    maxmempool: int
+    mempoolminfee: float
+    minrelaytxfee: int
+    incrementalrelayfee: int
+    unbroadcastcount: int
+    fullrbf: bool
+    orphans: int
 
 
 class _Node:
@@ -293,7 +311,7 @@ class Mempool:
         left by evictions if higher (Core's mempoolminfee)."""
         return max(float(self.policy.min_relay_fee_rate), self._rolling_floor())
 
-    def info(self) -> dict[str, object]:
+    def info(self) -> MempoolInfo:
         """getmempoolinfo's fields. Amounts are base units; fee rates are units per byte,
         like ``Policy`` (Core reports BTC/kvB: multiply by 1000, divide by COIN).
         ``mempoolminfee`` is a float (the rolling floor is fractional); ``usage`` is an

@@ -233,7 +233,7 @@ def address_confirmed(
         {
             "txid": hash_to_hex(item.txid),
             "height": item.height,
-            "blockhash": hash_to_hex(item.block_hash),
+            "blockhash": hash_to_hex(item.block_hash),  # type: ignore[arg-type]  # confirmed: set
             "time": item.time,
             "received": Amount(item.received),
             "sent": Amount(item.sent),

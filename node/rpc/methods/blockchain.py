@@ -128,7 +128,7 @@ def getchaintips(node: NodeServices, /) -> list[dict[str, Any]]:
     """getchaintips
 
     Every known branch head: height, hash, branch length, status."""
-    out = []
+    out: list[dict[str, Any]] = []
     for entry in node.chain.tips():
         fork = node.chain.find_fork(entry)
         out.append(
