@@ -27,7 +27,7 @@ from consensus.signatures import SECP256K1
 
 from .chaingen import FEE, ChainGen, gen_key, split_txs
 from .httpload import http_request, run_load
-from .nodeproc import NodeProcess
+from .nodeproc import BenchNode
 
 BLOCK_TXS = 2000
 SECP_BLOCK_TXS = 2000
@@ -47,7 +47,7 @@ class BlockFigures:
 class Prober:
     """Calls ``getblockcount`` every ``interval`` s on its own connection, in a thread."""
 
-    def __init__(self, node: NodeProcess, interval: float = 0.005) -> None:
+    def __init__(self, node: BenchNode, interval: float = 0.005) -> None:
         self._client = node.client()
         self._interval = interval
         self._stop = threading.Event()
@@ -75,14 +75,14 @@ def _submit(client, block: Block) -> float:
     """Seconds ``submitblock`` took; raises unless the block was accepted."""
     data = block.serialize().hex()
     start = time.perf_counter()
-    result = client.call("submitblock", data)
+    result = client.call("submitblock", [data])
     seconds = time.perf_counter() - start
     if result is not None:
         raise RuntimeError(f"benchmark block rejected: {result}")
     return seconds
 
 
-async def _send_all(node: NodeProcess, txs: list[Tx]) -> float:
+async def _send_all(node: BenchNode, txs: list[Tx]) -> float:
     """tx/s of ``sendrawtransaction`` for ``txs`` over several keep-alive connections."""
     auth = node.auth()
     requests = iter(
@@ -104,7 +104,7 @@ async def _send_all(node: NodeProcess, txs: list[Tx]) -> float:
 
 
 def run(
-    node: NodeProcess,
+    node: BenchNode,
     reps: int,
     log: Callable[[str], None],
     between: Callable[[], object],

@@ -18,8 +18,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from node.cli.launcher import free_port
+
 from .httpload import LoadResult, http_request, repeat, run_load
-from .nodeproc import ROOT, NodeProcess, free_port
+from .nodeproc import ROOT, BenchNode
 
 CONNECTIONS = 32
 SAMPLE_SECONDS = 2.0
@@ -50,7 +52,7 @@ def _sample(port: int, request: bytes) -> LoadResult:
     return result
 
 
-def run(node: NodeProcess, reps: int, log) -> RpcFigures:
+def run(node: BenchNode, reps: int, log) -> RpcFigures:
     figures = RpcFigures()
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_rpc", str(port)], cwd=ROOT)

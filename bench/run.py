@@ -24,8 +24,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from node.rpc.client import RpcFailure
+
 from . import blocks, ceilings, mining, rpc, scale, sync
-from .nodeproc import NodeProcess, RpcError
+from .nodeproc import BenchNode
 
 SECTIONS = ("ceilings", "blocks", "rpc", "mining", "sync")
 EXTRA_SECTIONS = ("scale", "analytics")  # only when named in --only: long
@@ -109,12 +111,12 @@ class Ceilings:
         self.allcores.close()
 
 
-def has_p2p(node: NodeProcess) -> bool:
+def has_p2p(node: BenchNode) -> bool:
     """Whether this obol syncs from peers: ``addnode`` exists (any answer but -32601)."""
     client = node.client()
     try:
         client.call("addnode")
-    except RpcError as exc:
+    except RpcFailure as exc:
         return exc.code != -32601
     finally:
         client.close()
@@ -200,7 +202,7 @@ def run(sections: tuple[str, ...], reps: int, workdir: Path) -> list[Row]:
             c.take("secp256k1_verify_allcores")
 
         cold = None
-        node = NodeProcess(workdir / "blocks")
+        node = BenchNode(workdir / "blocks")
         node.start()
         try:
             p2p = has_p2p(node)

@@ -26,7 +26,7 @@ from consensus.pow import next_bits
 
 from . import mining
 from .blocks import Prober
-from .nodeproc import NodeProcess
+from .nodeproc import BenchNode
 from .sync import build_chain, follow_sync, write_datadir
 
 FANOUT_END = 200  # the sync chain's fan-out blocks end here
@@ -53,12 +53,12 @@ def _rate(marks: list[tuple[float, int]], counts: list[int], lo: int, hi: int) -
     return sum(counts[lo + 1 : hi + 1]) / max(t_hi - t_lo, 1e-9)
 
 
-def _timed_ms(node: NodeProcess, method: str, *params: object) -> float:
+def _timed_ms(node: BenchNode, method: str, *params: object) -> float:
     client = node.client()
     times = []
     for _ in range(QUERY_REPS):
         start = time.perf_counter()
-        client.call(method, *params)
+        client.call(method, list(params))
         times.append((time.perf_counter() - start) * 1000)
     client.close()
     return statistics.median(times)
@@ -84,9 +84,9 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
     gen, counts = build_chain(blocks, seed=19)
     write_datadir(gen, workdir / "source")
     log(f"  built {blocks} blocks, {sum(counts):,} txs in {time.perf_counter() - started:.0f} s")
-    source = NodeProcess(workdir / "source")
+    source = BenchNode(workdir / "source")
     source.start()
-    syncing = NodeProcess(workdir / "fresh")
+    syncing = BenchNode(workdir / "fresh")
     try:
         syncing.extra_args = [
             "--connect",

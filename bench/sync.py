@@ -26,7 +26,7 @@ from node.chain.manager import Chain
 from node.chain.storage import ChainDB
 
 from .chaingen import FEE, ChainGen, Coin, gen_key, sign
-from .nodeproc import NodeProcess
+from .nodeproc import BenchNode
 
 SYNC_BLOCKS = 5000
 SEGMENTS = 5
@@ -109,7 +109,7 @@ def write_datadir(gen: ChainGen, datadir: Path) -> None:
 
 
 def follow_sync(
-    syncing: NodeProcess, blocks: int, timeout: float, interval: float = 0.1
+    syncing: BenchNode, blocks: int, timeout: float, interval: float = 0.1
 ) -> list[tuple[float, int]]:
     """Poll the syncing node's height until it reaches ``blocks``: (time, height) at each
     change, starting with (start, 0). RuntimeError when it stalls past ``timeout``."""
@@ -132,9 +132,9 @@ def run(workdir: Path, log, blocks: int = SYNC_BLOCKS) -> SyncFigures:
     gen, counts = build_chain(blocks)
     write_datadir(gen, workdir / "source")
     log(f"  built {blocks} blocks, {sum(counts):,} txs in {time.perf_counter() - started:.0f} s")
-    source = NodeProcess(workdir / "source")
+    source = BenchNode(workdir / "source")
     source.start()
-    syncing = NodeProcess(workdir / "fresh")
+    syncing = BenchNode(workdir / "fresh")
     try:
         syncing.extra_args = ["--connect", f"127.0.0.1:{source.p2p_port}"]
         syncing.start()

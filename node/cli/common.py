@@ -7,16 +7,18 @@ Every user mistake ends as one line on stderr and exit code 1, never a traceback
 from __future__ import annotations
 
 import argparse
-import base64
+import http.client
 import json
 import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from consensus.params import NETWORKS
 
 from ..rpc.auth import read_cookie
+from ..rpc.client import RpcClient, RpcFailure, RpcHttpError
 
 DEFAULT_DATADIR = Path(os.environ.get("OBOL_DATADIR", Path.home() / ".obol"))
 
@@ -43,45 +45,31 @@ def rpc_call(
     url: str, user: str, password: str, method: str, params: list[Any] | dict[str, Any]
 ) -> Any:
     """One JSON-RPC call; returns the result or raises CliError with the node's message."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
+    with RpcClient(url, user, password) as client:
+        return call_or_explain(client, method, params)
 
-    body = json.dumps(
-        {"jsonrpc": "1.0", "id": "obol-cli", "method": method, "params": params},
-        default=str,
-    ).encode()
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
-    )
+
+def call_or_explain(
+    client: RpcClient, method: str, params: list[Any] | dict[str, Any], path: str = ""
+) -> Any:
+    """``client.call``, its failures turned into the one-line errors the user sees."""
     try:
-        with urllib.request.urlopen(request, timeout=600) as resp:
-            reply = json.loads(resp.read(), parse_float=Decimal)
-    except urllib.error.HTTPError as exc:
+        return client.call(method, params, path)
+    except RpcHttpError as exc:
         if exc.code == 401:
             raise CliError(
                 "incorrect RPC credentials (check --datadir, --network or --rpc-user)"
             ) from exc
-        try:
-            reply = json.loads(exc.read(), parse_float=Decimal)
-        except ValueError:
-            raise CliError(f"HTTP error {exc.code} from the node") from exc
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
-            where = urllib.parse.urlsplit(url)
-            raise CliError(
-                f"nothing is listening on port {where.port} of {where.hostname}: is it running "
-                "(and with this --network and --rpc-port)?"
-            ) from exc
-        raise CliError(f"cannot reach the node at {url}: is it running? ({exc})") from exc
-    error = reply.get("error")
-    if error:
-        raise RpcCallError(error.get("code"), error.get("message"))
-    return reply.get("result")
+        raise CliError(f"HTTP error {exc.code} from the node") from exc
+    except RpcFailure as exc:
+        raise RpcCallError(exc.code, exc.message) from exc
+    except ConnectionRefusedError as exc:
+        raise CliError(
+            f"nothing is listening on port {client.port} of {client.host}: is it running "
+            "(and with this --network and --rpc-port)?"
+        ) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise CliError(f"cannot reach the node at {client.url}: is it running? ({exc})") from exc
 
 
 def credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -107,12 +95,12 @@ def credentials(args: argparse.Namespace) -> tuple[str, str]:
 
 def rpc_url(args: argparse.Namespace) -> str:
     port = args.rpc_port or NETWORKS[args.network].rpc_port
-    url = f"http://{args.rpc_host}:{port}/"
-    if getattr(args, "wallet", None):
-        from urllib.parse import quote
+    return f"http://{args.rpc_host}:{port}/" + wallet_path(getattr(args, "wallet", None))
 
-        url += f"wallet/{quote(args.wallet)}"
-    return url
+
+def wallet_path(wallet: str | None) -> str:
+    """The endpoint of a wallet, relative to the node's URL (none: the node's own)."""
+    return f"wallet/{quote(wallet)}" if wallet else ""
 
 
 def format_result(result: Any) -> str:

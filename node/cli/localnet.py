@@ -15,8 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from consensus.params import NETWORKS
 
 from ..rpc.auth import read_cookie
 from .common import CliError, RpcCallError, rpc_call
+from .launcher import NodeProcess, free_port
 
 STATE_FILE = "localnet.json"
 START_TIMEOUT = 60.0
@@ -196,17 +195,6 @@ def log_tail(node: LocalNode, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def free_port(wanted: int = 0) -> int:
-    """``wanted`` if it can be bound (0 or taken: any free port)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", wanted))
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def node_ports(datadir: Path) -> tuple[int, int]:
     """The RPC and P2P ports this datadir had last time, while they are free: a restarted
     localnet keeps its URLs, so bookmarks and scripts still reach the same node."""
@@ -244,36 +232,23 @@ def wait_for(
 
 def _start_node(
     index: int, directory: Path, network: str, peers: list[LocalNode], extra: list[str]
-) -> tuple[LocalNode, subprocess.Popen[bytes]]:
+) -> tuple[LocalNode, NodeProcess]:
     datadir = (directory / f"node{index}").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     rpc_port, p2p_port = node_ports(datadir)
-    args = [
-        sys.executable,
-        "-m",
-        "node.cli",
-        "node",
-        "--network",
+    connect = [arg for peer in peers for arg in ("--connect", peer.p2p_address)]
+    # A session of its own: Ctrl-C in this terminal reaches us, and we stop the nodes in
+    # order instead of every process getting SIGINT at once.
+    proc = NodeProcess(
+        datadir,
         network,
-        "--datadir",
-        str(datadir),
-        "--rpc-port",
-        str(rpc_port),
-        "--p2p-port",
-        str(p2p_port),
-        *(arg for peer in peers for arg in ("--connect", peer.p2p_address)),
-        *extra,
-    ]
-    with open(datadir / "node.log", "ab") as out:
-        # A session of its own: Ctrl-C in this terminal reaches us, and we stop the nodes
-        # in order instead of every process getting SIGINT at once.
-        proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        [*connect, *extra],
+        rpc_port=rpc_port,
+        p2p_port=p2p_port,
+        log_name="node.log",
+        new_session=True,
+    )
+    proc.start(wait=False)
     return LocalNode(f"node{index}", str(datadir), rpc_port, p2p_port, proc.pid), proc
 
 
@@ -323,11 +298,12 @@ def _refuse_if_running(directory: Path) -> None:
         )
 
 
-def _check_started(procs: dict[str, tuple[LocalNode, subprocess.Popen[bytes]]]) -> None:
+def _check_started(procs: dict[str, tuple[LocalNode, NodeProcess]]) -> None:
     for node, proc in procs.values():
-        if proc.poll() is not None:
+        code = proc.process.poll() if proc.process is not None else None
+        if code is not None:
             raise CliError(
-                f"{node.name} exited with code {proc.returncode} while starting; "
+                f"{node.name} exited with code {code} while starting; "
                 f"the end of {node.datadir}/node.log:\n{log_tail(node)}"
             )
 
@@ -335,7 +311,7 @@ def _check_started(procs: dict[str, tuple[LocalNode, subprocess.Popen[bytes]]]) 
 def _start_all(args: argparse.Namespace, directory: Path, nodes: list[LocalNode]) -> None:
     """Start the nodes, appending each to ``nodes`` at once so a failure stops them all."""
     network = args.network
-    procs: dict[str, tuple[LocalNode, subprocess.Popen[bytes]]] = {}
+    procs: dict[str, tuple[LocalNode, NodeProcess]] = {}
     for i in range(1, args.nodes + 1):
         extra = []
         if i == 1 and network == "regtest":

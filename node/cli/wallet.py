@@ -22,10 +22,19 @@ from consensus.address import AddressError, decode_address
 from consensus.params import NETWORKS
 from consensus.primitives import Tx, TxOut
 
+from ..rpc.client import RpcClient
 from ..rpc.errors import RpcError
 from ..rpc.jsonfmt import parse_amount
 from . import contracts as contract_cli
-from .common import CliError, RpcCallError, credentials, pretty_json, rpc_call, rpc_url
+from .common import (
+    CliError,
+    RpcCallError,
+    call_or_explain,
+    credentials,
+    pretty_json,
+    rpc_url,
+    wallet_path,
+)
 
 DEFAULT_UNLOCK_SECONDS = 300
 
@@ -84,20 +93,16 @@ def add_parser(
 class _Client:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.user, self.password = credentials(args)
+        user, password = credentials(args)
+        node_args = argparse.Namespace(**{**vars(args), "wallet": None})
+        self._rpc = RpcClient(rpc_url(node_args), user, password)
+        self._wallet = wallet_path(args.wallet)
 
     def call(self, method: str, params: list[Any] | dict[str, Any], *, wallet: bool = True) -> Any:
-        url = rpc_url(self.args) if wallet else rpc_url(_without_wallet(self.args))
         try:
-            return rpc_call(url, self.user, self.password, method, params)
+            return call_or_explain(self._rpc, method, params, self._wallet if wallet else "")
         except RpcCallError as exc:
             raise CliError(" ".join(str(exc.message).split())) from exc
-
-
-def _without_wallet(args: argparse.Namespace) -> argparse.Namespace:
-    copy = argparse.Namespace(**vars(args))
-    copy.wallet = None
-    return copy
 
 
 def read_secret(prompt: str, confirm: bool = False) -> str:

@@ -7,41 +7,21 @@ unexpectedly fails the test at once with the tail of its log.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import signal
-import socket
 import subprocess
-import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from node.cli.launcher import NodeDied, NodeProcess, free_port
+from node.rpc.client import RpcClient, RpcFailure
+
+__all__ = ["NodeDied", "RpcFailure", "free_port"]
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT = 60.0
-
-
-class RpcFailure(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class NodeDied(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(
@@ -91,99 +71,28 @@ class RpcProxy:
         return call
 
 
-class TestNode:
+class TestNode(NodeProcess):
+    """A node of a test: ``node{index}`` in ``basedir``, called through ``node.rpc``."""
+
     def __init__(
         self, index: int, basedir: Path, network: str = "regtest", extra_args: list[str] = ()
     ) -> None:
+        super().__init__(basedir / f"node{index}", network, extra_args)
         self.index = index
-        self.network = network
-        self.datadir = basedir / f"node{index}"
-        self.rpc_port = free_port()
-        self.p2p_port = free_port()
-        self.extra_args = list(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
         self.rpc = RpcProxy(self)
-
-    @property
-    def netdir(self) -> Path:
-        return self.datadir / self.network
-
-    @property
-    def cookie_path(self) -> Path:
-        return self.netdir / ".cookie"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.rpc_port}/"
+        self._clients: dict[int, RpcClient] = {}  # a kept-alive connection per thread
 
     @property
     def p2p_address(self) -> str:
         return f"127.0.0.1:{self.p2p_port}"
 
+    def wait_exit(self, timeout: float) -> int:
+        while self._clients:
+            self._clients.popitem()[1].close()
+        return super().wait_exit(timeout)
+
     def wallet(self, name: str) -> RpcProxy:
         return RpcProxy(self, f"wallet/{name}")
-
-    def args(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "node.cli",
-            "node",
-            "--network",
-            self.network,
-            "--datadir",
-            str(self.datadir),
-            "--rpc-port",
-            str(self.rpc_port),
-            "--p2p-port",
-            str(self.p2p_port),
-            *self.extra_args,
-        ]
-
-    def start(self, extra_args: list[str] = (), wait: bool = True) -> None:
-        assert self.process is None, "node already running"
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        self._stdout = open(self.datadir / "stdout.txt", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*self.args(), *extra_args],
-            cwd=ROOT,
-            stdout=self._stdout,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        if wait:
-            self.wait_for_rpc()
-
-    def wait_for_rpc(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            if self.cookie_path.exists():
-                try:
-                    self.call("getblockcount", [])
-                    return
-                except (OSError, RpcFailure, ValueError):
-                    pass
-            time.sleep(0.05)
-        raise AssertionError(
-            f"node{self.index} RPC not ready within {timeout} s\n{self.log_tail()}"
-        )
-
-    def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
-            self.process = None
-            self._stdout.close()
-            raise NodeDied(f"node{self.index} exited with code {code}\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        out = []
-        for name in ("stdout.txt", f"{self.network}/debug.log"):
-            path = self.datadir / name
-            if path.exists():
-                text = path.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"--- {path} ---\n" + "\n".join(text))
-        return "\n".join(out)
 
     @contextmanager
     def assert_debug_log(
@@ -210,58 +119,30 @@ class TestNode:
                 )
             time.sleep(0.05)
 
-    def credentials(self) -> tuple[str, str]:
-        user, _, password = self.cookie_path.read_text().strip().partition(":")
-        return user, password
-
     def call(self, method: str, params: Any, path: str = "") -> Any:
-        body = json.dumps(
-            {"jsonrpc": "1.0", "id": 1, "method": method, "params": params}, default=str
-        )
-        user, password = self.credentials()
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        req = urllib.request.Request(
-            self.url + path,
-            data=body.encode(),
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
-        )
+        credentials = self.credentials()  # a restarted node writes a new cookie
+        client = self._clients.get(threading.get_ident())
+        if client is None or client.credentials != credentials:
+            if client is not None:
+                client.close()
+            client = self._clients[threading.get_ident()] = self.client(timeout=300)
         try:
-            with urllib.request.urlopen(req, timeout=300) as resp:
-                reply = json.loads(resp.read(), parse_float=Decimal)
-        except urllib.error.HTTPError as exc:
-            payload = exc.read()
-            try:
-                reply = json.loads(payload, parse_float=Decimal)
-            except ValueError:
-                raise RpcFailure(exc.code, payload.decode(errors="replace")) from exc
-            if not isinstance(reply, dict) or reply.get("error") is None:
-                raise RpcFailure(exc.code, str(reply)) from exc
-        except (ConnectionError, urllib.error.URLError):
+            return client.call(method, params, path)
+        except OSError:
             self.check_alive()
             raise
-        if reply.get("error"):
-            raise RpcFailure(reply["error"]["code"], reply["error"]["message"])
-        return reply["result"]
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Clean shutdown through the ``stop`` RPC; waits for the process to exit."""
+        """Clean shutdown through the ``stop`` RPC; waits for the process to exit (then
+        SIGTERM, then SIGKILL)."""
         if self.process is None:
             return
         try:
             self.call("stop", [])
-        except (OSError, RpcFailure):
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=timeout)
-        self.process = None
-        self._stdout.close()
-
-    def kill(self) -> None:
-        if self.process is None:
-            return
-        self.process.kill()
-        self.process.wait()
-        self.process = None
-        self._stdout.close()
+            self.process.wait(timeout=timeout)
+        except (OSError, RpcFailure, subprocess.TimeoutExpired):
+            pass
+        self.stop_process(timeout)
 
     def restart(self, extra_args: list[str] = ()) -> None:
         self.stop()

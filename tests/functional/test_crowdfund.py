@@ -22,7 +22,13 @@ from tests.chain_helpers import sign_input as raw_sign
 from wallet.psbt import create_psbt, encode_psbt, sign_input, update_input
 
 from . import framework
-from .framework import RpcFailure, connect_nodes, sync_blocks, sync_mempools, wait_until
+from .framework import (
+    assert_raises_rpc_error,
+    connect_nodes,
+    sync_blocks,
+    sync_mempools,
+    wait_until,
+)
 from .wallet_helpers import obol_wallet_json, units
 
 CRAFTED = [key(7001 + n) for n in range(4)]
@@ -102,17 +108,13 @@ def test_three_backers_reach_the_goal_and_the_claim_pays_exactly_the_goal(net):
     ]
     assert {p["id"] for p in c["pledges"]} == {six["pledge"], three["pledge"], one["pledge"]}
 
-    with pytest.raises(RpcFailure) as err:
-        n3.rpc.pledge(url, 2)
-    assert err.value.code == -4 and "0.00000000 OBOL remain" in err.value.message
+    assert_raises_rpc_error(-4, "0.00000000 OBOL remain", n3.rpc.pledge, url, 2)
     assert len(campaign_json(n1, cid)["pledges"]) == 3
 
     # The pledge coin is reserved: a send that would need it fails, though the wallet
     # holds enough with it.
     assert units(n3.rpc.getbalance()) > units(Decimal("39.5"))
-    with pytest.raises(RpcFailure) as err:
-        n3.rpc.sendtoaddress(n3.rpc.getnewaddress(), Decimal("39.5"))
-    assert err.value.code == -6
+    assert_raises_rpc_error(-6, None, n3.rpc.sendtoaddress, n3.rpc.getnewaddress(), Decimal("39.5"))
     assert n3.rpc.listpledges()[0]["status"] == "active"
 
     txid = n1.rpc.claimcampaign(cid)
@@ -127,9 +129,7 @@ def test_three_backers_reach_the_goal_and_the_claim_pays_exactly_the_goal(net):
     shares = sum(fee_share(v["vout"], 1, c["feerate"]) for v in claim["vin"])
     assert units(spent) - units(Decimal(10)) == shares  # the fee: the shares, nothing more
     assert campaign_json(n1, cid)["state"] == "claimed"
-    with pytest.raises(RpcFailure) as err:
-        n1.rpc.claimcampaign(cid)
-    assert err.value.code == -4
+    assert_raises_rpc_error(-4, None, n1.rpc.claimcampaign, cid)
     n1.rpc.generate(1)
     sync_blocks(net)
     assert n1.rpc.getrawtransaction(txid, True)["confirmations"] == 1
@@ -147,9 +147,7 @@ def test_revoked_and_double_spent_pledges_stop_counting(net):
     cid, url = made["id"], made["url"]
     two = n2.wallet("default").pledge(url, 2)
     other = n3.rpc.pledge(url, 2)
-    with pytest.raises(RpcFailure) as err:
-        n2.wallet("b").pledge(url, 2)
-    assert err.value.code == -4 and "1.00000000 OBOL remain" in err.value.message
+    assert_raises_rpc_error(-4, "1.00000000 OBOL remain", n2.wallet("b").pledge, url, 2)
 
     revoked = obol_wallet_json(n2, "revokepledge", two["pledge"], wallet="default")
     assert revoked["txid"] in n2.rpc.getrawmempool()
@@ -160,9 +158,7 @@ def test_revoked_and_double_spent_pledges_stop_counting(net):
     assert dropped["reason"] == f"coin spent by {revoked['txid']} (revoked or double-spent)"
     mine = {p["pledge"]: p for p in n2.wallet("default").listpledges()}
     assert mine[two["pledge"]]["status"] == "revoked"
-    with pytest.raises(RpcFailure) as err:
-        n2.wallet("default").revokepledge(two["pledge"])
-    assert err.value.code == -4
+    assert_raises_rpc_error(-4, None, n2.wallet("default").revokepledge, two["pledge"])
 
     # Double-spent by other means: a raw tx of n3's own spends the coin elsewhere.
     txid, vout = other["coin"].split(":")
@@ -312,12 +308,8 @@ def test_past_the_deadline_without_the_goal_the_campaign_fails(net):
     assert c["state"] == "failed" and c["pledged"] == 1
     status, body = post(pledge_url(n1, made["id"]), b"x")
     assert (status, body) == (400, {"error": "the campaign is failed", "code": "campaign-closed"})
-    with pytest.raises(RpcFailure) as err:
-        n3.rpc.pledge(made["url"], 1)
-    assert err.value.code == -4 and "failed" in err.value.message
-    with pytest.raises(RpcFailure) as err:
-        n1.rpc.claimcampaign(made["id"])
-    assert err.value.code == -4
+    assert_raises_rpc_error(-4, "failed", n3.rpc.pledge, made["url"], 1)
+    assert_raises_rpc_error(-4, None, n1.rpc.claimcampaign, made["id"])
     # The backer's coin never left: still the wallet's, unspent.
     (mine,) = [p for p in n3.rpc.listpledges() if p["pledge"] == backer["pledge"]]
     assert mine["status"] == "active"
@@ -336,11 +328,7 @@ def test_creation_is_checked(net):
         (["t", 0, payee], -3),
         (["t", 1, payee, height], -8),
     ):
-        with pytest.raises(RpcFailure) as err:
-            n1.rpc.createcampaign(*args)
-        assert err.value.code == code, args
-    with pytest.raises(RpcFailure) as err:
-        n1.rpc.getcampaign("nope")
-    assert err.value.code == -5
+        assert_raises_rpc_error(code, None, n1.rpc.createcampaign, *args)
+    assert_raises_rpc_error(-5, None, n1.rpc.getcampaign, "nope")
     status, body = get_json(f"{n1.url}rest/campaign/{'0' * 16}.json")
     assert (status, body["code"]) == (404, "campaign-not-found")

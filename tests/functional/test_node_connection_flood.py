@@ -7,13 +7,10 @@ connections once their header time is up, and keep its log small.
 
 from __future__ import annotations
 
-import base64
-import json
 import resource
 import socket
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -50,12 +47,8 @@ def half_open(port: int, request: bytes) -> socket.socket | None:
 
 def block_count(node: framework.TestNode) -> int:
     """getblockcount with a short timeout: a starved node fails the test, not hangs it."""
-    user, password = node.credentials()
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    body = b'{"jsonrpc": "1.0", "id": 1, "method": "getblockcount", "params": []}'
-    req = urllib.request.Request(node.url, data=body, headers={"Authorization": f"Basic {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())["result"]
+    with node.client(timeout=10) as client:
+        return client.call("getblockcount")
 
 
 def closed_by_peer(sock: socket.socket) -> bool:

@@ -85,10 +85,7 @@ def test_full_disk_stops_the_node_and_loses_nothing(small_disk, min_free_mb, lea
     acknowledged, error = mine_until_refused(node)
     if error.code != 0:
         assert error.code == -1 and reason in str(error), error
-    assert node.process is not None
-    assert node.process.wait(timeout=60) == 1
-    node.process = None
-    node._stdout.close()
+    assert node.wait_exit(timeout=60) == 1
     out = (node.datadir / "stdout.txt").read_text()
     assert "Traceback" not in out
     errors = [line for line in out.splitlines() if line.startswith("error: ")]

@@ -116,7 +116,7 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert done.stderr.startswith("error: error code: -18\n")
     done = obol_rpc(node, "--network", "devnet", "getblockcount")
     assert "a regtest node is running here: add --network regtest" in done.stderr
-    port = free_port()  # of this worker's parity: no other test's node takes it
+    port = free_port()  # from this worker's own range: no other test's node takes it
     done = obol_rpc(node, "--rpc-port", str(port), "getblockcount")
     assert done.stderr.startswith(f"error: nothing is listening on port {port} of 127.0.0.1")
     done = obol_rpc(node, "nosuchmethod")

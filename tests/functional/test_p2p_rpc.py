@@ -70,7 +70,7 @@ def test_network_rpcs(start_nodes):
     assert_raises_rpc_error(-29, None, a.rpc.disconnectnode, "127.0.0.1:1")
     assert_raises_rpc_error(-8, None, a.rpc.disconnectnode)
     a.rpc.disconnectnode(b.p2p_address)
-    wait_until(lambda: peers_with(a, b_id) and peers_with(a, b_id)[0]["id"] != peer["id"])
+    wait_until(lambda: any(p["id"] != peer["id"] for p in peers_with(a, b_id)))
     with a.assert_debug_log([f"no longer keeping a connection to {b.p2p_address}"]):
         a.rpc.addnode(b.p2p_address, "remove")
         a.rpc.disconnectnode("", peers_with(a, b_id)[0]["id"])
