@@ -20,9 +20,11 @@ AGE_EDGES = (1, 10, 100, 1000, 10_000)  # blocks; the last bucket is open
 PERCENTILES = ("10", "50", "90")
 
 # Inputs that more than one party may have signed: a policy coin (escrow, loan, multisig)
-# and a signature over its own input only (ALL|ANYONECANPAY, the crowdfunding pledge).
+# and a signature over its own input only (ALL|ANYONECANPAY, the crowdfunding pledge);
+# and a loan's opening tx, where the lender's and the borrower's coins go in together.
 MULTI_PARTY_TXS = """
-    SELECT DISTINCT txid FROM inputs WHERE is_policy OR sighash = 'ALL|ANYONECANPAY'
+    SELECT txid FROM inputs WHERE is_policy OR sighash = 'ALL|ANYONECANPAY'
+    UNION SELECT prev_txid FROM policy_spends WHERE contract = 'loan'
 """
 
 COMMON_INPUT_ASSUMPTIONS = [
@@ -30,7 +32,9 @@ COMMON_INPUT_ASSUMPTIONS = [
     "share an owner (wrong for a tx that several people build together, as a CoinJoin or "
     "a PSBT whose inputs come from different wallets)",
     "a tx with a policy input (escrow, loan, multisig) or an ALL|ANYONECANPAY signature "
-    "(crowdfunding pledges) is left out: its inputs belong to different people by design",
+    "(crowdfunding pledges) is left out: its inputs belong to different people by design; "
+    "so is a loan's opening tx (lender and borrower fund it together), once the loan's "
+    "spend shows it",
 ]
 CHANGE_ASSUMPTIONS = [
     "change: in a non-coinbase tx with two or more output addresses, none of them one of "

@@ -20,17 +20,25 @@ from tests.analytics_chain import (
     A1,
     A2,
     A3,
+    ARBITER,
     B1,
     B2,
+    BUYER,
+    C1,
     COLLATERAL,
+    D1,
     FEE,
     INTEREST,
     MATURITY,
     PRINCIPAL,
+    REFUND,
+    SELLER,
     E,
     F,
+    G,
     addr,
     builder_access,
+    escrow_chain,
     loan_chain,
     planted_chain,
 )
@@ -288,3 +296,34 @@ def fresh_export(builder, tmp_path: Path) -> Path:
     directory = tmp_path / "fresh"
     export(builder, directory)
     return directory
+
+
+def test_escrows_are_recognised_with_the_branch_each_spend_used(tmp_path) -> None:
+    builder, txs = escrow_chain()
+    directory = tmp_path / "chain"
+    export(builder, directory)
+    rows = pd.read_parquet(directory / "policy_spends").sort_values(["height", "txid"])
+    got = {
+        r.txid: (r.contract, r.event, r.signers, r.buyer, r.seller, r.arbiter, r.refund_height)
+        for r in rows.itertuples()
+    }
+    parties = (addr(BUYER), addr(SELLER), addr(ARBITER), REFUND)
+    assert got == {
+        txs["released"].txid_hex: ("escrow", "released", "buyer+seller", *parties),
+        txs["arbitrated"].txid_hex: ("escrow", "arbitrated", "seller+arbiter", *parties),
+        txs["refunded"].txid_hex: ("escrow", "refunded", "buyer", *parties),
+    }
+    assert rows["borrower"].isna().all() and rows["maturity"].isna().all()
+    assert len(pd.read_parquet(directory / "pledges")) == 0
+
+
+def test_loans_and_pledge_claims_are_recognised(planted) -> None:
+    _, txs, directory, _ = planted
+    loans = pd.read_parquet(directory / "policy_spends")
+    assert list(loans["signers"]) == ["borrower+lender"] and loans["buyer"].isna().all()
+    pledges = pd.read_parquet(directory / "pledges").sort_values("vin")
+    fund = txs["fund"].txid_hex
+    assert [tuple(r) for r in pledges.itertuples(index=False)] == [
+        (103, txs["pledge"].txid_hex, 0, fund, 4, 5 * COIN, addr(C1), addr(G), 10 * COIN - FEE),
+        (103, txs["pledge"].txid_hex, 1, fund, 5, 5 * COIN, addr(D1), addr(G), 10 * COIN - FEE),
+    ]
