@@ -97,7 +97,7 @@ async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path
     assert sum(b["utxos"] for b in shown["utxo_age"]) == info["txouts"]
 
     report = await rpc(node, "getcreditreport", f"ed25519:{E.pubkey.hex()}")
-    assert report["address"] == addr(E) and report["height"] == 103
+    assert report["addresses"] == [addr(E)] and report["height"] == 103
     assert [(x["status"], x["close_txid"]) for x in report["loans"]] == [
         ("repaid", planted["repay"].txid_hex)
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pytest
 
 from consensus.params import COIN
@@ -225,7 +226,7 @@ def test_analyze_cli_json_and_errors(planted, capsys, tmp_path) -> None:
     assert set(out) == {"clusters", "assumptions"}
     assert set(out["clusters"][0]) == {"addresses", "balance", "links"}
     assert set(out["clusters"][0]["links"][0]) == {"a", "b", "heuristic", "txid"}
-    for what in ("summary", "supply", "volume", "utxo-age", "richest"):
+    for what in ("summary", "supply", "volume", "utxo-age", "richest", "fraud"):
         assert main(["analyze", str(directory), what, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["assumptions"]
     assert main(["analyze", str(directory), "address", addr(A1)]) == 0
@@ -248,7 +249,7 @@ def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> No
     directory = tmp_path / "chain"
     export(builder, directory)
     report = Analysis(directory).credit(f"ed25519:{E.pubkey.hex()}")
-    assert report["address"] == addr(E)
+    assert report["addresses"] == [addr(E)]
     got = [(x["open_txid"], x["close_txid"], x["status"], x["on_time"]) for x in report["loans"]]
     assert got == [
         (loans[0][0].txid_hex, loans[0][1].txid_hex, "repaid", True),
@@ -272,6 +273,11 @@ def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> No
         {"height": 105, "balance": 3 * PRINCIPAL + repaid_back},
     ]
     assert Analysis(directory).credit(addr(F))["loans"] == []  # F lent; it borrowed nothing
+    assert main(["analyze", str(directory), "credit", f"{addr(F)},{addr(E)}", "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["addresses"] == sorted([addr(E), addr(F)])
+    assert [x["close_txid"] for x in both["loans"]] == [c.txid_hex for _, c in loans]
+    assert {x["borrower"] for x in both["loans"]} == {addr(E)}
     assert main(["analyze", str(directory), "credit", "ed25519:zz"]) == 1
     assert "not an address or a public key" in capsys.readouterr().err
 
@@ -327,3 +333,18 @@ def test_loans_and_pledge_claims_are_recognised(planted) -> None:
         (103, txs["pledge"].txid_hex, 0, fund, 4, 5 * COIN, addr(C1), addr(G), 10 * COIN - FEE),
         (103, txs["pledge"].txid_hex, 1, fund, 5, 5 * COIN, addr(D1), addr(G), 10 * COIN - FEE),
     ]
+
+
+def test_polars_reads_the_export_as_duckdb_does(planted) -> None:
+    builder, _, directory, _ = planted
+    for table in TABLES:
+        frame = pl.read_parquet(directory / table / "*" / "*.parquet")
+        assert frame.height == len(table_rows(directory, table))
+    txs = pl.scan_parquet(directory / "txs" / "*" / "*.parquet")
+    per_block = txs.group_by("height").agg(pl.col("output_value").sum()).collect()
+    got = dict(zip(per_block["height"], per_block["output_value"], strict=True))
+    assert got == {
+        h: sum(o.value for tx in block.txs for o in tx.outputs)
+        for h, block in enumerate(builder.blocks)
+    }
+    assert txs.select(pl.col("fee").sum()).collect().item() == 5 * FEE

@@ -86,13 +86,14 @@ def register(reg: RpcRegistry, node: Node) -> None:
 
     @reg.method(category="blockchain")
     async def getcreditreport(subject: Any) -> dict[str, Any]:
-        """getcreditreport "address-or-pubkey"
+        """getcreditreport "address-or-pubkey" | ["address-or-pubkey",...]
 
         A borrower's loans from the chain alone, read from this node's last export
         (exportchain; "height" says how far it reaches): each loan repaid or defaulted
-        with its txids, principal, collateral and ratio, the address's age and balance
-        history. No score: the figures and their evidence."""
-        text = as_str(subject)
+        with its txids, principal, collateral and ratio, the addresses' age and balance
+        history. A wallet takes a new key per loan: give them all (loanstatus's
+        roles.borrower). No score: the figures and their evidence."""
+        text = [as_str(s) for s in subject] if isinstance(subject, list) else as_str(subject)
         directory = node.export_dir
         if directory is None:
             raise RpcError(RPC_MISC_ERROR, "no export yet on this node: run exportchain first")
