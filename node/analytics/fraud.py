@@ -3,7 +3,9 @@ txids that show it. A signal is not a verdict: each one also fits honest behavio
 says which.
 
 - burst: one cluster (analyze.py's Meiklejohn clusters; a lone address is its own) spends
-  in ``BURST_TXS`` or more txs within one span of ``BURST_SPAN`` blocks;
+  in ``BURST_TXS`` or more txs within one span of ``BURST_SPAN`` blocks, and
+  ``BURST_RATIO`` times its own average per span over the recent blocks or more (a
+  cluster that is always this busy, an exchange say, is not an anomaly);
 - peel chain: ``PEEL_HOPS`` or more txs in a row, each spending one coin into a small
   payment (at most ``PEEL_SHARE`` of the coin) and a remainder that the next one spends;
 - campaign from one cluster: a crowdfunding claim two or more of whose pledges came from
@@ -22,6 +24,7 @@ from .analyze import Analysis
 
 BURST_TXS = 10
 BURST_SPAN = 6
+BURST_RATIO = 4
 PEEL_HOPS = 4
 PEEL_SHARE = 0.25
 RECENT_BLOCKS = 1000
@@ -30,6 +33,7 @@ MAX_TXIDS = 50  # evidence listed per signal; the count says how many there were
 THRESHOLDS = {
     "burst_txs": BURST_TXS,
     "burst_span_blocks": BURST_SPAN,
+    "burst_ratio": BURST_RATIO,
     "peel_hops": PEEL_HOPS,
     "peel_share": PEEL_SHARE,
 }
@@ -37,8 +41,9 @@ ASSUMPTIONS = [
     "clusters are analyze's (common-input and change heuristics, with their assumptions); "
     "a cluster that is really several owners can make a burst or a campaign signal appear",
     f"burst: {BURST_TXS} or more txs spending one cluster's coins within a span of "
-    f"{BURST_SPAN} blocks (spans start at multiples of {BURST_SPAN}); an exchange or a "
-    "payroll does this every day",
+    f"{BURST_SPAN} blocks (spans start at multiples of {BURST_SPAN}), and at least "
+    f"{BURST_RATIO} times that cluster's average per span over the recent blocks; a "
+    "payroll run or a merchant's sale day looks the same",
     f"peel chain: {PEEL_HOPS} or more one-in-two-out txs in a row, each paying at most "
     f"{PEEL_SHARE:.0%} of its coin and passing the rest to the next; a wallet paying many "
     "bills from one large coin looks the same",
@@ -62,7 +67,7 @@ def fraud_signals(analysis: Analysis, recent: int = RECENT_BLOCKS) -> dict[str, 
     )
     links = {root: found for root, (_, found) in groups.items()}
     signals = [
-        *_bursts(analysis, since, groups),
+        *_bursts(analysis, since, tip, groups),
         *_peel_chains(analysis, since),
         *_campaigns(analysis, since, links),
     ]
@@ -76,19 +81,33 @@ def fraud_signals(analysis: Analysis, recent: int = RECENT_BLOCKS) -> dict[str, 
     }
 
 
-def _bursts(analysis: Analysis, since: int, groups: dict[str, Any]) -> list[dict[str, Any]]:
+def _bursts(
+    analysis: Analysis, since: int, tip: int, groups: dict[str, Any]
+) -> list[dict[str, Any]]:
+    spans = tip // BURST_SPAN - since // BURST_SPAN + 1
     rows = analysis.rows(
         """
         WITH spent AS (
             SELECT DISTINCT s.txid, s.height, o.cluster FROM spends s
-            JOIN owners o USING (address) WHERE s.height >= ?)
-        SELECT cluster, min(height), max(height), count(*), list(txid ORDER BY height, txid)
-        FROM spent GROUP BY cluster, height // ? HAVING count(*) >= ?
+            JOIN owners o USING (address) WHERE s.height >= $since),
+        per_span AS (
+            SELECT cluster, min(height) AS first, max(height) AS last, count(*) AS n,
+                   list(txid ORDER BY height, txid) AS txids
+            FROM spent GROUP BY cluster, height // $span),
+        usual AS (SELECT cluster, sum(n) / $spans AS mean FROM per_span GROUP BY cluster)
+        SELECT cluster, first, last, n, txids, mean FROM per_span JOIN usual USING (cluster)
+        WHERE n >= $least AND n >= $ratio * mean
         """,
-        [since, BURST_SPAN, BURST_TXS],
+        {
+            "since": since,
+            "span": BURST_SPAN,
+            "spans": spans,
+            "least": BURST_TXS,
+            "ratio": BURST_RATIO,
+        },
     )
     out = []
-    for cluster, first, last, n, txids in rows:
+    for cluster, first, last, n, txids, mean in rows:
         members = sorted(groups[cluster][0])
         out.append(
             {
@@ -96,7 +115,8 @@ def _bursts(analysis: Analysis, since: int, groups: dict[str, Any]) -> list[dict
                 "height": last,
                 "explanation": (
                     f"{n} txs spent coins of one cluster ({len(members)} address"
-                    f"{'es' if len(members) > 1 else ''}) between heights {first} and {last}"
+                    f"{'es' if len(members) > 1 else ''}) between heights {first} and {last}, "
+                    f"{n / mean:.0f} times its average of {mean:.1f} per {BURST_SPAN} blocks"
                 ),
                 "addresses": members,
                 "txs": n,

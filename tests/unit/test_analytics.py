@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -348,3 +349,36 @@ def test_polars_reads_the_export_as_duckdb_does(planted) -> None:
         for h, block in enumerate(builder.blocks)
     }
     assert txs.select(pl.col("fee").sum()).collect().item() == 5 * FEE
+
+
+@pytest.mark.slow
+def test_spark_reads_the_export_as_duckdb_does(planted) -> None:
+    """Slow: a local Spark starts a JVM (about 10 s). Needs obol[spark] and Java 17+."""
+    sql = pytest.importorskip("pyspark.sql", reason="pip install 'obol[spark]'")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (17 or later)")
+    builder, _, directory, _ = planted
+    spark = (
+        sql.SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .getOrCreate()
+    )
+    try:
+        for table in TABLES:
+            frame = spark.read.parquet(str(directory / table / "*" / "*.parquet"))
+            assert frame.count() == len(table_rows(directory, table))
+        outputs = spark.read.parquet(str(directory / "outputs" / "*" / "*.parquet"))
+        got = {
+            r["height"]: r["total"]
+            for r in outputs.groupBy("height")
+            .agg(sql.functions.sum("value").alias("total"))
+            .collect()
+        }
+        assert got == {
+            h: sum(o.value for tx in block.txs for o in tx.outputs)
+            for h, block in enumerate(builder.blocks)
+        }
+        assert dict(outputs.dtypes)["value"] == "bigint"
+    finally:
+        spark.stop()

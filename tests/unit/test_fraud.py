@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bench.analytics import SplitChain, memory_access
 from consensus.params import COIN
 from node.analytics.analyze import Analysis
 from node.analytics.export import export_chain
@@ -63,7 +64,8 @@ def test_each_planted_anomaly_is_found_and_explained(tmp_path) -> None:
     assert burst["txids"] == [txs["join_x"].txid_hex, *expected]
     assert burst["addresses"] == sorted([addr(X1), addr(X2)])  # X3: no change rule (1 output)
     assert burst["explanation"] == (
-        f"{BURST + 1} txs spent coins of one cluster (2 addresses) between heights 103 and 104"
+        f"{BURST + 1} txs spent coins of one cluster (2 addresses) between heights 103 and 104, "
+        "19 times its average of 0.6 per 6 blocks"  # 12 txs over the 19 spans of 0-110
     )
     assert addr(W) not in burst["addresses"] and addr(X3) not in burst["addresses"]
 
@@ -81,3 +83,13 @@ def test_no_false_alarm_without_anomalies(tmp_path) -> None:
         got = signals_of(builder, tmp_path / str(n))
         assert got["signals"] == []
         assert got["assumptions"] and got["thresholds"]["burst_txs"] == BURST_TXS
+
+
+def test_a_cluster_always_this_busy_is_no_burst(tmp_path) -> None:
+    records = SplitChain(20).grow(160).records()
+    directory = tmp_path / "busy"
+    asyncio.run(export_chain(memory_access(records), directory, 50))
+    analysis = Analysis(directory)
+    assert max(len(c["addresses"]) for c in analysis.clusters()["clusters"]) > 10
+    got = fraud_signals(analysis, recent=48)  # heights 113-160: 20 txs in every block
+    assert got["signals"] == []
