@@ -378,7 +378,7 @@ class Analysis:
 
     def clusters(self, minimum: int = 2) -> dict[str, Any]:
         """Address clusters by both heuristics; each link with its heuristic and txid."""
-        found = self._cluster()
+        found = self.cluster_groups()
         balances = dict(self.rows(f"SELECT address, sum(value) FROM ({UNSPENT}) GROUP BY address"))
         out = []
         for members, links in found.values():
@@ -411,7 +411,8 @@ class Analysis:
             ],
         }
 
-    def _cluster(self) -> dict[str, tuple[set[str], list[dict[str, Any]]]]:
+    def cluster_groups(self) -> dict[str, tuple[set[str], list[dict[str, Any]]]]:
+        """Every address by cluster: root address -> (members, the links that joined them)."""
         parent: dict[str, str] = {}
         links: list[dict[str, Any]] = []
 

@@ -57,7 +57,7 @@ def fraud_signals(analysis: Analysis, recent: int = RECENT_BLOCKS) -> dict[str, 
     """The signals whose last tx is in the last ``recent`` blocks, newest first."""
     tip = analysis.tip()
     since = max(0, tip - recent + 1)
-    groups = analysis._cluster()
+    groups = analysis.cluster_groups()
     owner: dict[str, str] = {}
     for root, (members, _) in groups.items():
         for a in members:
