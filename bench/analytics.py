@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -21,14 +22,16 @@ import pyarrow.parquet as pq
 
 from consensus.coins import Coin
 from consensus.params import COIN, REGTEST
+from consensus.primitives import Block, Tx
 from consensus.validation import median_time_past
 from node.analytics.analyze import Analysis
 from node.analytics.export import ChainAccess, export_chain
+from node.analytics.fraud import fraud_signals
 from node.analytics.tables import BlockRecord
 
 from .chaingen import ChainGen, gen_key, split_txs
 
-ANALYSES = ("summary", "volume", "utxo_age", "clusters")
+ANALYSES = ("summary", "volume", "utxo_age", "clusters", "fraud")
 
 
 @dataclass
@@ -42,38 +45,57 @@ class AnalyticsFigures:
     analysis_ms: dict[str, float]
 
 
-def generate(blocks: int, txs_per_block: int) -> list[BlockRecord]:
-    gen = ChainGen(REGTEST)
-    made: dict[tuple[bytes, int], Coin] = {}
-    undos: list[tuple[Coin, ...]] = [()]
-    keys = [gen_key(1000 + n) for n in range(64)]
+class SplitChain:
+    """A generated chain of one-in-two-out txs, ``txs_per_block`` a block after a
+    fan-out, with each block's undo data: what ``generate`` makes, and what a test grows
+    further (``grow``) after a node took the first part."""
 
-    def add(block, spent: list[tuple[bytes, int]]) -> None:
-        height = gen.height
-        undos.append(tuple(made.pop(k) for k in spent))
+    def __init__(self, txs_per_block: int) -> None:
+        self.gen = ChainGen(REGTEST)
+        self.txs_per_block = txs_per_block
+        self.keys = [gen_key(1000 + n) for n in range(64)]
+        self.made: dict[tuple[bytes, int], Coin] = {}
+        self.undos: list[tuple[Coin, ...]] = [()]
+        self.pool: list = []
+        while len(self.gen.mature) < 2:
+            self._mine([])
+        fan, self.pool = self.gen.fanout(txs_per_block, self.keys[0], 40 * COIN // txs_per_block)
+        self._mine([fan])
+
+    @property
+    def blocks(self) -> list[Block]:
+        return self.gen.blocks
+
+    def _mine(self, txs: list[Tx]) -> None:
+        spent = [(i.prev_txid, i.prev_index) for tx in txs for i in tx.inputs]
+        block = self.gen.block(txs)
+        height = self.gen.height
+        self.undos.append(tuple(self.made.pop(k) for k in spent))
         for position, tx in enumerate(block.txs):
             for n, out in enumerate(tx.outputs):
-                made[(tx.txid, n)] = Coin(out.value, out.lock, height, position == 0)
+                self.made[(tx.txid, n)] = Coin(out.value, out.lock, height, position == 0)
 
-    def mine(txs) -> None:
-        spent = [(i.prev_txid, i.prev_index) for tx in txs for i in tx.inputs]
-        add(gen.block(txs), spent)
+    def grow(self, height: int) -> SplitChain:
+        """Blocks of split txs up to ``height``."""
+        per_block = self.txs_per_block
+        while self.gen.height < height:
+            coins, self.pool = self.pool[:per_block], self.pool[per_block:]
+            txs, new = split_txs(REGTEST, coins, self.keys)
+            self._mine(txs)
+            self.pool += new
+        return self
 
-    while len(gen.mature) < 2:
-        mine([])
-    fan, pool = gen.fanout(txs_per_block, keys[0], 40 * COIN // txs_per_block)
-    mine([fan])
-    while gen.height < blocks:
-        coins, pool = pool[:txs_per_block], pool[txs_per_block:]
-        txs, new = split_txs(REGTEST, coins, keys)
-        mine(txs)
-        pool += new
-    records = []
-    times = [b.header.time for b in gen.blocks]
-    for height, (block, undo) in enumerate(zip(gen.blocks, undos, strict=True)):
-        mtp = median_time_past(times[max(0, height - 10) : height + 1])
-        records.append(BlockRecord(height, block.hash, mtp, block, undo))
-    return records
+    def records(self) -> list[BlockRecord]:
+        out = []
+        times = [b.header.time for b in self.gen.blocks]
+        for height, (block, undo) in enumerate(zip(self.gen.blocks, self.undos, strict=True)):
+            mtp = median_time_past(times[max(0, height - 10) : height + 1])
+            out.append(BlockRecord(height, block.hash, mtp, block, undo))
+        return out
+
+
+def generate(blocks: int, txs_per_block: int) -> list[BlockRecord]:
+    return SplitChain(txs_per_block).grow(blocks).records()
 
 
 def memory_access(records: list[BlockRecord]) -> ChainAccess:
@@ -113,7 +135,8 @@ def run(workdir: Path, log, blocks: int, txs_per_block: int) -> AnalyticsFigures
     analysis = Analysis(directory)
     ms = {}
     for name in ANALYSES:
-        ms[name] = 1000 * _timed(getattr(analysis, name))
+        ask = partial(fraud_signals, analysis) if name == "fraud" else getattr(analysis, name)
+        ms[name] = 1000 * _timed(ask)
         log(f"  analytics: {name} {ms[name]:.0f} ms")
     return AnalyticsFigures(
         blocks=len(records),

@@ -133,3 +133,90 @@ def loan_chain() -> tuple[ChainBuilder, list[tuple[Tx, Tx]]]:
     b.mine([claim])
     closes.append(claim)
     return b, list(zip(opens, closes, strict=True))
+
+
+BUYER, SELLER, ARBITER = key(1801), key(1802), key(1803)
+REFUND = 110
+ESCROW = 4 * COIN
+
+
+def escrow_policy_bytes() -> bytes:
+    three = Thresh(2, (pk(BUYER), pk(SELLER), pk(ARBITER)))
+    return encode_policy(Thresh(1, (three, Thresh(2, (pk(BUYER), After(REFUND))))))
+
+
+def escrow_chain() -> tuple[ChainBuilder, dict[str, Tx]]:
+    """Three escrows funded at 102 (refund height 110): released by buyer and seller at
+    103, settled by the arbiter with the seller at 103, refunded to the buyer at 111."""
+    b = ChainBuilder()
+    b.mine_empty(101)
+    cb = b.coinbase_utxo(1)
+    policy = escrow_policy_bytes()
+    lock = policy_lock(policy)
+    fund = spend([cb], [(ESCROW, lock)] * 3 + [(cb.value - 3 * ESCROW - FEE, b.miner.lock)])
+    b.mine([fund])
+
+    def payout(vout: int, to, signers: set[int], locktime: int = 0) -> Tx:
+        bare = policy_tx([(fund.txid, vout, policy)], [(ESCROW - FEE, to.lock)], locktime)
+        if locktime:
+            sat = [None, [sign_input(bare, 0, BUYER, ESCROW, lock), True]]
+        else:
+            sigs = [
+                sign_input(bare, 0, k, ESCROW, lock) if n in signers else None
+                for n, k in enumerate((BUYER, SELLER, ARBITER))
+            ]
+            sat = [sigs, None]
+        return with_sigs(bare, {0: encode_satisfaction(sat)})
+
+    released = payout(0, SELLER, {0, 1})
+    arbitrated = payout(1, SELLER, {1, 2})
+    b.mine([released, arbitrated])
+    b.mine_empty(REFUND - b.height)
+    refunded = payout(2, BUYER, set(), locktime=REFUND)
+    b.mine([refunded])
+    return b, {"released": released, "arbitrated": arbitrated, "refunded": refunded}
+
+
+X1, X2, X3, W = key(1901), key(1902), key(1903), key(1904)  # X: one owner, a burst to W
+Y1, Y2, Y3, Z, H = key(2001), key(2002), key(2003), key(2004), key(2005)  # Y poses as two
+P = [key(2101 + n) for n in range(6)]  # a coin peeled five times, to Q
+Q = [key(2201 + n) for n in range(5)]
+BURST = 11
+
+
+def fraud_chain() -> tuple[ChainBuilder, dict[str, object]]:
+    """Each fraud signal planted once: at 103 X1+X2 and Y1+Y2 spent together (one owner
+    each); at 104 a burst of BURST txs from X1's coins; at 105-109 a 10-coin coin peeled
+    by 1 coin five times; at 110 a claim for H of three pledges, two of them Y's."""
+    b = ChainBuilder()
+    b.mine_empty(101)
+    cb = b.coinbase_utxo(1)
+    outs = [(COIN, X1.lock)] * (BURST + 1) + [(COIN, X2.lock)]
+    outs += [(COIN, Y1.lock), (COIN, Y1.lock), (COIN, Y2.lock), (COIN, Y2.lock), (COIN, Z.lock)]
+    outs += [(10 * COIN, P[0].lock)]
+    fund = spend([cb], [*outs, (cb.value - sum(v for v, _ in outs) - FEE, b.miner.lock)])
+    b.mine([fund])
+    n_x = BURST + 1
+    join_x = spend([b.utxo(fund, 0, X1), b.utxo(fund, n_x, X2)], [(2 * COIN - FEE, X3.lock)])
+    y = n_x + 1
+    join_y = spend([b.utxo(fund, y, Y1), b.utxo(fund, y + 2, Y2)], [(2 * COIN - FEE, Y3.lock)])
+    b.mine([join_x, join_y])
+    burst = [spend([b.utxo(fund, n, X1)], [(COIN - FEE, W.lock)]) for n in range(1, n_x)]
+    b.mine(burst)
+    peel = []
+    coin = b.utxo(fund, y + 5, P[0])
+    for n in range(5):
+        tx = spend([coin], [(COIN, Q[n].lock), (coin.value - COIN - FEE, P[n + 1].lock)])
+        b.mine([tx])
+        peel.append(tx)
+        coin = b.utxo(tx, 1, P[n + 1])
+    backers = [(y + 1, Y1), (y + 3, Y2), (y + 4, Z)]
+    bare = policy_tx(
+        [(fund.txid, vout, k.pubkey) for vout, k in backers], [(3 * COIN - FEE, H.lock)]
+    )
+    claim = with_sigs(
+        bare,
+        {n: sign_input(bare, n, k, COIN, k.lock, acp=True) for n, (_, k) in enumerate(backers)},
+    )
+    b.mine([claim])
+    return b, {"join_x": join_x, "join_y": join_y, "burst": burst, "peel": peel, "claim": claim}

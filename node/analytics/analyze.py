@@ -20,9 +20,11 @@ AGE_EDGES = (1, 10, 100, 1000, 10_000)  # blocks; the last bucket is open
 PERCENTILES = ("10", "50", "90")
 
 # Inputs that more than one party may have signed: a policy coin (escrow, loan, multisig)
-# and a signature over its own input only (ALL|ANYONECANPAY, the crowdfunding pledge).
+# and a signature over its own input only (ALL|ANYONECANPAY, the crowdfunding pledge);
+# and a loan's opening tx, where the lender's and the borrower's coins go in together.
 MULTI_PARTY_TXS = """
-    SELECT DISTINCT txid FROM inputs WHERE is_policy OR sighash = 'ALL|ANYONECANPAY'
+    SELECT txid FROM inputs WHERE is_policy OR sighash = 'ALL|ANYONECANPAY'
+    UNION SELECT prev_txid FROM policy_spends WHERE contract = 'loan'
 """
 
 COMMON_INPUT_ASSUMPTIONS = [
@@ -30,7 +32,9 @@ COMMON_INPUT_ASSUMPTIONS = [
     "share an owner (wrong for a tx that several people build together, as a CoinJoin or "
     "a PSBT whose inputs come from different wallets)",
     "a tx with a policy input (escrow, loan, multisig) or an ALL|ANYONECANPAY signature "
-    "(crowdfunding pledges) is left out: its inputs belong to different people by design",
+    "(crowdfunding pledges) is left out: its inputs belong to different people by design; "
+    "so is a loan's opening tx (lender and borrower fund it together), once the loan's "
+    "spend shows it",
 ]
 CHANGE_ASSUMPTIONS = [
     "change: in a non-coinbase tx with two or more output addresses, none of them one of "
@@ -266,24 +270,32 @@ class Analysis:
             raise AnalyzeError(f"not an address or a public key: {subject}") from exc
         return encode_address(make_lock(key.key_type, key.pubkey), params)
 
-    def credit(self, subject: str) -> dict[str, Any]:
-        """A borrower's loan history from the chain alone, each loan with its txids."""
-        address = self.subject_address(subject)
+    def credit(self, subjects: str | list[str]) -> dict[str, Any]:
+        """A borrower's loan history from the chain alone, each loan with its txids:
+        ``subjects`` are the borrower's addresses or keys (a wallet takes a new key per
+        loan, and the chain cannot tell they share an owner; the borrower can)."""
+        if isinstance(subjects, str):
+            subjects = [subjects]
+        if not subjects:
+            raise AnalyzeError("a credit report needs an address or a public key")
+        addresses = sorted({self.subject_address(s) for s in subjects})
         loans = self.rows(
             """
-            SELECT p.prev_txid, p.txid, p.height, p.event, p.maturity, p.value, p.lender,
+            SELECT p.borrower, p.prev_txid, p.txid, p.height, p.event, p.maturity, p.value,
+                   p.lender,
                    (SELECT coalesce(sum(value), 0) FROM outputs o
                      WHERE o.txid = p.prev_txid AND o.address = p.borrower),
                    (SELECT coalesce(sum(value), 0) FROM outputs o
                      WHERE o.txid = p.txid AND o.address = p.lender),
                    (SELECT height FROM txs t WHERE t.txid = p.prev_txid)
-            FROM policy_spends p WHERE p.contract = 'loan' AND p.borrower = ?
+            FROM policy_spends p WHERE p.contract = 'loan' AND list_contains(?, p.borrower)
             ORDER BY p.height, (SELECT position FROM txs t WHERE t.txid = p.txid), p.vin
             """,
-            [address],
+            [addresses],
         )
         out = []
         for (
+            borrower,
             opened,
             closed,
             height,
@@ -298,6 +310,7 @@ class Analysis:
             repaid = event == "repaid"
             out.append(
                 {
+                    "borrower": borrower,
                     "status": "repaid" if repaid else "defaulted, claimed",
                     "open_txid": opened,
                     "open_height": at,
@@ -314,25 +327,25 @@ class Analysis:
             )
         first, received, sent = self.rows(
             """
-            SELECT (SELECT min(height) FROM outputs WHERE address = ?),
-                   (SELECT coalesce(sum(value), 0) FROM outputs WHERE address = ?),
-                   (SELECT coalesce(sum(value), 0) FROM spends WHERE address = ?)
+            SELECT (SELECT min(height) FROM outputs WHERE list_contains($1, address)),
+                   (SELECT coalesce(sum(value), 0) FROM outputs WHERE list_contains($1, address)),
+                   (SELECT coalesce(sum(value), 0) FROM spends WHERE list_contains($1, address))
             """,
-            [address, address, address],
+            [addresses],
         )[0]
         tip = self.tip()
         history = self.rows(
             """
             WITH moves AS (
-                SELECT height, value FROM outputs WHERE address = ?
-                UNION ALL SELECT height, -value FROM spends WHERE address = ?)
+                SELECT height, value FROM outputs WHERE list_contains($1, address)
+                UNION ALL SELECT height, -value FROM spends WHERE list_contains($1, address))
             SELECT height, sum(sum(value)) OVER (ORDER BY height) FROM moves
             GROUP BY height ORDER BY height
             """,
-            [address, address],
+            [addresses],
         )
         return {
-            "address": address,
+            "addresses": addresses,
             "height": tip,
             "loans": out,
             "repaid": sum(1 for loan in out if loan["status"] == "repaid"),
@@ -352,8 +365,9 @@ class Analysis:
                 "after maturity",
                 "principal is what the opening tx paid to the borrower's key, "
                 "repaid_to_lender what the closing tx paid to the lender's key",
-                "only loans under this exact key are listed: a wallet that takes a new "
-                "key per loan has one address per loan, and no cluster is assumed",
+                "only loans under the keys given are listed: a wallet takes a new key per "
+                "loan, so a borrower names all of them (loanstatus shows each loan's "
+                "borrower key); no cluster is assumed",
                 "no score is given: these counts are the evidence, each with its txids",
             ],
         }
@@ -364,7 +378,7 @@ class Analysis:
 
     def clusters(self, minimum: int = 2) -> dict[str, Any]:
         """Address clusters by both heuristics; each link with its heuristic and txid."""
-        found = self._cluster()
+        found = self.cluster_groups()
         balances = dict(self.rows(f"SELECT address, sum(value) FROM ({UNSPENT}) GROUP BY address"))
         out: list[dict[str, Any]] = []
         for members, links in found.values():
@@ -397,7 +411,8 @@ class Analysis:
             ],
         }
 
-    def _cluster(self) -> dict[str, tuple[set[str], list[dict[str, Any]]]]:
+    def cluster_groups(self) -> dict[str, tuple[set[str], list[dict[str, Any]]]]:
+        """Every address by cluster: root address -> (members, the links that joined them)."""
         parent: dict[str, str] = {}
         links: list[dict[str, Any]] = []
 

@@ -1,10 +1,10 @@
 """``exportchain``: the active chain as Parquet under a directory, kept up to date.
 
 Layout: one folder per table (``blocks/``, ``txs/``, ``inputs/``, ``outputs/``,
-``spends/``, ``policy_spends/``), in each one folder per partition of ``partition_blocks``
-heights (``000000000-000000999/``), in each partition the files of the runs that wrote it
-(``<first>-<last>.<run>.parquet``), and ``manifest.json`` beside the tables: per partition
-the last height exported, that block's hash and its files. DuckDB
+``spends/``, ``policy_spends/``, ``pledges/``), in each one folder per partition of
+``partition_blocks`` heights (``000000000-000000999/``), in each partition the files of
+the runs that wrote it (``<first>-<last>.<run>.parquet``), and ``manifest.json`` beside
+the tables: per partition the last height exported, that block's hash and its files. DuckDB
 (``read_parquet('DIR/txs/*/*.parquet')``), pandas and pyarrow (``read_parquet('DIR/txs')``)
 read the folders as they are.
 
@@ -38,7 +38,7 @@ from consensus.params import NetworkParams
 from .tables import TABLES, BlockRecord
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: policy_spends names escrows; the pledges table
 DEFAULT_PARTITION_BLOCKS = 1000
 READ_CHUNK = 100  # blocks per chain-thread call: a few ms of reading per call
 RETRIES = 3

@@ -18,6 +18,7 @@ from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams, block_subsidy
 from consensus.policy import After, Key, Thresh, decode_policy
+from consensus.policy_text import format_policy
 from consensus.primitives import POLICY_LOCK_KIND, Block
 from consensus.signatures import REGISTRY, make_lock
 
@@ -120,6 +121,24 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("borrower", STR),
             ("lender", STR),
             ("maturity", I64),
+            ("buyer", STR),
+            ("seller", STR),
+            ("arbiter", STR),
+            ("refund_height", I64),
+            ("signers", STR),
+        ]
+    ),
+    "pledges": pa.schema(
+        [
+            ("height", I64),
+            ("txid", STR),
+            ("vin", I64),
+            ("prev_txid", STR),
+            ("prev_vout", I64),
+            ("value", I64),
+            ("backer", STR),
+            ("payee", STR),
+            ("goal", I64),
         ]
     ),
 }
@@ -185,13 +204,36 @@ def loan_terms(policy_field: bytes) -> tuple[bytes, bytes, int] | None:
     )
 
 
+def escrow_terms(policy_field: bytes) -> tuple[Key, Key, Key, int] | None:
+    """(buyer, seller, arbiter, refund height) when the policy has the escrow shape
+    ``or(thresh(2,pk(buyer),pk(seller),pk(arbiter)), and(pk(buyer),after(T)))``, else None."""
+    try:
+        policy = decode_policy(policy_field)
+    except RuleError:
+        return None
+    if type(policy) is not Thresh or policy.k != 1 or len(policy.subs) != 2:
+        return None
+    three, refund = policy.subs
+    if not (type(three) is Thresh and type(refund) is Thresh and three.k == refund.k == 2):
+        return None
+    if len(three.subs) != 3 or len(refund.subs) != 2:
+        return None
+    buyer, seller, arbiter = three.subs
+    buyer2, after = refund.subs
+    if not all(type(k) is Key for k in three.subs) or type(after) is not After:
+        return None
+    if buyer2 != buyer or len({buyer, seller, arbiter}) != 3:
+        return None
+    return buyer, seller, arbiter, after.n
+
+
 def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, pa.Table]:
-    """The six tables' rows for ``records`` (consecutive blocks of the active chain)."""
+    """Every table's rows for ``records`` (consecutive blocks of the active chain)."""
     cols: dict[str, dict[str, list[Any]]] = {
         name: {f.name: [] for f in schema} for name, schema in SCHEMAS.items()
     }
     locks = _Locks(params)
-    b, t, i, o, s, p = (cols[n] for n in TABLES)
+    b, t, i, o, s, p, g = (cols[n] for n in TABLES)
     for rec in records:
         block, height = rec.block, rec.height
         block_hex = hash_to_hex(rec.hash)
@@ -219,6 +261,9 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
             in_value = None
             if not coinbase:
                 in_value = 0
+                all_acp = True
+                any_policy = False
+                first_spent = spent_at
                 for vin, txin in enumerate(tx.inputs):
                     coin = undo[spent_at]
                     spent_at += 1
@@ -226,6 +271,8 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
                     prev = hash_to_hex(txin.prev_txid)
                     kind, address = locks(coin.lock)
                     policy = kind == "policy"
+                    any_policy = any_policy or policy
+                    all_acp = all_acp and len(txin.sig) == 65
                     i["height"].append(height)
                     i["txid"].append(txid)
                     i["vin"].append(vin)
@@ -250,6 +297,22 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
                     if policy:
                         _policy_row(p, locks, height, txid, vin, prev, txin, coin, address)
                 fees += in_value - out_value
+                # A crowdfunding claim (node/crowdfund's template): one output, the goal,
+                # and every input a backer's coin signed ALL|ANYONECANPAY.
+                if all_acp and not any_policy and len(tx.outputs) == 1:
+                    goal = tx.outputs[0]
+                    payee = locks(goal.lock)[1]
+                    for vin, txin in enumerate(tx.inputs):
+                        coin = undo[first_spent + vin]
+                        g["height"].append(height)
+                        g["txid"].append(txid)
+                        g["vin"].append(vin)
+                        g["prev_txid"].append(hash_to_hex(txin.prev_txid))
+                        g["prev_vout"].append(txin.prev_index)
+                        g["value"].append(coin.value)
+                        g["backer"].append(locks(coin.lock)[1])
+                        g["payee"].append(payee)
+                        g["goal"].append(goal.value)
             t["height"].append(height)
             t["block_hash"].append(block_hex)
             t["position"].append(position)
@@ -293,14 +356,53 @@ def _policy_row(p, locks, height, txid, vin, prev, txin, coin, address) -> None:
     p["policy"].append(shown["text"] if shown else None)
     p["branch"].append(" + ".join(u["fragment"] for u in used) if shown else None)
     p["keys_used"].append(sum(1 for u in used if "sighash" in u))
+    fragments = [u["fragment"] for u in used]
     terms = loan_terms(txin.pubkey)
-    if terms is None:
-        for name in ("contract", "event", "borrower", "lender", "maturity"):
-            p[name].append(None)
-        return
-    borrower, lender, maturity = terms
-    p["contract"].append("loan")
-    p["event"].append("claimed" if any("after" in u["fragment"] for u in used) else "repaid")
-    p["borrower"].append(locks(borrower)[1])
-    p["lender"].append(locks(lender)[1])
-    p["maturity"].append(maturity)
+    escrow = None if terms else escrow_terms(txin.pubkey)
+    row: dict[str, Any] = dict.fromkeys(CONTRACT_COLUMNS)
+    if terms is not None:
+        borrower, lender, maturity = terms
+        claimed = any("after" in f for f in fragments)
+        row.update(
+            contract="loan",
+            event="claimed" if claimed else "repaid",
+            borrower=locks(borrower)[1],
+            lender=locks(lender)[1],
+            maturity=maturity,
+            signers="lender" if claimed else "borrower+lender",
+        )
+    elif escrow is not None:
+        buyer, seller, arbiter, refund_height = escrow
+        roles = {"buyer": buyer, "seller": seller, "arbiter": arbiter}
+        signed = [r for r, k in roles.items() if format_policy(k) in fragments]
+        if any("after" in f for f in fragments):
+            event = "refunded"
+        elif "arbiter" in signed:
+            event = "arbitrated"
+        else:
+            event = "released"
+        row.update(
+            contract="escrow",
+            event=event,
+            buyer=locks(make_lock(buyer.key_type, buyer.pubkey))[1],
+            seller=locks(make_lock(seller.key_type, seller.pubkey))[1],
+            arbiter=locks(make_lock(arbiter.key_type, arbiter.pubkey))[1],
+            refund_height=refund_height,
+            signers="+".join(signed),
+        )
+    for name, value in row.items():
+        p[name].append(value)
+
+
+CONTRACT_COLUMNS = (
+    "contract",
+    "event",
+    "borrower",
+    "lender",
+    "maturity",
+    "buyer",
+    "seller",
+    "arbiter",
+    "refund_height",
+    "signers",
+)

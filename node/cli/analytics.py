@@ -21,6 +21,7 @@ ANALYSES = (
     "clusters",
     "richest",
     "credit",
+    "fraud",
 )
 NEEDS_SUBJECT = ("address", "credit")
 
@@ -49,7 +50,9 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
     analyze.add_argument("dir", type=Path, metavar="DIR", help="a directory obol export wrote")
     analyze.add_argument("what", choices=ANALYSES)
     analyze.add_argument(
-        "subject", nargs="?", help="the address (or, for credit, public key) asked about"
+        "subject",
+        nargs="?",
+        help="the address asked about; for credit, addresses or public keys, comma-separated",
     )
     analyze.add_argument("--every", type=int, default=None, metavar="BLOCKS")
     analyze.add_argument("--top", type=int, default=10, metavar="N")
@@ -80,8 +83,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     progress = not args.json and sys.stderr.isatty()
     try:
         analysis = Analysis(args.dir, progress)
-        if args.what in NEEDS_SUBJECT:
-            result = getattr(analysis, args.what)(args.subject)
+        if args.what == "credit":
+            result = analysis.credit(args.subject.split(","))
+        elif args.what == "address":
+            result = analysis.address(args.subject)
+        elif args.what == "fraud":
+            from ..analytics.fraud import fraud_signals
+
+            result = fraud_signals(analysis)
         elif args.what in ("supply", "volume"):
             result = getattr(analysis, args.what)(args.every)
         elif args.what == "richest":

@@ -3,6 +3,7 @@
 Unauthenticated and read-only, next to the authenticated JSON-RPC at ``POST /``:
 
 - ``GET /``, ``/static/<file>``: the dashboard and explorer (``dashboard``);
+- ``GET /fraud``: the fraud signals of the last export (``analytics.fraud``);
 - ``GET /rest/...``: chain data as JSON (``rest``);
 - ``GET /events``: the node's events over a WebSocket (``stream``);
 - ``GET /metrics``: Prometheus text (``node.metrics``);
@@ -54,6 +55,7 @@ def install(app: web.Application, node: Node) -> None:
     app.router.add_get("/events", stream.handle)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/campaign/{id}", dashboard.campaign)
+    app.router.add_get("/fraud", dashboard.fraud)
     CampaignRoutes(node).add_routes(app.router)  # before /rest's catch-all
     rest.add_routes(app.router)
     app.on_shutdown.append(stream.close_all)

@@ -65,6 +65,10 @@ class Dashboard:
         """``/campaign/<id>``: one page for every campaign; its script reads the id."""
         return self._serve(request, self._files["campaign.html"])
 
+    async def fraud(self, request: web.Request) -> web.Response:
+        """``/fraud``: the fraud signals of the last export."""
+        return self._serve(request, self._files["fraud.html"])
+
     async def static(self, request: web.Request) -> web.Response:
         file = self._files.get(request.match_info["name"])
         if file is None:

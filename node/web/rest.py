@@ -148,6 +148,7 @@ class RestApi:
             ("/rest/stats/difficulty.json", self.difficulty_series),
             ("/rest/stats/hashrate.json", self.hashrate_series),
             ("/rest/stats/analytics.json", self.analytics_series),
+            ("/rest/stats/fraud.json", self.fraud_signals),
             ("/rest/{tail:.*}", self.unknown),  # last: JSON 404 for everything else
         ]
         core: list[tuple[str, Handler]] = [
@@ -360,6 +361,14 @@ class RestApi:
         from ..analytics.charts import chart_series
 
         return json_response(await chart_series(self.node.export_dir))
+
+    async def fraud_signals(self, request: web.Request) -> web.Response:
+        try:
+            from ..analytics.fraud import fraud_report
+        except ImportError as exc:
+            reason = f"this node lacks pyarrow or duckdb (obol[analytics]): {exc}"
+            return json_response({"available": False, "reason": reason})
+        return json_response(await fraud_report(self.node.export_dir))
 
     async def unknown(self, request: web.Request) -> web.Response:
         raise RestError(404, f"no REST endpoint {request.path}")

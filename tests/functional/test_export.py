@@ -22,7 +22,7 @@ from node.rpc.errors import (
     RPC_TYPE_ERROR,
     RpcError,
 )
-from tests.analytics_chain import E, addr, planted_chain
+from tests.analytics_chain import E, addr, fraud_chain, planted_chain
 
 
 async def rpc(node: Node, method: str, *params):
@@ -97,7 +97,7 @@ async def test_export_matches_the_nodes_rpc(inprocess_node: Node, tmp_path: Path
     assert sum(b["utxos"] for b in shown["utxo_age"]) == info["txouts"]
 
     report = await rpc(node, "getcreditreport", f"ed25519:{E.pubkey.hex()}")
-    assert report["address"] == addr(E) and report["height"] == 103
+    assert report["addresses"] == [addr(E)] and report["height"] == 103
     assert [(x["status"], x["close_txid"]) for x in report["loans"]] == [
         ("repaid", planted["repay"].txid_hex)
     ]
@@ -127,3 +127,30 @@ async def test_export_errors_change_nothing(inprocess_node: Node, tmp_path: Path
     assert err.code == RPC_INVALID_PARAMETER and "holds no export" in err.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "data"]
     assert [p.name for p in (tmp_path / "busy").iterdir()] == ["keep.txt"]
+
+
+async def test_fraud_page_and_its_json(inprocess_node: Node, tmp_path: Path) -> None:
+    node = inprocess_node
+    builder, planted = fraud_chain()
+    base = f"http://127.0.0.1:{node.rpc.port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/rest/stats/fraud.json") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["available"] is False
+        for block in builder.blocks[1:]:
+            assert (await node.submit_block(block)).status == "accepted"
+        await rpc(node, "exportchain", str(tmp_path / "chain"))
+        async with http.get(f"{base}/rest/stats/fraud.json") as resp:
+            shown = await resp.json()
+        async with http.get(f"{base}/fraud") as resp:
+            assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
+            assert "/static/fraud.js" in await resp.text()
+            assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+        async with http.get(f"{base}/static/fraud.js") as resp:
+            assert resp.status == 200 and "/rest/stats/fraud.json" in await resp.text()
+    assert (shown["available"], shown["height"]) == (True, 110)
+    assert [(s["kind"], s["txids"][0]) for s in shown["signals"]] == [
+        ("campaign_one_cluster", planted["claim"].txid_hex),
+        ("peel_chain", planted["peel"][0].txid_hex),
+        ("burst", planted["join_x"].txid_hex),
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pytest
 
 from consensus.params import COIN
@@ -20,17 +22,25 @@ from tests.analytics_chain import (
     A1,
     A2,
     A3,
+    ARBITER,
     B1,
     B2,
+    BUYER,
+    C1,
     COLLATERAL,
+    D1,
     FEE,
     INTEREST,
     MATURITY,
     PRINCIPAL,
+    REFUND,
+    SELLER,
     E,
     F,
+    G,
     addr,
     builder_access,
+    escrow_chain,
     loan_chain,
     planted_chain,
 )
@@ -217,7 +227,7 @@ def test_analyze_cli_json_and_errors(planted, capsys, tmp_path) -> None:
     assert set(out) == {"clusters", "assumptions"}
     assert set(out["clusters"][0]) == {"addresses", "balance", "links"}
     assert set(out["clusters"][0]["links"][0]) == {"a", "b", "heuristic", "txid"}
-    for what in ("summary", "supply", "volume", "utxo-age", "richest"):
+    for what in ("summary", "supply", "volume", "utxo-age", "richest", "fraud"):
         assert main(["analyze", str(directory), what, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["assumptions"]
     assert main(["analyze", str(directory), "address", addr(A1)]) == 0
@@ -240,7 +250,7 @@ def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> No
     directory = tmp_path / "chain"
     export(builder, directory)
     report = Analysis(directory).credit(f"ed25519:{E.pubkey.hex()}")
-    assert report["address"] == addr(E)
+    assert report["addresses"] == [addr(E)]
     got = [(x["open_txid"], x["close_txid"], x["status"], x["on_time"]) for x in report["loans"]]
     assert got == [
         (loans[0][0].txid_hex, loans[0][1].txid_hex, "repaid", True),
@@ -264,6 +274,11 @@ def test_credit_report_lists_exactly_the_borrowers_loans(tmp_path, capsys) -> No
         {"height": 105, "balance": 3 * PRINCIPAL + repaid_back},
     ]
     assert Analysis(directory).credit(addr(F))["loans"] == []  # F lent; it borrowed nothing
+    assert main(["analyze", str(directory), "credit", f"{addr(F)},{addr(E)}", "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["addresses"] == sorted([addr(E), addr(F)])
+    assert [x["close_txid"] for x in both["loans"]] == [c.txid_hex for _, c in loans]
+    assert {x["borrower"] for x in both["loans"]} == {addr(E)}
     assert main(["analyze", str(directory), "credit", "ed25519:zz"]) == 1
     assert "not an address or a public key" in capsys.readouterr().err
 
@@ -288,3 +303,82 @@ def fresh_export(builder, tmp_path: Path) -> Path:
     directory = tmp_path / "fresh"
     export(builder, directory)
     return directory
+
+
+def test_escrows_are_recognised_with_the_branch_each_spend_used(tmp_path) -> None:
+    builder, txs = escrow_chain()
+    directory = tmp_path / "chain"
+    export(builder, directory)
+    rows = pd.read_parquet(directory / "policy_spends").sort_values(["height", "txid"])
+    got = {
+        r.txid: (r.contract, r.event, r.signers, r.buyer, r.seller, r.arbiter, r.refund_height)
+        for r in rows.itertuples()
+    }
+    parties = (addr(BUYER), addr(SELLER), addr(ARBITER), REFUND)
+    assert got == {
+        txs["released"].txid_hex: ("escrow", "released", "buyer+seller", *parties),
+        txs["arbitrated"].txid_hex: ("escrow", "arbitrated", "seller+arbiter", *parties),
+        txs["refunded"].txid_hex: ("escrow", "refunded", "buyer", *parties),
+    }
+    assert rows["borrower"].isna().all() and rows["maturity"].isna().all()
+    assert len(pd.read_parquet(directory / "pledges")) == 0
+
+
+def test_loans_and_pledge_claims_are_recognised(planted) -> None:
+    _, txs, directory, _ = planted
+    loans = pd.read_parquet(directory / "policy_spends")
+    assert list(loans["signers"]) == ["borrower+lender"] and loans["buyer"].isna().all()
+    pledges = pd.read_parquet(directory / "pledges").sort_values("vin")
+    fund = txs["fund"].txid_hex
+    assert [tuple(r) for r in pledges.itertuples(index=False)] == [
+        (103, txs["pledge"].txid_hex, 0, fund, 4, 5 * COIN, addr(C1), addr(G), 10 * COIN - FEE),
+        (103, txs["pledge"].txid_hex, 1, fund, 5, 5 * COIN, addr(D1), addr(G), 10 * COIN - FEE),
+    ]
+
+
+def test_polars_reads_the_export_as_duckdb_does(planted) -> None:
+    builder, _, directory, _ = planted
+    for table in TABLES:
+        frame = pl.read_parquet(directory / table / "*" / "*.parquet")
+        assert frame.height == len(table_rows(directory, table))
+    txs = pl.scan_parquet(directory / "txs" / "*" / "*.parquet")
+    per_block = txs.group_by("height").agg(pl.col("output_value").sum()).collect()
+    got = dict(zip(per_block["height"], per_block["output_value"], strict=True))
+    assert got == {
+        h: sum(o.value for tx in block.txs for o in tx.outputs)
+        for h, block in enumerate(builder.blocks)
+    }
+    assert txs.select(pl.col("fee").sum()).collect().item() == 5 * FEE
+
+
+@pytest.mark.slow
+def test_spark_reads_the_export_as_duckdb_does(planted) -> None:
+    """Slow: a local Spark starts a JVM (about 10 s). Needs obol[spark] and Java 17+."""
+    sql = pytest.importorskip("pyspark.sql", reason="pip install 'obol[spark]'")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (17 or later)")
+    builder, _, directory, _ = planted
+    spark = (
+        sql.SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .getOrCreate()
+    )
+    try:
+        for table in TABLES:
+            frame = spark.read.parquet(str(directory / table / "*" / "*.parquet"))
+            assert frame.count() == len(table_rows(directory, table))
+        outputs = spark.read.parquet(str(directory / "outputs" / "*" / "*.parquet"))
+        got = {
+            r["height"]: r["total"]
+            for r in outputs.groupBy("height")
+            .agg(sql.functions.sum("value").alias("total"))
+            .collect()
+        }
+        assert got == {
+            h: sum(o.value for tx in block.txs for o in tx.outputs)
+            for h, block in enumerate(builder.blocks)
+        }
+        assert dict(outputs.dtypes)["value"] == "bigint"
+    finally:
+        spark.stop()

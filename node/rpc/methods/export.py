@@ -57,7 +57,7 @@ async def exportchain(
     """exportchain "directory" ( partition_blocks )
 
     Write the active chain as Parquet tables (blocks, txs, inputs, outputs, spends,
-    policy_spends) into "directory", an absolute path on the node's machine, one
+    policy_spends, pledges) into "directory", an absolute path on the node's machine, one
     folder per table and one sub-folder per partition_blocks heights (default 1000,
     fixed by the first export into a directory). A later call adds only the new
     blocks, and after a reorg rewrites only the partitions it reached."""
@@ -93,13 +93,14 @@ async def exportchain(
 
 @rpc.method(category="blockchain")
 async def getcreditreport(node: NodeServices, /, subject: Any) -> dict[str, Any]:
-    """getcreditreport "address-or-pubkey"
+    """getcreditreport "address-or-pubkey" | ["address-or-pubkey",...]
 
     A borrower's loans from the chain alone, read from this node's last export
     (exportchain; "height" says how far it reaches): each loan repaid or defaulted
-    with its txids, principal, collateral and ratio, the address's age and balance
-    history. No score: the figures and their evidence."""
-    text = as_str(subject)
+    with its txids, principal, collateral and ratio, the addresses' age and balance
+    history. A wallet takes a new key per loan: give them all (loanstatus's
+    roles.borrower). No score: the figures and their evidence."""
+    text = [as_str(s) for s in subject] if isinstance(subject, list) else as_str(subject)
     directory = node.export_dir
     if directory is None:
         raise RpcError(RPC_MISC_ERROR, "no export yet on this node: run exportchain first")
