@@ -94,6 +94,7 @@ class Node:
         self._closed = False
         self.stop_stage = ""  # what stop() is waiting for, to name it if it hangs
         self.export_dir: Path | None = None  # where exportchain last wrote (the charts read it)
+        self.export_lock = asyncio.Lock()  # one export at a time: two into one folder would mix
         self._miner_task: asyncio.Task[None] | None = None
         self.db: ChainDB | None = None
         self.chain: Chain

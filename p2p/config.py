@@ -86,7 +86,7 @@ class ChainView(Protocol):
 
 
 class ChainChange(Protocol):
-    """node/chain/manager.py ``ChainUpdate``: blocks connected and disconnected, blocks found invalid."""
+    """node/chain/manager.py ``ChainUpdate``: blocks connected, disconnected and found invalid."""
 
     connected: tuple[Block, ...]
     disconnected: tuple[Block, ...]

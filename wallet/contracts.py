@@ -48,8 +48,6 @@ class ContractError(WalletError):
     """A contract string that is not one, is damaged, or is for another network or kind
     (RPC_DESERIALIZATION_ERROR)."""
 
-    code = -22
-
 
 def escrow_policy(buyer: Key, seller: Key, arbiter: Key, refund_height: int) -> Policy:
     return Thresh(

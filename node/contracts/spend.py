@@ -34,13 +34,9 @@ class NodeRefused(WalletError):
     """The node's mempool refused a contract tx; the message carries its reject code
     (RPC_VERIFY_REJECTED)."""
 
-    code = -26
-
 
 class ContractStateError(WalletError):
     """The step does not fit the contract's state on the chain (RPC_INVALID_PARAMETER)."""
-
-    code = -8
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ posted at once never both take what remains.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.primitives import Tx, TxOut
+from p2p.tasks import cancel_and_wait, start_supervised
 from wallet.psbt import Psbt, PsbtError, decode_psbt
 
 from ..mempool.policy import PolicyError
@@ -80,13 +80,11 @@ class Campaigns:
         self._queue = self.node.events.subscribe()
         async with self.lock:
             self._refresh_all()
-        self._task = asyncio.create_task(self._watch(), name="campaign-watch")
+        self._task = start_supervised("campaign-watch", self._watch, log)
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task], log)
             self.node.events.unsubscribe(self._queue)
 
     @property

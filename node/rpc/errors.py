@@ -8,6 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from wallet.contracts import ContractError
+from wallet.errors import (
+    InsufficientFunds,
+    InvalidMnemonic,
+    KeypoolRanOut,
+    NotOurPolicy,
+    WalletError,
+    WalletLocked,
+    WalletWrongEncState,
+    WrongPassphrase,
+)
+
+from ..contracts.spend import ContractStateError, NodeRefused
+from ..wallets.manager import (
+    InvalidTxid,
+    InvalidWalletParameter,
+    WalletAlreadyExists,
+    WalletAlreadyLoaded,
+    WalletNotFound,
+    WalletNotSpecified,
+)
+
 # Standard JSON-RPC 2.0 errors. The server maps INVALID_REQUEST to HTTP 400 and METHOD_NOT_FOUND
 # to HTTP 404 for legacy (1.x) requests, so methods must not use them for application errors.
 RPC_INVALID_REQUEST = -32600
@@ -70,3 +92,39 @@ class RpcError(Exception):
 
     def __repr__(self) -> str:
         return f"RpcError({self.code}, {self.message!r})"
+
+
+WRONG_PASSPHRASE = "Error: The wallet passphrase entered was incorrect."
+
+# The code each wallet error is answered with, by the nearest class listed here: the wallet
+# knows its reasons, the RPC layer knows Core's numbers for them.
+WALLET_ERROR_CODES: dict[type[WalletError], int] = {
+    WalletError: RPC_WALLET_ERROR,
+    InvalidMnemonic: RPC_INVALID_PARAMETER,
+    WrongPassphrase: RPC_WALLET_PASSPHRASE_INCORRECT,
+    WalletLocked: RPC_WALLET_UNLOCK_NEEDED,
+    WalletWrongEncState: RPC_WALLET_WRONG_ENC_STATE,
+    KeypoolRanOut: RPC_WALLET_KEYPOOL_RAN_OUT,
+    InsufficientFunds: RPC_WALLET_INSUFFICIENT_FUNDS,
+    NotOurPolicy: RPC_INVALID_ADDRESS_OR_KEY,
+    ContractError: RPC_DESERIALIZATION_ERROR,
+    WalletNotFound: RPC_WALLET_NOT_FOUND,
+    WalletNotSpecified: RPC_WALLET_NOT_SPECIFIED,
+    WalletAlreadyLoaded: RPC_WALLET_ALREADY_LOADED,
+    WalletAlreadyExists: RPC_WALLET_ALREADY_EXISTS,
+    InvalidTxid: RPC_INVALID_ADDRESS_OR_KEY,
+    InvalidWalletParameter: RPC_INVALID_PARAMETER,
+    NodeRefused: RPC_VERIFY_REJECTED,
+    ContractStateError: RPC_INVALID_PARAMETER,
+}
+
+
+def wallet_error_code(exc: WalletError) -> int:
+    return next(WALLET_ERROR_CODES[c] for c in type(exc).__mro__ if c in WALLET_ERROR_CODES)
+
+
+def from_wallet_error(exc: WalletError) -> RpcError:
+    """The RPC error a wallet error is answered with (a wrong passphrase in Core's words)."""
+    if isinstance(exc, WrongPassphrase):
+        return RpcError(RPC_WALLET_PASSPHRASE_INCORRECT, WRONG_PASSPHRASE)
+    return RpcError(wallet_error_code(exc), str(exc))

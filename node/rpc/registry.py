@@ -2,32 +2,46 @@
 
 A method is a plain (async or sync) function whose parameters are its RPC arguments, in order,
 so that positional params (``[a, b]``) and named params (``{"b": 2, "a": 1}``) both work as in
-Bitcoin Core. A parameter called ``request`` is not an RPC argument: it receives the
-``RpcRequest`` (wallet name from ``/wallet/<name>``, user, peer). The docstring is the help text;
+Bitcoin Core. Two parameters are not RPC arguments: a positional-only first one receives what
+the node offers its methods (``NodeServices``, given when the method is registered), and one
+called ``request`` receives the ``RpcRequest`` (wallet name from ``/wallet/<name>``, user,
+peer). Each module of methods lists its functions in a ``MethodTable``, as btcd's table of
+``handleX`` functions. The docstring is the help text;
 if its first line starts with the method name it is taken as the usage line, as in Core's
 ``getblock "blockhash" ( verbosity )``, otherwise the usage line is derived from the signature.
 
 Errors follow Core: unknown method -32601, unknown named parameter -8, wrong number of
 arguments -1 with the method's help text as the message. A JSON ``null`` for an optional
-argument means "use the default", as Core treats a null optional argument as omitted.
+argument means "use the default", as Core treats a null optional argument as omitted. A
+``WalletError`` raised by a method is answered with the code its class maps to.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from node.rpc.errors import RPC_INVALID_PARAMETER, RPC_METHOD_NOT_FOUND, RPC_MISC_ERROR, RpcError
+from wallet.errors import WalletError
 
-__all__ = ["RpcMethod", "RpcRegistry", "RpcRequest"]
+from .errors import (
+    RPC_INVALID_PARAMETER,
+    RPC_METHOD_NOT_FOUND,
+    RPC_MISC_ERROR,
+    RpcError,
+    from_wallet_error,
+)
+
+__all__ = ["MethodTable", "RpcMethod", "RpcRegistry", "RpcRequest"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 REQUEST_PARAM = "request"
 HIDDEN_CATEGORY = "hidden"  # registered and callable, but not listed by help(), as in Core
 _MISSING = object()
+_NO_CONTEXT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +113,27 @@ class RpcRegistry:
 
         return decorator
 
-    def add(self, func: Callable[..., Any], name: str | None = None, *, category: str) -> RpcMethod:
-        """Register ``func`` (a function or bound method) under ``name`` (default: its name)."""
+    def add(
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        *,
+        category: str,
+        context: object = _NO_CONTEXT,
+    ) -> RpcMethod:
+        """Register ``func`` (a function or bound method) under ``name`` (default: its name);
+        ``context`` goes to its positional-only first parameter, which it must have then."""
         name = name or func.__name__
         if name in self._methods:
             raise ValueError(f"RPC method {name!r} registered twice")
         params: list[inspect.Parameter] = []
         wants_request = False
-        for p in inspect.signature(func).parameters.values():
+        signature = list(inspect.signature(func).parameters.values())
+        if context is not _NO_CONTEXT:
+            if not signature or signature[0].kind is not inspect.Parameter.POSITIONAL_ONLY:
+                raise TypeError(f"RPC method {name}: the services come as a positional-only first")
+            signature = signature[1:]
+        for p in signature:
             if p.name == REQUEST_PARAM:
                 wants_request = True
             elif p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
@@ -117,7 +144,7 @@ class RpcRegistry:
         method = RpcMethod(
             name=name,
             category=category,
-            func=func,
+            func=func if context is _NO_CONTEXT else functools.partial(func, context),
             params=tuple(params),
             wants_request=wants_request,
             usage=usage or _usage(name, params),
@@ -151,9 +178,12 @@ class RpcRegistry:
         kwargs = method.bind(params)
         if method.wants_request:
             kwargs[REQUEST_PARAM] = request if request is not None else RpcRequest()
-        result = method.func(**kwargs)
-        if inspect.isawaitable(result):
-            result = await result
+        try:
+            result = method.func(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except WalletError as exc:
+            raise from_wallet_error(exc) from exc
         return result
 
     def help_text(self, command: str | None = None) -> str:
@@ -181,6 +211,27 @@ class RpcRegistry:
         1. command    (string, optional, default=all commands) The command to get help on
         """
         return self.help_text(command)
+
+
+class MethodTable:
+    """One module's RPC methods: top-level functions whose positional-only first parameter
+    is what the node offers them. ``install`` registers them all with those services."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[Callable[..., Any], str | None, str]] = []
+
+    def method(self, name: str | None = None, *, category: str) -> Callable[[F], F]:
+        """Decorator: list the function under ``name`` (default: its name); unchanged."""
+
+        def decorator(func: F) -> F:
+            self._entries.append((func, name, category))
+            return func
+
+        return decorator
+
+    def install(self, registry: RpcRegistry, services: object) -> None:
+        for func, name, category in self._entries:
+            registry.add(func, name, category=category, context=services)
 
 
 def _split_doc(name: str, doc: str) -> tuple[str, str]:

@@ -72,7 +72,7 @@ from ..mempool.policy import (
 from ..mempool.pool import MempoolEntry
 
 if TYPE_CHECKING:
-    from ..node import Node
+    from .host import WalletHost
 
 log = logging.getLogger("obol.wallet")
 
@@ -97,27 +97,27 @@ def kdf_limits() -> tuple[int, int] | None:
 
 
 class WalletNotFound(WalletError):
-    code = -18
+    """No wallet of that name is loaded, or none exists (RPC_WALLET_NOT_FOUND)."""
 
 
 class WalletNotSpecified(WalletError):
-    code = -19
+    """Several wallets are loaded and the call named none (RPC_WALLET_NOT_SPECIFIED)."""
 
 
 class WalletAlreadyLoaded(WalletError):
-    code = -35
+    """The wallet is loaded already (RPC_WALLET_ALREADY_LOADED)."""
 
 
 class WalletAlreadyExists(WalletError):
-    code = -36
+    """A wallet of that name exists already (RPC_WALLET_ALREADY_EXISTS)."""
 
 
 class InvalidTxid(WalletError):
-    code = -5
+    """A txid the wallet does not know (RPC_INVALID_ADDRESS_OR_KEY)."""
 
 
 class InvalidWalletParameter(WalletError):
-    code = -8
+    """An argument the wallet cannot use (RPC_INVALID_PARAMETER)."""
 
 
 def format_units(units: int) -> str:
@@ -225,7 +225,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 class WalletManager:
     """The loaded wallets and everything they read from the node."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: WalletHost) -> None:
         self.node = node
         self.params = node.params
         self.dir = node.config.netdir / "wallets"

@@ -26,11 +26,11 @@ from aiohttp import web
 
 from consensus.address import AddressError, decode_address
 from consensus.primitives import outpoint_key
+from p2p.config import USER_AGENT
 
+from ..mining.hashrate import network_hashps
 from ..rpc.errors import RpcError
 from ..rpc.jsonfmt import Amount, dumps
-from ..rpc.methods.mining import network_hashps
-from ..rpc.methods.network import USER_AGENT
 from ..rpc.views import difficulty, header_json, lock_json
 from . import explorer
 
@@ -292,7 +292,7 @@ class RestApi:
                 "chainwork": f"{tip.chainwork:064x}",
                 "mempool": {"size": len(node.mempool), "bytes": node.mempool.total_bytes},
                 "peers": await self.peer_count(),
-                "networkhashps": network_hashps(node, NETWORK_HASHPS_BLOCKS),
+                "networkhashps": network_hashps(node.chain, NETWORK_HASHPS_BLOCKS),
                 "localhashps": node.solver.hashrate(),
                 # --mine, --auto-mine and setgenerate all run the one miner task.
                 "mining": node.mining,

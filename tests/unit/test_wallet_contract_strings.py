@@ -10,6 +10,7 @@ import pytest
 from consensus.policy import Key, encode_policy, policy_lock
 from consensus.policy_text import format_policy
 from consensus.signatures import ED25519, SECP256K1
+from node.rpc.errors import RPC_DESERIALIZATION_ERROR, wallet_error_code
 from wallet.contracts import (
     PREFIX,
     ContractError,
@@ -86,7 +87,7 @@ def pack(obj: list) -> str:
 def test_bad_strings_are_refused_whole(text, reason):
     with pytest.raises(ContractError, match=reason) as info:
         decode_contract(text, "regtest")
-    assert info.value.code == -22
+    assert wallet_error_code(info.value) == RPC_DESERIALIZATION_ERROR
 
 
 def test_another_network_is_refused():

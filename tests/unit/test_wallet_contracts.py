@@ -9,6 +9,7 @@ import pytest
 from consensus.errors import RuleError
 from consensus.policy import After, Key, Thresh, encode_policy, policy_lock
 from consensus.signatures import ED25519
+from node.rpc.errors import RPC_INVALID_ADDRESS_OR_KEY, wallet_error_code
 from wallet import keystore
 from wallet.errors import NotOurPolicy, WalletError
 from wallet.hd import EXTERNAL_CHAIN
@@ -56,7 +57,7 @@ def test_a_policy_without_our_keys_is_refused_and_nothing_changes():
     before = wallet.to_json()
     with pytest.raises(NotOurPolicy, match="None of the policy's keys") as info:
         wallet.add_policy(data)
-    assert info.value.code == -5
+    assert wallet_error_code(info.value) == RPC_INVALID_ADDRESS_OR_KEY
     assert wallet.policy_for_lock(policy_lock(data)) is None
     assert wallet.to_json() == before
 

@@ -14,6 +14,7 @@ import hashlib
 
 import pytest
 
+from node.rpc.errors import RPC_INVALID_PARAMETER, wallet_error_code
 from wallet import hd
 from wallet.errors import InvalidMnemonic, WalletError
 from wallet.hd import (
@@ -522,7 +523,7 @@ def test_invalid_mnemonics(words: str, match: str):
     with pytest.raises(InvalidMnemonic, match=match) as info:
         validate_mnemonic(words)
     assert isinstance(info.value, WalletError)
-    assert info.value.code == -8
+    assert wallet_error_code(info.value) == RPC_INVALID_PARAMETER
     with pytest.raises(InvalidMnemonic):
         mnemonic_to_seed(words)
 

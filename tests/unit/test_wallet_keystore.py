@@ -6,6 +6,7 @@ import msgpack
 import nacl.pwhash.argon2id as argon2id
 import pytest
 
+from node.rpc.errors import RPC_WALLET_ERROR, RPC_WALLET_PASSPHRASE_INCORRECT, wallet_error_code
 from wallet import keystore
 from wallet.errors import KeystoreCorrupt, WalletError, WrongPassphrase
 from wallet.keystore import FAST_KDF_LIMITS, decrypt_secret, encrypt_secret
@@ -68,7 +69,7 @@ def test_wrong_passphrase(blob: bytes, wrong: str):
     with pytest.raises(WrongPassphrase, match="passphrase entered was incorrect") as info:
         decrypt_secret(blob, wrong)
     assert isinstance(info.value, WalletError)
-    assert info.value.code == -14
+    assert wallet_error_code(info.value) == RPC_WALLET_PASSPHRASE_INCORRECT
 
 
 def test_passphrase_unicode_normalized():
@@ -122,7 +123,7 @@ def test_changed_salt_or_limits_fail(blob: bytes):
 def test_malformed_fields_are_corrupt(blob: bytes, index: int, value: object):
     with pytest.raises(KeystoreCorrupt) as info:
         decrypt_secret(_with_field(blob, index, value), PASSPHRASE)
-    assert info.value.code == -4
+    assert wallet_error_code(info.value) == RPC_WALLET_ERROR
 
 
 def test_truncated_and_garbage_blobs_are_corrupt(blob: bytes):

@@ -1,4 +1,5 @@
-"""The RPC methods, one module per Bitcoin Core category, registered in one call."""
+"""The RPC methods, one module per Bitcoin Core category, each a table of top-level
+functions over ``NodeServices``, registered in one call."""
 
 from __future__ import annotations
 
@@ -24,21 +25,27 @@ from . import (
 )
 
 if TYPE_CHECKING:
-    from ...node import Node
+    from ..services import NodeServices
+
+MODULES = (
+    blockchain,
+    blockstats,
+    rawtransactions,
+    rawbuild,
+    mining,
+    network,
+    control,
+    util,
+    policies,
+    export,
+    wallet,
+    walletextra,
+    psbt,
+    contracts,
+    crowdfund,
+)
 
 
-def register_all(registry: RpcRegistry, node: Node) -> None:
-    modules = (
-        blockchain,
-        blockstats,
-        rawtransactions,
-        rawbuild,
-        mining,
-        network,
-        control,
-        util,
-        policies,
-        export,
-    )
-    for module in (*modules, wallet, walletextra, psbt, contracts, crowdfund):
-        module.register(registry, node)
+def register_all(registry: RpcRegistry, services: NodeServices) -> None:
+    for module in MODULES:
+        module.rpc.install(registry, services)

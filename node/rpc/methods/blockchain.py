@@ -14,235 +14,252 @@ from ...chain.manager import DEFAULT_CHECKBLOCKS, DEFAULT_CHECKLEVEL
 from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
 from ..jsonfmt import Amount
 from ..params import as_bool, as_hash, as_int, as_str, parse_verbosity
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 from ..views import block_json, chain_tip_status, difficulty, header_json, lock_json
 
 if TYPE_CHECKING:
     from ...chain.index import BlockIndex
-    from ...node import Node
+    from ..services import NodeServices
 
 log = logging.getLogger("obol.rpc")
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    chain = node.chain
-    params = node.params
+rpc = MethodTable()
 
-    def entry_for(blockhash: Any) -> BlockIndex:
-        h = as_hash(blockhash, "blockhash")
-        entry = chain.index.get(h)
-        if entry is None:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
-        return entry
 
-    @reg.method(category="blockchain")
-    def getblockcount() -> int:
-        """getblockcount
+def entry_for(node: NodeServices, /, blockhash: Any) -> BlockIndex:
+    h = as_hash(blockhash, "blockhash")
+    entry = node.chain.index.get(h)
+    if entry is None:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+    return entry
 
-        The height of the most-work fully-validated chain."""
-        return chain.height
 
-    @reg.method(category="blockchain")
-    def getbestblockhash() -> str:
-        """getbestblockhash
+@rpc.method(category="blockchain")
+def getblockcount(node: NodeServices, /) -> int:
+    """getblockcount
 
-        The hash of the best (tip) block in the most-work fully-validated chain."""
-        return chain.tip.header.hash_hex
+    The height of the most-work fully-validated chain."""
+    return node.chain.height
 
-    @reg.method(category="blockchain")
-    def getblockhash(height: Any) -> str:
-        """getblockhash height
 
-        The hash of the block at ``height`` in the best chain."""
-        h = as_int(height)
-        entry = chain.at_height(h)
-        if entry is None:
-            raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
-        return entry.header.hash_hex
+@rpc.method(category="blockchain")
+def getbestblockhash(node: NodeServices, /) -> str:
+    """getbestblockhash
 
-    @reg.method(category="blockchain")
-    def getblockchaininfo() -> dict[str, Any]:
-        """getblockchaininfo
+    The hash of the best (tip) block in the most-work fully-validated chain."""
+    return node.chain.tip.header.hash_hex
 
-        State of the chain: network, height, best block, difficulty, median time, work."""
-        tip = chain.tip
-        headers = max(e.height for e in chain.tips()) if chain.index else tip.height
-        return {
-            "chain": params.name,
-            "blocks": tip.height,
-            "headers": headers,
-            "bestblockhash": tip.header.hash_hex,
-            "difficulty": difficulty(tip.header.bits),
-            "time": tip.header.time,
-            "mediantime": chain.median_time_past(),
-            "verificationprogress": 1.0 if headers == tip.height else tip.height / max(headers, 1),
-            "initialblockdownload": node.initial_block_download(),
-            "chainwork": f"{tip.chainwork:064x}",
-            "size_on_disk": node.disk_usage(),
-            "pruned": False,
-            "warnings": "",
-        }
 
-    @reg.method(category="blockchain")
-    def getdifficulty() -> float:
-        """getdifficulty
+@rpc.method(category="blockchain")
+def getblockhash(node: NodeServices, /, height: Any) -> str:
+    """getblockhash height
 
-        Proof-of-work difficulty as a multiple of the minimum (0x1d00ffff) difficulty."""
-        return difficulty(chain.tip.header.bits)
+    The hash of the block at ``height`` in the best chain."""
+    h = as_int(height)
+    entry = node.chain.at_height(h)
+    if entry is None:
+        raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
+    return entry.header.hash_hex
 
-    @reg.method(category="blockchain")
-    def getblockheader(blockhash: Any, verbose: Any = True) -> Any:
-        """getblockheader "blockhash" ( verbose )
 
-        The header as JSON, or with verbose=false as hex of its 80 bytes."""
-        entry = entry_for(blockhash)
-        if not as_bool(verbose):
-            return entry.header.serialize().hex()
-        return header_json(chain, entry)
+@rpc.method(category="blockchain")
+def getblockchaininfo(node: NodeServices, /) -> dict[str, Any]:
+    """getblockchaininfo
 
-    @reg.method(category="blockchain")
-    def getblock(blockhash: Any, verbosity: Any = 1) -> Any:
-        """getblock "blockhash" ( verbosity )
+    State of the chain: network, height, best block, difficulty, median time, work."""
+    tip = node.chain.tip
+    headers = max(e.height for e in node.chain.tips()) if node.chain.index else tip.height
+    return {
+        "chain": node.params.name,
+        "blocks": tip.height,
+        "headers": headers,
+        "bestblockhash": tip.header.hash_hex,
+        "difficulty": difficulty(tip.header.bits),
+        "time": tip.header.time,
+        "mediantime": node.chain.median_time_past(),
+        "verificationprogress": 1.0 if headers == tip.height else tip.height / max(headers, 1),
+        "initialblockdownload": node.initial_block_download(),
+        "chainwork": f"{tip.chainwork:064x}",
+        "size_on_disk": node.disk_usage(),
+        "pruned": False,
+        "warnings": "",
+    }
 
-        verbosity 0: hex of the block; 1: JSON with txids; 2: JSON with decoded txs."""
-        entry = entry_for(blockhash)
-        level = parse_verbosity(verbosity, 1)
-        raw = chain.db.block_raw(entry.hash)
-        if raw is None:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
-        if level <= 0:
-            return raw.hex()
-        block = chain.get_block(entry.hash)
-        assert block is not None
-        return block_json(chain, entry, block, level)
 
-    @reg.method(category="blockchain")
-    def getchaintips() -> list[dict[str, Any]]:
-        """getchaintips
+@rpc.method(category="blockchain")
+def getdifficulty(node: NodeServices, /) -> float:
+    """getdifficulty
 
-        Every known branch head: height, hash, branch length, status."""
-        out = []
-        for entry in chain.tips():
-            fork = chain.find_fork(entry)
-            out.append(
-                {
-                    "height": entry.height,
-                    "hash": entry.header.hash_hex,
-                    "branchlen": entry.height - fork.height,
-                    "status": chain_tip_status(chain, entry),
-                }
-            )
-        out.sort(key=lambda t: (-t["height"], t["hash"]))
-        return out
+    Proof-of-work difficulty as a multiple of the minimum (0x1d00ffff) difficulty."""
+    return difficulty(node.chain.tip.header.bits)
 
-    @reg.method(category="blockchain")
-    def gettxout(txid: Any, n: Any, include_mempool: Any = True) -> Any:
-        """gettxout "txid" n ( include_mempool )
 
-        An unspent output: value, lock, confirmations; null when spent or unknown."""
-        txid_b = as_hash(txid, "txid")
-        index = as_int(n, "n", 0, 0xFFFFFFFF)
-        key = outpoint_key(txid_b, index)
-        mempool = node.mempool
-        if as_bool(include_mempool):
-            if mempool.spender_of(key) is not None:
-                return None
-            coin = mempool.coin(key)
-            if coin is not None:
-                return _coin_json(node, coin, 0)
-        coin = chain.db.get_coin(key)
-        if coin is None:
+@rpc.method(category="blockchain")
+def getblockheader(node: NodeServices, /, blockhash: Any, verbose: Any = True) -> Any:
+    """getblockheader "blockhash" ( verbose )
+
+    The header as JSON, or with verbose=false as hex of its 80 bytes."""
+    entry = entry_for(node, blockhash)
+    if not as_bool(verbose):
+        return entry.header.serialize().hex()
+    return header_json(node.chain, entry)
+
+
+@rpc.method(category="blockchain")
+def getblock(node: NodeServices, /, blockhash: Any, verbosity: Any = 1) -> Any:
+    """getblock "blockhash" ( verbosity )
+
+    verbosity 0: hex of the block; 1: JSON with txids; 2: JSON with decoded txs."""
+    entry = entry_for(node, blockhash)
+    level = parse_verbosity(verbosity, 1)
+    raw = node.chain.db.block_raw(entry.hash)
+    if raw is None:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
+    if level <= 0:
+        return raw.hex()
+    block = node.chain.get_block(entry.hash)
+    assert block is not None
+    return block_json(node.chain, entry, block, level)
+
+
+@rpc.method(category="blockchain")
+def getchaintips(node: NodeServices, /) -> list[dict[str, Any]]:
+    """getchaintips
+
+    Every known branch head: height, hash, branch length, status."""
+    out = []
+    for entry in node.chain.tips():
+        fork = node.chain.find_fork(entry)
+        out.append(
+            {
+                "height": entry.height,
+                "hash": entry.header.hash_hex,
+                "branchlen": entry.height - fork.height,
+                "status": chain_tip_status(node.chain, entry),
+            }
+        )
+    out.sort(key=lambda t: (-t["height"], t["hash"]))
+    return out
+
+
+@rpc.method(category="blockchain")
+def gettxout(node: NodeServices, /, txid: Any, n: Any, include_mempool: Any = True) -> Any:
+    """gettxout "txid" n ( include_mempool )
+
+    An unspent output: value, lock, confirmations; null when spent or unknown."""
+    txid_b = as_hash(txid, "txid")
+    index = as_int(n, "n", 0, 0xFFFFFFFF)
+    key = outpoint_key(txid_b, index)
+    mempool = node.mempool
+    if as_bool(include_mempool):
+        if mempool.spender_of(key) is not None:
             return None
-        return _coin_json(node, coin, chain.height - coin.height + 1)
-
-    @reg.method(category="blockchain")
-    async def gettxoutsetinfo(hash_type: Any = "hash_serialized_3") -> dict[str, Any]:
-        """gettxoutsetinfo ( "hash_type" )
-
-        Statistics about the coin set. hash_type "hash_serialized_3" (the default, as
-        Core's) reads every coin; "muhash" reads the running MuHash3072 kept with each
-        block (Core's coinstatsindex), in milliseconds; "none" reads every coin, no hash."""
-        kind = as_str(hash_type)
-        if kind == "muhash":
-            return await node.in_chain_thread(_txoutset_muhash, node)
-        if kind not in ("hash_serialized_3", "none"):
-            raise RpcError(RPC_INVALID_PARAMETER, f"'{kind}' is not a valid hash_type")
-        return await node.in_chain_thread(_txoutset_info, node, kind == "hash_serialized_3")
-
-    @reg.method(category="blockchain")
-    async def invalidateblock(blockhash: Any) -> None:
-        """invalidateblock "blockhash"
-
-        Treat a block as invalid, with its descendants, and move to the best other chain."""
-        entry = entry_for(blockhash)
-        try:
-            await node.chain_call(chain.invalidate_block, entry.hash)
-        except ValueError as exc:
-            raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
-
-    @reg.method(category="blockchain")
-    async def reconsiderblock(blockhash: Any) -> None:
-        """reconsiderblock "blockhash"
-
-        Undo invalidateblock for a block, its ancestors and descendants."""
-        entry = entry_for(blockhash)
-        await node.chain_call(chain.reconsider_block, entry.hash)
-
-    @reg.method(category="blockchain")
-    async def verifychain(
-        checklevel: Any = DEFAULT_CHECKLEVEL, nblocks: Any = DEFAULT_CHECKBLOCKS
-    ) -> bool:
-        """verifychain ( checklevel nblocks )
-
-        Check the last ``nblocks`` blocks (0: all) against their undo data and the coin
-        set, at ``checklevel`` 0-4 (Bitcoin Core's); true if consistent. What failed is
-        in debug.log."""
-        level = as_int(checklevel, "checklevel", 0, 4)
-        count = as_int(nblocks, "nblocks", 0)
-        problem = await node.in_chain_thread(chain.verify, level, count)
-        if problem:
-            log.error("verifychain: %s", problem)
-        return not problem
-
-    @reg.method(category="blockchain")
-    def getmempoolinfo() -> dict[str, Any]:
-        """getmempoolinfo
-
-        Size, bytes and fee floor of the mempool."""
-        info = node.mempool.info()
-        return {
-            "loaded": True,
-            "size": info["size"],
-            "bytes": info["bytes"],
-            "usage": info["usage"],
-            "total_fee": Amount(info["total_fee"]),
-            "maxmempool": info["maxmempool"],
-            "mempoolminfee": Amount(round(info["mempoolminfee"] * 1000)),
-            "minrelaytxfee": Amount(round(info["minrelaytxfee"] * 1000)),
-            "unbroadcastcount": 0,
-        }
-
-    @reg.method(category="blockchain")
-    def getrawmempool(verbose: Any = False) -> Any:
-        """getrawmempool ( verbose )
-
-        Txids in the mempool, or with verbose=true an object of entries."""
-        if not as_bool(verbose):
-            return [e.tx.txid_hex for e in node.mempool.entries()]
-        return {e.tx.txid_hex: _mempool_entry_json(node, e) for e in node.mempool.entries()}
-
-    @reg.method(category="blockchain")
-    def getmempoolentry(txid: Any) -> dict[str, Any]:
-        """getmempoolentry "txid"
-
-        One mempool entry: size, fees, time, height, ancestors and descendants."""
-        entry = node.mempool.get(as_hash(txid, "txid"))
-        if entry is None:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
-        return _mempool_entry_json(node, entry)
+        coin = mempool.coin(key)
+        if coin is not None:
+            return _coin_json(node, coin, 0)
+    coin = node.chain.db.get_coin(key)
+    if coin is None:
+        return None
+    return _coin_json(node, coin, node.chain.height - coin.height + 1)
 
 
-def _mempool_entry_json(node: Node, entry: Any) -> dict[str, Any]:
+@rpc.method(category="blockchain")
+async def gettxoutsetinfo(
+    node: NodeServices, /, hash_type: Any = "hash_serialized_3"
+) -> dict[str, Any]:
+    """gettxoutsetinfo ( "hash_type" )
+
+    Statistics about the coin set. hash_type "hash_serialized_3" (the default, as
+    Core's) reads every coin; "muhash" reads the running MuHash3072 kept with each
+    block (Core's coinstatsindex), in milliseconds; "none" reads every coin, no hash."""
+    kind = as_str(hash_type)
+    if kind == "muhash":
+        return await node.in_chain_thread(_txoutset_muhash, node)
+    if kind not in ("hash_serialized_3", "none"):
+        raise RpcError(RPC_INVALID_PARAMETER, f"'{kind}' is not a valid hash_type")
+    return await node.in_chain_thread(_txoutset_info, node, kind == "hash_serialized_3")
+
+
+@rpc.method(category="blockchain")
+async def invalidateblock(node: NodeServices, /, blockhash: Any) -> None:
+    """invalidateblock "blockhash"
+
+    Treat a block as invalid, with its descendants, and move to the best other chain."""
+    entry = entry_for(node, blockhash)
+    try:
+        await node.chain_call(node.chain.invalidate_block, entry.hash)
+    except ValueError as exc:
+        raise RpcError(RPC_INVALID_PARAMETER, str(exc)) from exc
+
+
+@rpc.method(category="blockchain")
+async def reconsiderblock(node: NodeServices, /, blockhash: Any) -> None:
+    """reconsiderblock "blockhash"
+
+    Undo invalidateblock for a block, its ancestors and descendants."""
+    entry = entry_for(node, blockhash)
+    await node.chain_call(node.chain.reconsider_block, entry.hash)
+
+
+@rpc.method(category="blockchain")
+async def verifychain(
+    node: NodeServices, /, checklevel: Any = DEFAULT_CHECKLEVEL, nblocks: Any = DEFAULT_CHECKBLOCKS
+) -> bool:
+    """verifychain ( checklevel nblocks )
+
+    Check the last ``nblocks`` blocks (0: all) against their undo data and the coin
+    set, at ``checklevel`` 0-4 (Bitcoin Core's); true if consistent. What failed is
+    in debug.log."""
+    level = as_int(checklevel, "checklevel", 0, 4)
+    count = as_int(nblocks, "nblocks", 0)
+    problem = await node.in_chain_thread(node.chain.verify, level, count)
+    if problem:
+        log.error("verifychain: %s", problem)
+    return not problem
+
+
+@rpc.method(category="blockchain")
+def getmempoolinfo(node: NodeServices, /) -> dict[str, Any]:
+    """getmempoolinfo
+
+    Size, bytes and fee floor of the mempool."""
+    info = node.mempool.info()
+    return {
+        "loaded": True,
+        "size": info["size"],
+        "bytes": info["bytes"],
+        "usage": info["usage"],
+        "total_fee": Amount(info["total_fee"]),
+        "maxmempool": info["maxmempool"],
+        "mempoolminfee": Amount(round(info["mempoolminfee"] * 1000)),
+        "minrelaytxfee": Amount(round(info["minrelaytxfee"] * 1000)),
+        "unbroadcastcount": 0,
+    }
+
+
+@rpc.method(category="blockchain")
+def getrawmempool(node: NodeServices, /, verbose: Any = False) -> Any:
+    """getrawmempool ( verbose )
+
+    Txids in the mempool, or with verbose=true an object of entries."""
+    if not as_bool(verbose):
+        return [e.tx.txid_hex for e in node.mempool.entries()]
+    return {e.tx.txid_hex: _mempool_entry_json(node, e) for e in node.mempool.entries()}
+
+
+@rpc.method(category="blockchain")
+def getmempoolentry(node: NodeServices, /, txid: Any) -> dict[str, Any]:
+    """getmempoolentry "txid"
+
+    One mempool entry: size, fees, time, height, ancestors and descendants."""
+    entry = node.mempool.get(as_hash(txid, "txid"))
+    if entry is None:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+    return _mempool_entry_json(node, entry)
+
+
+def _mempool_entry_json(node: NodeServices, entry: Any) -> dict[str, Any]:
     stats = node.mempool.package_stats(entry.txid)
     return {
         "vsize": entry.size,
@@ -265,7 +282,7 @@ def _mempool_entry_json(node: Node, entry: Any) -> dict[str, Any]:
     }
 
 
-def _coin_json(node: Node, coin: Any, confirmations: int) -> dict[str, Any]:
+def _coin_json(node: NodeServices, coin: Any, confirmations: int) -> dict[str, Any]:
     return {
         "bestblock": node.chain.tip.header.hash_hex,
         "confirmations": confirmations,
@@ -275,7 +292,7 @@ def _coin_json(node: Node, coin: Any, confirmations: int) -> dict[str, Any]:
     }
 
 
-def _txoutset_muhash(node: Node) -> dict[str, Any]:
+def _txoutset_muhash(node: NodeServices) -> dict[str, Any]:
     """From the coin set stats record; like Core answering from its coinstatsindex, no
     ``transactions`` nor ``disk_size``. Chain thread."""
     chain = node.chain
@@ -290,7 +307,7 @@ def _txoutset_muhash(node: Node) -> dict[str, Any]:
     }
 
 
-def _txoutset_info(node: Node, with_hash: bool) -> dict[str, Any]:
+def _txoutset_info(node: NodeServices, with_hash: bool) -> dict[str, Any]:
     """Runs on the chain thread, so the coin set does not move under it."""
     chain = node.chain
     h = hashlib.sha256()

@@ -14,12 +14,12 @@ from consensus.primitives import Block
 
 from ..errors import RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RpcError
 from ..params import as_hash, as_list, as_str
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 from ..views import block_fees
 
 if TYPE_CHECKING:
     from ...chain.index import BlockIndex
-    from ...node import Node
+    from ..services import NodeServices
 
 PERCENTILES = (10, 25, 50, 75, 90)
 
@@ -92,43 +92,44 @@ def block_stats(
     }
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    chain = node.chain
+rpc = MethodTable()
 
-    def entry_for(hash_or_height: Any) -> BlockIndex:
-        if type(hash_or_height) is int:
-            if hash_or_height < 0:
-                raise RpcError(
-                    RPC_INVALID_PARAMETER, f"Target block height {hash_or_height} is negative"
-                )
-            if hash_or_height > chain.height:
-                raise RpcError(
-                    RPC_INVALID_PARAMETER,
-                    f"Target block height {hash_or_height} after current tip {chain.height}",
-                )
-            found = chain.at_height(hash_or_height)
-        else:
-            found = chain.index.get(as_hash(hash_or_height, "hash_or_height"))
-        if found is None:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
-        return found
 
-    @reg.method(category="blockchain")
-    def getblockstats(hash_or_height: Any, stats: Any = None) -> dict[str, Any]:
-        """getblockstats hash_or_height ( ["stats",...] )
+def entry_for(node: NodeServices, /, hash_or_height: Any) -> BlockIndex:
+    if type(hash_or_height) is int:
+        if hash_or_height < 0:
+            raise RpcError(
+                RPC_INVALID_PARAMETER, f"Target block height {hash_or_height} is negative"
+            )
+        if hash_or_height > node.chain.height:
+            raise RpcError(
+                RPC_INVALID_PARAMETER,
+                f"Target block height {hash_or_height} after current tip {node.chain.height}",
+            )
+        found = node.chain.at_height(hash_or_height)
+    else:
+        found = node.chain.index.get(as_hash(hash_or_height, "hash_or_height"))
+    if found is None:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+    return found
 
-        Fee, size and count statistics of a block (amounts in base units, rates in units
-        per byte), all of them or the named ones."""
-        entry = entry_for(hash_or_height)
-        block = chain.get_block(entry.hash)
-        if block is None:
-            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
-        fees = block_fees(chain, entry.hash, block)
-        out = block_stats(block, entry, fees, chain.median_time_past(entry), chain.params)
-        if stats is None:
-            return out
-        wanted = [as_str(s) for s in as_list(stats)]
-        for name in wanted:
-            if name not in out:
-                raise RpcError(RPC_INVALID_PARAMETER, f"Invalid selected statistic '{name}'")
-        return {k: v for k, v in out.items() if k in wanted}
+
+@rpc.method(category="blockchain")
+def getblockstats(node: NodeServices, /, hash_or_height: Any, stats: Any = None) -> dict[str, Any]:
+    """getblockstats hash_or_height ( ["stats",...] )
+
+    Fee, size and count statistics of a block (amounts in base units, rates in units
+    per byte), all of them or the named ones."""
+    entry = entry_for(node, hash_or_height)
+    block = node.chain.get_block(entry.hash)
+    if block is None:
+        raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
+    fees = block_fees(node.chain, entry.hash, block)
+    out = block_stats(block, entry, fees, node.chain.median_time_past(entry), node.chain.params)
+    if stats is None:
+        return out
+    wanted = [as_str(s) for s in as_list(stats)]
+    for name in wanted:
+        if name not in out:
+            raise RpcError(RPC_INVALID_PARAMETER, f"Invalid selected statistic '{name}'")
+    return {k: v for k, v in out.items() if k in wanted}

@@ -8,43 +8,46 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RPC_METHOD_NOT_FOUND, RpcError
 from ..params import as_int
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 
 if TYPE_CHECKING:
-    from ...node import Node
+    from ..services import NodeServices
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    @reg.method(category="control")
-    def stop() -> str:
-        """stop
+rpc = MethodTable()
 
-        Shut the node down cleanly."""
-        node.request_stop()
-        return "obol server stopping"
 
-    @reg.method(category="control")
-    def uptime() -> int:
-        """uptime
+@rpc.method(category="control")
+def stop(node: NodeServices, /) -> str:
+    """stop
 
-        Seconds since the node started."""
-        return int(time.monotonic() - node.started_at)
+    Shut the node down cleanly."""
+    node.request_stop()
+    return "obol server stopping"
 
-    @reg.method(category="control")
-    def getmemoryinfo() -> dict[str, Any]:
-        """getmemoryinfo
 
-        Peak resident memory of the node process, in bytes."""
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return {"locked": {"used": 0, "free": 0, "total": 0}, "peak_rss": peak_kb * 1024}
+@rpc.method(category="control")
+def uptime(node: NodeServices, /) -> int:
+    """uptime
 
-    @reg.method(category="hidden")
-    def setmocktime(timestamp: Any) -> None:
-        """setmocktime timestamp
+    Seconds since the node started."""
+    return int(time.monotonic() - node.started_at)
 
-        regtest only: fix the node's clock at timestamp (0 returns to the real clock)."""
-        if node.params.name != "regtest":
-            raise RpcError(
-                RPC_METHOD_NOT_FOUND, "setmocktime is for regression testing (regtest) only"
-            )
-        node.clock.set_mocktime(as_int(timestamp, "timestamp", 0, 0xFFFFFFFF))
+
+@rpc.method(category="control")
+def getmemoryinfo(node: NodeServices, /) -> dict[str, Any]:
+    """getmemoryinfo
+
+    Peak resident memory of the node process, in bytes."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"locked": {"used": 0, "free": 0, "total": 0}, "peak_rss": peak_kb * 1024}
+
+
+@rpc.method(category="hidden")
+def setmocktime(node: NodeServices, /, timestamp: Any) -> None:
+    """setmocktime timestamp
+
+    regtest only: fix the node's clock at timestamp (0 returns to the real clock)."""
+    if node.params.name != "regtest":
+        raise RpcError(RPC_METHOD_NOT_FOUND, "setmocktime is for regression testing (regtest) only")
+    node.clock.set_mocktime(as_int(timestamp, "timestamp", 0, 0xFFFFFFFF))

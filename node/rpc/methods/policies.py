@@ -35,10 +35,10 @@ from ..errors import (
     RpcError,
 )
 from ..params import as_int, as_list, as_str
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 
 if TYPE_CHECKING:
-    from ...node import Node
+    from ..services import NodeServices
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _SCHEMES = {scheme.name: scheme for scheme in REGISTRY.values()}
@@ -75,7 +75,7 @@ def _read_policy(value: Any) -> Policy:
         raise RpcError(RPC_INVALID_PARAMETER, f"Policy parse failed: {exc}") from exc
 
 
-def policy_json(policy: Policy, node: Node) -> dict[str, Any]:
+def policy_json(policy: Policy, node: NodeServices) -> dict[str, Any]:
     data = encode_policy(policy)
     problem = sanity_problem(policy)
     return {
@@ -95,33 +95,38 @@ def policy_json(policy: Policy, node: Node) -> dict[str, Any]:
     }
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    @reg.method(category="util")
-    def decodepolicy(policy: Any) -> dict[str, Any]:
-        """decodepolicy "text-or-hex"
+rpc = MethodTable()
 
-        A policy, as text (pk(...), thresh(k,...), and(...), or(...), after(N),
-        sha256(H)) or as the hex of its encoding: both forms, its address, keys, time
-        and hash locks, whether any tx can ever satisfy it, and whether it is standard."""
-        return policy_json(_read_policy(policy), node)
 
-    @reg.method(category="util")
-    def createmultisig(nrequired: Any, keys: Any, address_type: Any = None) -> dict[str, Any]:
-        """createmultisig nrequired ["key",...] ( "address_type" )
+@rpc.method(category="util")
+def decodepolicy(node: NodeServices, /, policy: Any) -> dict[str, Any]:
+    """decodepolicy "text-or-hex"
 
-        The nrequired-of-n policy of these keys (32-byte hex: Ed25519, 33-byte:
-        secp256k1, or typed ed25519:HEX / secp256k1:HEX): its address, its encoding
-        ("policy", where Core has "redeemScript") and its text ("descriptor")."""
-        required = as_int(nrequired, "nrequired")
-        pubkeys = [parse_key(k) for k in as_list(keys)]
-        if address_type is not None and as_str(address_type) != "bech32m":
-            raise RpcError(RPC_INVALID_PARAMETER, "obol policy addresses are bech32m")
-        data = encode_policy(multisig_policy(required, pubkeys))
-        return {
-            "address": encode_address(policy_lock(data), node.params),
-            "policy": data.hex(),
-            "descriptor": format_policy(decode_policy(data)),
-        }
+    A policy, as text (pk(...), thresh(k,...), and(...), or(...), after(N),
+    sha256(H)) or as the hex of its encoding: both forms, its address, keys, time
+    and hash locks, whether any tx can ever satisfy it, and whether it is standard."""
+    return policy_json(_read_policy(policy), node)
+
+
+@rpc.method(category="util")
+def createmultisig(
+    node: NodeServices, /, nrequired: Any, keys: Any, address_type: Any = None
+) -> dict[str, Any]:
+    """createmultisig nrequired ["key",...] ( "address_type" )
+
+    The nrequired-of-n policy of these keys (32-byte hex: Ed25519, 33-byte:
+    secp256k1, or typed ed25519:HEX / secp256k1:HEX): its address, its encoding
+    ("policy", where Core has "redeemScript") and its text ("descriptor")."""
+    required = as_int(nrequired, "nrequired")
+    pubkeys = [parse_key(k) for k in as_list(keys)]
+    if address_type is not None and as_str(address_type) != "bech32m":
+        raise RpcError(RPC_INVALID_PARAMETER, "obol policy addresses are bech32m")
+    data = encode_policy(multisig_policy(required, pubkeys))
+    return {
+        "address": encode_address(policy_lock(data), node.params),
+        "policy": data.hex(),
+        "descriptor": format_policy(decode_policy(data)),
+    }
 
 
 def multisig_policy(required: int, pubkeys: list[Key]) -> Policy:

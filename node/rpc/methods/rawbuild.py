@@ -27,11 +27,11 @@ from ..errors import (
 )
 from ..jsonfmt import parse_amount
 from ..params import as_address, as_bool, as_hash, as_hex, as_int, as_list
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 from .rawtransactions import parse_tx_hex
 
 if TYPE_CHECKING:
-    from ...node import Node
+    from ..services import NodeServices
 
 MAX_U32 = 0xFFFF_FFFF
 
@@ -56,7 +56,7 @@ def parse_inputs(inputs: Any) -> list[TxIn]:
     return out
 
 
-def parse_outputs(outputs: Any, node: Node) -> list[TxOut]:
+def parse_outputs(outputs: Any, node: NodeServices) -> list[TxOut]:
     """Core's forms: {"address": amount, ...} or [{"address": amount}, ...]."""
     pairs: list[tuple[Any, Any]] = []
     if isinstance(outputs, dict):
@@ -104,51 +104,57 @@ def prevtx_coins(prevtxs: Any) -> dict[bytes, tuple[int, bytes]]:
     return coins
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    params = node.params
+rpc = MethodTable()
 
-    @reg.method(category="rawtransactions")
-    def createrawtransaction(
-        inputs: Any, outputs: Any, locktime: Any = 0, replaceable: Any = False
-    ) -> str:
-        """createrawtransaction [{"txid":"hex","vout":n},...] [{"address":amount},...] ( locktime replaceable )
 
-        An unsigned tx spending inputs (may be empty: fundrawtransaction adds them) to the
-        outputs, hex encoded. replaceable=true sets the opt-in replace-by-fee signal."""  # noqa: E501
-        ins = parse_inputs(inputs)
-        outs = parse_outputs(outputs, node)
-        if type(locktime) is int and not 0 <= locktime <= MAX_U32:
-            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, locktime out of range")
-        lock_time = as_int(locktime, "locktime", 0, MAX_U32)
-        version = REPLACEABLE_TX_VERSION if as_bool(replaceable) else FINAL_TX_VERSION
-        return Tx(version, tuple(ins), tuple(outs), lock_time).serialize().hex()
+@rpc.method(category="rawtransactions")
+def createrawtransaction(
+    node: NodeServices, /, inputs: Any, outputs: Any, locktime: Any = 0, replaceable: Any = False
+) -> str:
+    """createrawtransaction [{"txid":"hex","vout":n},...] [{"address":amount},...] ( locktime replaceable )
 
-    @reg.method(category="rawtransactions")
-    def signrawtransactionwithkey(
-        hexstring: Any, privkeys: Any, prevtxs: Any = None, sighashtype: Any = None
-    ) -> dict[str, Any]:
-        """signrawtransactionwithkey "hexstring" ["privatekey",...] ( [{"txid":"hex","vout":n,"scriptPubKey":"hex","amount":amount},...] "sighashtype" )
+    An unsigned tx spending inputs (may be empty: fundrawtransaction adds them) to the
+    outputs, hex encoded. replaceable=true sets the opt-in replace-by-fee signal."""  # noqa: E501
+    ins = parse_inputs(inputs)
+    outs = parse_outputs(outputs, node)
+    if type(locktime) is int and not 0 <= locktime <= MAX_U32:
+        raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, locktime out of range")
+    lock_time = as_int(locktime, "locktime", 0, MAX_U32)
+    version = REPLACEABLE_TX_VERSION if as_bool(replaceable) else FINAL_TX_VERSION
+    return Tx(version, tuple(ins), tuple(outs), lock_time).serialize().hex()
 
-        Sign the inputs whose coins these keys (dumpprivkey's form) can spend. Coins come
-        from prevtxs, else from the chain and the mempool."""  # noqa: E501
-        tx = parse_tx_hex(hexstring)
-        if sighashtype not in (None, "ALL", "DEFAULT"):
-            raise RpcError(RPC_INVALID_PARAMETER, "Invalid sighash param: obol signs ALL")
-        by_lock: dict[bytes, tuple[int, bytes]] = {}
-        for text in as_list(privkeys):
-            try:
-                key_type, secret = decode_privkey(text if isinstance(text, str) else "", params)
-            except InvalidPrivateKey as exc:
-                raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid private key") from exc
-            pubkey = REGISTRY[key_type].pubkey_from_secret(secret)
-            by_lock[make_lock(key_type, pubkey)] = (key_type, secret)
-        given = prevtx_coins(prevtxs) if prevtxs is not None else {}
-        spent = [
-            given.get(i.outpoint_key) or node.wallets.spent_coin(i.outpoint_key) for i in tx.inputs
-        ]
-        keys = {n: by_lock[c[1]] for n, c in enumerate(spent) if c is not None and c[1] in by_lock}
-        signed = sign_inputs(tx, keys, spent, params)
-        return sign_result(signed, [n for n in range(len(tx.inputs)) if n not in keys])
+
+@rpc.method(category="rawtransactions")
+def signrawtransactionwithkey(
+    node: NodeServices,
+    /,
+    hexstring: Any,
+    privkeys: Any,
+    prevtxs: Any = None,
+    sighashtype: Any = None,
+) -> dict[str, Any]:
+    """signrawtransactionwithkey "hexstring" ["privatekey",...] ( [{"txid":"hex","vout":n,"scriptPubKey":"hex","amount":amount},...] "sighashtype" )
+
+    Sign the inputs whose coins these keys (dumpprivkey's form) can spend. Coins come
+    from prevtxs, else from the chain and the mempool."""  # noqa: E501
+    tx = parse_tx_hex(hexstring)
+    if sighashtype not in (None, "ALL", "DEFAULT"):
+        raise RpcError(RPC_INVALID_PARAMETER, "Invalid sighash param: obol signs ALL")
+    by_lock: dict[bytes, tuple[int, bytes]] = {}
+    for text in as_list(privkeys):
+        try:
+            key_type, secret = decode_privkey(text if isinstance(text, str) else "", node.params)
+        except InvalidPrivateKey as exc:
+            raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid private key") from exc
+        pubkey = REGISTRY[key_type].pubkey_from_secret(secret)
+        by_lock[make_lock(key_type, pubkey)] = (key_type, secret)
+    given = prevtx_coins(prevtxs) if prevtxs is not None else {}
+    spent = [
+        given.get(i.outpoint_key) or node.wallets.spent_coin(i.outpoint_key) for i in tx.inputs
+    ]
+    keys = {n: by_lock[c[1]] for n, c in enumerate(spent) if c is not None and c[1] in by_lock}
+    signed = sign_inputs(tx, keys, spent, node.params)
+    return sign_result(signed, [n for n in range(len(tx.inputs)) if n not in keys])
 
 
 def sign_result(signed: Tx, missing: list[int]) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from ..errors import (
 )
 from ..jsonfmt import Amount
 from ..params import as_hash, as_hex, as_list, parse_verbosity
-from ..registry import RpcRegistry
+from ..registry import MethodTable
 from ..views import tx_json
 
 if TYPE_CHECKING:
-    from ...node import Node
+    from ..services import NodeServices
 
 MAX_TESTMEMPOOLACCEPT = 25
 
@@ -42,110 +42,117 @@ def reject_reason(exc: RuleError | PolicyError) -> str:
     return exc.code.value
 
 
-def register(reg: RpcRegistry, node: Node) -> None:
-    params = node.params
+rpc = MethodTable()
 
-    @reg.method(category="rawtransactions")
-    def getrawtransaction(txid: Any, verbose: Any = False, blockhash: Any = None) -> Any:
-        """getrawtransaction "txid" ( verbose "blockhash" )
 
-        A tx from the mempool or the chain (tx index): hex, or JSON with verbose=true."""
-        txid_b = as_hash(txid, "txid")
-        level = parse_verbosity(verbose, 0)
-        in_block = None
-        entry = node.mempool.get(txid_b)
-        tx = entry.tx if entry is not None else None
-        if tx is None:
-            located = node.chain.db.tx_location(txid_b)
-            if located is not None:
-                block_hash, position = located
-                if blockhash is not None and as_hash(blockhash, "blockhash") != block_hash:
-                    located = None
-                else:
-                    block = node.chain.get_block(block_hash)
-                    if block is not None:
-                        tx = block.txs[position]
-                        in_block = node.chain.index.get(block_hash)
-        if tx is None:
-            raise RpcError(
-                RPC_INVALID_ADDRESS_OR_KEY,
-                "No such mempool or blockchain transaction. Use gettransaction for wallet "
-                "transactions.",
-            )
-        if level == 0:
-            return tx.serialize().hex()
-        out = {"hex": tx.serialize().hex(), **tx_json(tx, params)}
-        if in_block is not None:
-            out["blockhash"] = in_block.header.hash_hex
-            out["confirmations"] = node.chain.height - in_block.height + 1
-            out["time"] = in_block.header.time
-            out["blocktime"] = in_block.header.time
-        return out
+@rpc.method(category="rawtransactions")
+def getrawtransaction(
+    node: NodeServices, /, txid: Any, verbose: Any = False, blockhash: Any = None
+) -> Any:
+    """getrawtransaction "txid" ( verbose "blockhash" )
 
-    @reg.method(category="rawtransactions")
-    def decoderawtransaction(hexstring: Any) -> dict[str, Any]:
-        """decoderawtransaction "hexstring"
+    A tx from the mempool or the chain (tx index): hex, or JSON with verbose=true."""
+    txid_b = as_hash(txid, "txid")
+    level = parse_verbosity(verbose, 0)
+    in_block = None
+    entry = node.mempool.get(txid_b)
+    tx = entry.tx if entry is not None else None
+    if tx is None:
+        located = node.chain.db.tx_location(txid_b)
+        if located is not None:
+            block_hash, position = located
+            if blockhash is not None and as_hash(blockhash, "blockhash") != block_hash:
+                located = None
+            else:
+                block = node.chain.get_block(block_hash)
+                if block is not None:
+                    tx = block.txs[position]
+                    in_block = node.chain.index.get(block_hash)
+    if tx is None:
+        raise RpcError(
+            RPC_INVALID_ADDRESS_OR_KEY,
+            "No such mempool or blockchain transaction. Use gettransaction for wallet "
+            "transactions.",
+        )
+    if level == 0:
+        return tx.serialize().hex()
+    out = {"hex": tx.serialize().hex(), **tx_json(tx, node.params)}
+    if in_block is not None:
+        out["blockhash"] = in_block.header.hash_hex
+        out["confirmations"] = node.chain.height - in_block.height + 1
+        out["time"] = in_block.header.time
+        out["blocktime"] = in_block.header.time
+    return out
 
-        The JSON form of a serialized tx."""
-        return tx_json(parse_tx_hex(hexstring), params)
 
-    @reg.method(category="rawtransactions")
-    async def sendrawtransaction(hexstring: Any, maxfeerate: Any = None) -> str:
-        """sendrawtransaction "hexstring" ( maxfeerate )
+@rpc.method(category="rawtransactions")
+def decoderawtransaction(node: NodeServices, /, hexstring: Any) -> dict[str, Any]:
+    """decoderawtransaction "hexstring"
 
-        Submit a signed tx to the mempool (and to peers); returns its txid."""
-        tx = parse_tx_hex(hexstring)
-        if tx.txid in node.mempool:
-            # Announced again, as Core does: to every peer not known to have it.
-            if node.p2p is not None:
-                node.p2p.relay_txs([tx])
-            return tx.txid_hex
-        try:
-            await node.submit_tx(tx, allow_orphan=False)
-        except RuleError as exc:
-            if exc.code is RejectCode.TX_MISSING_OR_SPENT:
-                if node.chain.db.tx_location(tx.txid) is not None:
-                    raise RpcError(
-                        RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction already in block chain"
-                    ) from exc
-                raise RpcError(RPC_VERIFY_ERROR, exc.code.value) from exc
-            raise RpcError(RPC_VERIFY_REJECTED, _message(exc)) from exc
-        except PolicyError as exc:
-            if exc.code is PolicyCode.MISSING_INPUTS:
-                raise RpcError(RPC_VERIFY_ERROR, "bad-txns-inputs-missingorspent") from exc
-            if exc.code is PolicyCode.ALREADY_KNOWN:
+    The JSON form of a serialized tx."""
+    return tx_json(parse_tx_hex(hexstring), node.params)
+
+
+@rpc.method(category="rawtransactions")
+async def sendrawtransaction(node: NodeServices, /, hexstring: Any, maxfeerate: Any = None) -> str:
+    """sendrawtransaction "hexstring" ( maxfeerate )
+
+    Submit a signed tx to the mempool (and to peers); returns its txid."""
+    tx = parse_tx_hex(hexstring)
+    if tx.txid in node.mempool:
+        # Announced again, as Core does: to every peer not known to have it.
+        if node.p2p is not None:
+            node.p2p.relay_txs([tx])
+        return tx.txid_hex
+    try:
+        await node.submit_tx(tx, allow_orphan=False)
+    except RuleError as exc:
+        if exc.code is RejectCode.TX_MISSING_OR_SPENT:
+            if node.chain.db.tx_location(tx.txid) is not None:
                 raise RpcError(
                     RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction already in block chain"
                 ) from exc
-            raise RpcError(RPC_VERIFY_REJECTED, _message(exc)) from exc
-        return tx.txid_hex
-
-    @reg.method(category="rawtransactions")
-    def testmempoolaccept(rawtxs: Any, maxfeerate: Any = None) -> list[dict[str, Any]]:
-        """testmempoolaccept ["rawtx",...] ( maxfeerate )
-
-        Whether each tx would be accepted by the mempool now, without adding it."""
-        items = as_list(rawtxs)
-        if not 1 <= len(items) <= MAX_TESTMEMPOOLACCEPT:
+            raise RpcError(RPC_VERIFY_ERROR, exc.code.value) from exc
+        raise RpcError(RPC_VERIFY_REJECTED, _message(exc)) from exc
+    except PolicyError as exc:
+        if exc.code is PolicyCode.MISSING_INPUTS:
+            raise RpcError(RPC_VERIFY_ERROR, "bad-txns-inputs-missingorspent") from exc
+        if exc.code is PolicyCode.ALREADY_KNOWN:
             raise RpcError(
-                RPC_INVALID_PARAMETER,
-                f"Array must contain between 1 and {MAX_TESTMEMPOOLACCEPT} transactions.",
-            )
-        txs = [parse_tx_hex(item) for item in items]
-        results = []
-        for tx in txs:
-            res: dict[str, Any] = {"txid": tx.txid_hex, "wtxid": tx.wtxid[::-1].hex()}
-            try:
-                fee = node.mempool.test_accept(tx).fee
-            except (RuleError, PolicyError) as exc:
-                res["allowed"] = False
-                res["reject-reason"] = reject_reason(exc)
-            else:
-                res["allowed"] = True
-                res["vsize"] = tx.size
-                res["fees"] = {"base": Amount(fee)}
-            results.append(res)
-        return results
+                RPC_VERIFY_ALREADY_IN_CHAIN, "Transaction already in block chain"
+            ) from exc
+        raise RpcError(RPC_VERIFY_REJECTED, _message(exc)) from exc
+    return tx.txid_hex
+
+
+@rpc.method(category="rawtransactions")
+def testmempoolaccept(
+    node: NodeServices, /, rawtxs: Any, maxfeerate: Any = None
+) -> list[dict[str, Any]]:
+    """testmempoolaccept ["rawtx",...] ( maxfeerate )
+
+    Whether each tx would be accepted by the mempool now, without adding it."""
+    items = as_list(rawtxs)
+    if not 1 <= len(items) <= MAX_TESTMEMPOOLACCEPT:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            f"Array must contain between 1 and {MAX_TESTMEMPOOLACCEPT} transactions.",
+        )
+    txs = [parse_tx_hex(item) for item in items]
+    results = []
+    for tx in txs:
+        res: dict[str, Any] = {"txid": tx.txid_hex, "wtxid": tx.wtxid[::-1].hex()}
+        try:
+            fee = node.mempool.test_accept(tx).fee
+        except (RuleError, PolicyError) as exc:
+            res["allowed"] = False
+            res["reject-reason"] = reject_reason(exc)
+        else:
+            res["allowed"] = True
+            res["vsize"] = tx.size
+            res["fees"] = {"base": Amount(fee)}
+        results.append(res)
+    return results
 
 
 def _message(exc: RuleError | PolicyError) -> str:
