@@ -146,7 +146,7 @@ def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
             fig.devnet_interval_s,
             "s",
             target="7-13 s",
-            extra={"simulated": "ASERT, this machine's 1-worker hash rate"},
+            extra={"timed": "a fresh devnet node, 1 mining worker"},
         ),
     ]
 

@@ -9,7 +9,8 @@ One LevelDB per datadir (``<datadir>/<network>/db``), keyspaces by a one-byte pr
     a + lock + outpoint      address index: unspent outputs of a lock -> coin
     y + lock + u32be(height) + u32be(position) + txid    address history -> [received, sent]
     t + lock                 address totals [balance, received, tx count, coin count]
-    x + txid                 tx index [block hash, position]
+    x + txid                 tx index [block hash, position, offset, length] (the tx's bytes
+                             in the block's body; records written before them: 2 fields)
     p + txid                 mempool tx acknowledged to a caller (survives a crash)
     m + name                 metadata: best block, schema version, network, coin set stats
 
@@ -77,7 +78,7 @@ _META_BEST = _META + b"best"
 _META_SCHEMA = _META + b"schema"
 _META_NETWORK = _META + b"network"
 _META_COINSTATS = _META + b"coinstats"  # msgpack [MuHash state, coin count, total value]
-_TXINDEX_VALUE_HEAD = b"\x92\xc4\x20"  # a 2-array, then a 32-byte bin: the block hash
+_TXINDEX_VALUE_HEAD = b"\x94\xc4\x20"  # a 4-array, then a 32-byte bin: the block hash
 _BODY_HEAD = b"\x92\xc4\x50"  # a block's encoding: a 2-array, then its 80-byte header
 # What survives a reindex: the blocks, the mempool journal and the datadir's identity.
 _KEPT_BY_REINDEX = (_BODY, _MEMPOOL, _META_NETWORK, _META_SCHEMA)
@@ -292,8 +293,23 @@ class ChainDB:
         raw = self._get(_TXINDEX + txid)
         if raw is None:
             return None
-        block_hash, position = msgpack.unpackb(raw)
+        block_hash, position = msgpack.unpackb(raw)[:2]
         return block_hash, position
+
+    def tx(self, txid: bytes) -> Tx | None:
+        """The confirmed tx ``txid``, sliced out of its block's body by the tx index: one
+        tx decoded, not its block (records older than the offsets decode the block)."""
+        raw = self._get(_TXINDEX + txid)
+        if raw is None:
+            return None
+        record = msgpack.unpackb(raw)
+        body = self._get(_BODY + record[0])
+        if body is None:
+            return None
+        if len(record) == 2:
+            return decode_block(body).txs[record[1]]
+        offset, length = record[2], record[3]
+        return decode_tx(body[offset : offset + length])
 
     def address_coins(self, lock: bytes) -> Iterator[tuple[bytes, Coin]]:
         prefix = _ADDR_UTXO + lock
@@ -597,13 +613,16 @@ class Batch:
         put, delete = self._wb.put, self._wb.delete
         block_hash = block.hash
         put(_UNDO + block_hash, encode_undo(undo))
-        location = _TXINDEX_VALUE_HEAD + block_hash  # msgpack [bin32 block hash, position]
+        location = _TXINDEX_VALUE_HEAD + block_hash  # msgpack [bin32 block hash, position, ...]
+        offset = _first_tx_offset(len(block.txs))
         height_be = height.to_bytes(4, "big")
         get_encoded = encoded.get
         deltas: dict[bytes, list[int]] = {}
         for position, tx, spent in _per_tx(block, undo):
             txid = tx.txid
-            put(_TXINDEX + txid, location + _pack(position))
+            length = len(tx.serialize())
+            put(_TXINDEX + txid, location + _pack(position) + _pack(offset) + _pack(length))
+            offset += length
             for inp, coin in zip(tx.inputs, spent, strict=False):
                 delete(_ADDR_UTXO + coin.lock + inp.outpoint_key)
             for n, out in enumerate(tx.outputs):
@@ -670,6 +689,12 @@ def _add_delta(deltas: dict[bytes, list[int]], lock: bytes, flow: list[int], sig
 
 def _hist_suffix(height: int, position: int, txid: bytes) -> bytes:
     return height.to_bytes(4, "big") + position.to_bytes(4, "big") + txid
+
+
+def _first_tx_offset(ntx: int) -> int:
+    """Where a block's first tx starts in its body: after the body's head, the 80-byte
+    header and the msgpack array header of ``ntx`` txs."""
+    return len(_BODY_HEAD) + 80 + (1 if ntx <= 15 else 3 if ntx <= 0xFFFF else 5)
 
 
 def _per_tx(block: Block, undo: tuple[Coin, ...]) -> Iterator[tuple[int, Tx, tuple[Coin, ...]]]:

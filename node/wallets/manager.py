@@ -566,38 +566,40 @@ class WalletManager:
 
     def history(self, locks: Iterable[bytes]) -> list[WalletTx]:
         """Every tx paying or spending ``locks``: confirmed ones in chain order, then the
-        mempool's in the order they entered."""
+        mempool's in the order they entered.
+
+        From the address index and the tx index alone, in time proportional to the txs
+        returned: each tx is sliced out of its block's body, and the coins its inputs spent
+        are the outputs of the txs they name; no block is decoded."""
         db = self.node.chain.db
         wanted = set(locks)
         refs: set[tuple[int, int, bytes]] = set()
         for lock in wanted:
             refs.update(db.address_history(lock))
+        sources: dict[bytes, Tx | None] = {}
+
+        def spent_output(inp: TxIn) -> tuple[int, bytes] | None:
+            if inp.prev_txid not in sources:
+                sources[inp.prev_txid] = db.tx(inp.prev_txid)
+            source = sources[inp.prev_txid]
+            if source is None:
+                return None
+            o = source.outputs[inp.prev_index]
+            return o.value, o.lock
+
         out: list[WalletTx] = []
-        blocks: dict[bytes, tuple[Tx, ...]] = {}
-        undos: dict[bytes, tuple] = {}
         confirmed = set()
         for height, position, txid in sorted(refs):
             entry = self.node.chain.at_height(height)
-            if entry is None:
+            tx = db.tx(txid) if entry is not None else None
+            if tx is None:
                 continue
-            block_hash = entry.hash
-            if block_hash not in blocks:
-                block = db.block(block_hash)
-                if block is None:
-                    continue
-                blocks[block_hash] = block.txs
-                undos[block_hash] = db.undo(block_hash) or ()
-            txs = blocks[block_hash]
-            tx = txs[position]
-            if position == 0:
-                spent: tuple[tuple[int, bytes] | None, ...] = (None,)
-            else:
-                start = sum(len(t.inputs) for t in txs[1:position])
-                coins = undos[block_hash][start : start + len(tx.inputs)]
-                spent = tuple((c.value, c.lock) for c in coins)
+            spent: tuple[tuple[int, bytes] | None, ...] = (
+                (None,) if position == 0 else tuple(spent_output(i) for i in tx.inputs)
+            )
             confirmed.add(txid)
             t = entry.header.time
-            out.append(WalletTx(tx, height, position, block_hash, t, t, spent))
+            out.append(WalletTx(tx, height, position, entry.hash, t, t, spent))
         for mentry in self.node.mempool.entries():
             tx = mentry.tx
             if mentry.txid in confirmed:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import plyvel
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consensus.params import REGTEST
+from node.chain import storage as storage_module
 from node.chain.manager import Chain
 from node.chain.storage import AddressTotals, ChainDB, HistoryRow
+from node.wallets.manager import WalletManager, WalletTx
 from tests.chain_helpers import ChainBuilder, Utxo, key, spend
 
 KEYS = [key(n) for n in range(1, 6)]
@@ -146,5 +150,48 @@ def test_migrated_datadir_answers_as_a_fresh_sync(tmp_path: Path) -> None:
     try:
         assert not db.needs_migration
         check(db, main)
+    finally:
+        db.close()
+
+
+def history_from_blocks(builder: ChainBuilder, locks: set[bytes]) -> list[WalletTx]:
+    """The wallet's confirmed history as it was built before the address index carried
+    it: every block decoded, the spent coins from its undo data."""
+    out = []
+    for height in range(1, builder.height + 1):
+        block, undo = builder.blocks[height], builder.undos[height]
+        at = 0
+        for position, tx in enumerate(block.txs):
+            coins = undo[at : at + len(tx.inputs)] if position else ()
+            at += len(coins)
+            if any(o.lock in locks for o in tx.outputs) or any(c.lock in locks for c in coins):
+                spent = tuple((c.value, c.lock) for c in coins) if position else (None,)
+                t = block.header.time
+                out.append(WalletTx(tx, height, position, block.hash, t, t, spent))
+    return out
+
+
+def test_wallet_history_reads_the_index_not_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(19)
+    main = copy_of(PREFIX, PREFIX.height)
+    for _ in range(6):
+        random_block(main, rng)
+    db = ChainDB(str(tmp_path / "db"), "regtest")
+    try:
+        chain = Chain(db, REGTEST)
+        chain.process_blocks(main.blocks[1:])
+        node = SimpleNamespace(params=REGTEST, chain=chain, mempool=SimpleNamespace(entries=list))
+        manager = WalletManager.__new__(WalletManager)
+        manager.node = node
+        decoded: list[int] = []
+        real_decode = storage_module.decode_block
+        monkeypatch.setattr(
+            storage_module, "decode_block", lambda raw: decoded.append(1) or real_decode(raw)
+        )
+        for locks in ({KEYS[0].lock}, {KEYS[1].lock, KEYS[2].lock}, {key(0).lock}):
+            assert manager.history(locks) == history_from_blocks(main, locks)
+        assert decoded == []
     finally:
         db.close()
