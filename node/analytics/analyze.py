@@ -68,7 +68,9 @@ class Analysis:
             glob = str(directory / table / "*" / "*.parquet").replace("'", "''")
             self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}')")
 
-    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, sql: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
 
     def tip(self) -> int:

@@ -220,9 +220,9 @@ def escrow_terms(policy_field: bytes) -> tuple[Key, Key, Key, int] | None:
         return None
     buyer, seller, arbiter = three.subs
     buyer2, after = refund.subs
-    if not all(type(k) is Key for k in three.subs) or type(after) is not After:
+    if type(buyer) is not Key or type(seller) is not Key or type(arbiter) is not Key:
         return None
-    if buyer2 != buyer or len({buyer, seller, arbiter}) != 3:
+    if type(after) is not After or buyer2 != buyer or len({buyer, seller, arbiter}) != 3:
         return None
     return buyer, seller, arbiter, after.n
 

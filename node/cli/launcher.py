@@ -154,7 +154,9 @@ class NodeProcess:
     def client(self, timeout: float = 600.0) -> RpcClient:
         return RpcClient(self.url, *self.credentials(), timeout=timeout)
 
-    def call(self, method: str, params: list[Any] | dict[str, Any] = (), path: str = "") -> Any:
+    def call(
+        self, method: str, params: list[Any] | dict[str, Any] | None = None, path: str = ""
+    ) -> Any:
         """One call on a connection of its own."""
         with self.client() as client:
             return client.call(method, params, path)

@@ -55,7 +55,9 @@ class RpcClient:
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, params: list[Any] | dict[str, Any] = (), path: str = "") -> Any:
+    def call(
+        self, method: str, params: list[Any] | dict[str, Any] | None = None, path: str = ""
+    ) -> Any:
         body = json.dumps(
             {"jsonrpc": "1.0", "id": 1, "method": method, "params": params or []}, default=str
         )

@@ -592,7 +592,7 @@ class WalletManager:
         for height, position, txid in sorted(refs):
             entry = self.node.chain.at_height(height)
             tx = db.tx(txid) if entry is not None else None
-            if tx is None:
+            if entry is None or tx is None:
                 continue
             spent: tuple[tuple[int, bytes] | None, ...] = (
                 (None,) if position == 0 else tuple(spent_output(i) for i in tx.inputs)
