@@ -17,10 +17,11 @@ from consensus.coins import Coin
 from consensus.errors import RuleError
 from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams, block_subsidy
-from consensus.policy import After, Key, Thresh, decode_policy
+from consensus.policy import After, Key, Policy, Thresh, decode_policy
 from consensus.policy_text import format_policy
 from consensus.primitives import POLICY_LOCK_KIND, Block
 from consensus.signatures import REGISTRY, make_lock
+from wallet.contracts import escrow_policy, loan_policy
 
 from ..rpc.views import policy_spend_json
 
@@ -178,53 +179,46 @@ class _Locks:
 
 
 def loan_terms(policy_field: bytes) -> tuple[bytes, bytes, int] | None:
-    """(borrower lock, lender lock, maturity) when the policy has the lending
-    shape ``or(and(pk(borrower),pk(lender)), and(pk(lender),after(maturity)))``, else None."""
-    try:
-        policy = decode_policy(policy_field)
-    except RuleError:
-        return None
-    if type(policy) is not Thresh or policy.k != 1 or len(policy.subs) != 2:
-        return None
-    both, claim = policy.subs
-    if not (type(both) is Thresh and type(claim) is Thresh and both.k == 2 and claim.k == 2):
-        return None
-    if len(both.subs) != 2 or len(claim.subs) != 2:
-        return None
-    borrower, lender = both.subs
-    lender2, after = claim.subs
-    if not (type(borrower) is Key and type(lender) is Key and type(after) is After):
-        return None
-    if lender2 != lender or borrower == lender:
-        return None
-    return (
-        make_lock(borrower.key_type, borrower.pubkey),
-        make_lock(lender.key_type, lender.pubkey),
-        after.n,
-    )
+    """(borrower lock, lender lock, maturity) when the policy is the lending contract's
+    (``wallet.contracts.loan_policy``) with two different keys, else None."""
+    match _decoded(policy_field):
+        case (
+            Thresh(
+                subs=(
+                    Thresh(subs=(Key() as borrower, Key() as lender)),
+                    Thresh(subs=(_, After(n=maturity))),
+                )
+            ) as policy
+        ) if borrower != lender and policy == loan_policy(borrower, lender, maturity):
+            return (
+                make_lock(borrower.key_type, borrower.pubkey),
+                make_lock(lender.key_type, lender.pubkey),
+                maturity,
+            )
+    return None
 
 
 def escrow_terms(policy_field: bytes) -> tuple[Key, Key, Key, int] | None:
-    """(buyer, seller, arbiter, refund height) when the policy has the escrow shape
-    ``or(thresh(2,pk(buyer),pk(seller),pk(arbiter)), and(pk(buyer),after(T)))``, else None."""
+    """(buyer, seller, arbiter, refund height) when the policy is the escrow contract's
+    (``wallet.contracts.escrow_policy``) with three different keys, else None."""
+    match _decoded(policy_field):
+        case (
+            Thresh(
+                subs=(
+                    Thresh(subs=(Key() as b, Key() as s, Key() as a)),
+                    Thresh(subs=(_, After(n=refund))),
+                )
+            ) as policy
+        ) if len({b, s, a}) == 3 and policy == escrow_policy(b, s, a, refund):
+            return b, s, a, refund
+    return None
+
+
+def _decoded(policy_field: bytes) -> Policy | None:
     try:
-        policy = decode_policy(policy_field)
+        return decode_policy(policy_field)
     except RuleError:
         return None
-    if type(policy) is not Thresh or policy.k != 1 or len(policy.subs) != 2:
-        return None
-    three, refund = policy.subs
-    if not (type(three) is Thresh and type(refund) is Thresh and three.k == refund.k == 2):
-        return None
-    if len(three.subs) != 3 or len(refund.subs) != 2:
-        return None
-    buyer, seller, arbiter = three.subs
-    buyer2, after = refund.subs
-    if type(buyer) is not Key or type(seller) is not Key or type(arbiter) is not Key:
-        return None
-    if type(after) is not After or buyer2 != buyer or len({buyer, seller, arbiter}) != 3:
-        return None
-    return buyer, seller, arbiter, after.n
 
 
 def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, pa.Table]:
