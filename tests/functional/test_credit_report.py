@@ -30,6 +30,9 @@ def history(tmp_path_factory):
         lender, borrower = nodes
         connect_nodes(lender, borrower)
         lender.rpc.generate(105)
+        # The borrower must hold the matured coinbases before the spends reach it, or it
+        # rejects them as premature and never asks again.
+        sync_blocks(nodes)
         for _ in range(3):
             lender.rpc.sendtoaddress(borrower.rpc.getnewaddress(), 40)
         mine(nodes)
