@@ -76,9 +76,14 @@ def funded(
     manager: WalletManager, lw: LoadedWallet, outputs: Sequence[TxOut], fee_rate: int | None
 ) -> Psbt:
     """The wallet's coins paying ``outputs`` with change, each input's public key and
-    coin in place (Core's walletcreatefundedpsbt). Not replaceable: others sign it too."""
+    coin in place (Core's walletcreatefundedpsbt with ``lockUnspents``). Not
+    replaceable: others sign it too. The coins are locked as lockunspent locks them: the
+    other party broadcasts the tx, so until it reaches this node's mempool nothing else
+    marks them spent, and a second flow started meanwhile would pick them again.
+    listlockunspent shows them; ``lockunspent true`` frees them if the tx is never sent."""
     rate = manager.fee_rate(fee_rate)
     tx, _, _ = manager.fund(lw, outputs, rate, replaceable=False)
+    lw.locked_coins.update(inp.outpoint_key for inp in tx.inputs)
     inputs, coins = [], []
     for inp in tx.inputs:
         coin = manager.spent_coin(inp.outpoint_key)

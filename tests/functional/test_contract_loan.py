@@ -117,6 +117,10 @@ def test_a_repayment_without_the_borrower_s_signature_is_rejected(nodes):
         forced.serialize().hex(),
     )
     assert lender.rpc.loanstatus(loan)["state"] == "open"
+    # The repayment was never sent: the coins it locked go back by hand, as Core's.
+    assert borrower.rpc.listlockunspent() != []
+    borrower.rpc.lockunspent(True)
+    assert borrower.rpc.listlockunspent() == []
 
 
 def test_default_then_claim(nodes):
@@ -138,3 +142,21 @@ def test_default_then_claim(nodes):
     assert (status["state"], status["spent_by"]) == ("claimed", claimed["txid"])
     assert borrower.rpc.getbalances()["contract"]["trusted"] == held - COLLATERAL
     assert spendable(borrower) == kept  # the principal stays with the borrower
+
+
+def test_two_repayments_without_a_block_between(nodes):
+    lender, borrower, _ = nodes
+    """The borrower's second repayment is made before the first (broadcast by the
+    lender) reaches its mempool: the coins the first one took are locked, so the second
+    picks others instead of a conflict."""
+    loans = [open_loan(nodes, 50)[0] for _ in range(2)]
+    funding = set()
+    for loan in loans:
+        repaid = lender.rpc.loansign(loan, borrower.rpc.loanrepay(loan)["psbt"])
+        assert repaid["complete"] is True
+        vin = lender.rpc.getrawtransaction(repaid["txid"], True)["vin"]
+        funding |= {(i["txid"], i["vout"]) for i in vin[:-1]}  # the last is the collateral
+    locked = {(c["txid"], c["vout"]) for c in borrower.rpc.listlockunspent()}
+    assert funding and funding <= locked
+    mine(nodes)
+    assert [borrower.rpc.loanstatus(loan)["state"] for loan in loans] == ["repaid"] * 2
