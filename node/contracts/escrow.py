@@ -30,12 +30,14 @@ from ..wallets.manager import InvalidWalletParameter, LoadedWallet, WalletManage
 from . import handover
 from .spend import (
     SIG_PLACEHOLDER,
+    CoinState,
     ContractStateError,
     check_future_height,
     coin_state,
     fee_for,
     key_lock,
     our_signature,
+    require_unspent,
     spend_alone,
     spend_tx,
     submit,
@@ -95,7 +97,8 @@ def import_escrow(manager: WalletManager, lw: LoadedWallet, escrow: Escrow) -> l
     return roles
 
 
-def check_funding(manager: WalletManager, escrow: Escrow) -> None:
+def check_funding(manager: WalletManager, escrow: Escrow) -> CoinState:
+    """The escrow's coin, found where the contract says and as it says."""
     state = coin_state(manager, escrow.txid, escrow.vout)
     if state is None:
         raise ContractError(
@@ -104,13 +107,12 @@ def check_funding(manager: WalletManager, escrow: Escrow) -> None:
         )
     if state.value != escrow.amount or state.lock != escrow.lock:
         raise ContractError("the contract disagrees with the chain (amount or policy)")
+    return state
 
 
 def status(manager: WalletManager, escrow: Escrow) -> dict[str, Any]:
     """Where the escrow's coin is, read from the chain (and the mempool)."""
-    check_funding(manager, escrow)
-    state = coin_state(manager, escrow.txid, escrow.vout)
-    assert state is not None
+    state = check_funding(manager, escrow)
     params = manager.params
     out: dict[str, Any] = {
         "address": encode_address(escrow.lock, params),
@@ -157,11 +159,7 @@ async def refund(
     refund height (bad-txns-policy-timelock)."""
     if "buyer" not in roles_of(lw, escrow):
         raise ContractStateError("only the buyer's wallet can take the refund")
-    check_funding(manager, escrow)
-    state = coin_state(manager, escrow.txid, escrow.vout)
-    assert state is not None
-    if state.spender is not None:
-        raise ContractStateError(f"the escrow was already spent by {state.spender.tx.txid_hex}")
+    _unspent(manager, escrow)
     coin = (escrow.txid, escrow.vout, escrow.amount, escrow.lock)
     return await spend_alone(
         manager, lw, coin, escrow.policy, escrow.buyer, "escrow refund", fee_rate
@@ -172,11 +170,7 @@ async def refund(
 
 
 def _unspent(manager: WalletManager, escrow: Escrow) -> None:
-    check_funding(manager, escrow)
-    state = coin_state(manager, escrow.txid, escrow.vout)
-    assert state is not None
-    if state.spender is not None:
-        raise ContractStateError(f"the escrow was already spent by {state.spender.tx.txid_hex}")
+    require_unspent(check_funding(manager, escrow), "the escrow")
 
 
 def payout(manager: WalletManager, escrow: Escrow, to_role: str, rate: int) -> Tx:

@@ -30,11 +30,13 @@ from ..wallets.manager import InvalidWalletParameter, LoadedWallet, WalletManage
 from . import handover
 from .spend import (
     SIG_PLACEHOLDER,
+    CoinState,
     ContractStateError,
     check_future_height,
     coin_state,
     key_lock,
     our_signature,
+    require_unspent,
     spend_alone,
     submit,
     typed,
@@ -72,7 +74,8 @@ def offer(
     return LoanOffer(lw.wallet.network, lender, principal, interest, collateral, maturity)
 
 
-def check_collateral(manager: WalletManager, loan: Loan) -> None:
+def check_collateral(manager: WalletManager, loan: Loan) -> CoinState:
+    """The loan's collateral coin, found where the loan says and as it says."""
     state = coin_state(manager, loan.txid, loan.vout)
     if state is None:
         raise ContractError(
@@ -81,15 +84,14 @@ def check_collateral(manager: WalletManager, loan: Loan) -> None:
         )
     if state.value != loan.offer.collateral or state.lock != loan.lock:
         raise ContractError("the loan disagrees with the chain (collateral or policy)")
+    return state
 
 
 def status(manager: WalletManager, loan: Loan) -> dict[str, Any]:
     """open (collateral locked, before maturity), defaulted (still locked at maturity),
     repaid (spent by lender and borrower together) or claimed (spent by the lender
     alone after maturity): read from the chain and the mempool."""
-    check_collateral(manager, loan)
-    state = coin_state(manager, loan.txid, loan.vout)
-    assert state is not None
+    state = check_collateral(manager, loan)
     tip = manager.tip_height
     o = loan.offer
     out: dict[str, Any] = {
@@ -128,11 +130,7 @@ async def claim(
     maturity (bad-txns-policy-timelock)."""
     if "lender" not in roles_of(lw, loan):
         raise ContractStateError("only the lender's wallet can claim the collateral")
-    check_collateral(manager, loan)
-    state = coin_state(manager, loan.txid, loan.vout)
-    assert state is not None
-    if state.spender is not None:
-        raise ContractStateError(f"the collateral was already spent by {state.spender.tx.txid_hex}")
+    _collateral_unspent(manager, loan)
     coin = (loan.txid, loan.vout, loan.offer.collateral, loan.lock)
     return await spend_alone(
         manager, lw, coin, loan.policy, loan.offer.lender, "loan claim", fee_rate
@@ -232,11 +230,7 @@ def _check_repayment(loan: Loan, tx: Tx) -> int:
 
 
 def _collateral_unspent(manager: WalletManager, loan: Loan) -> None:
-    check_collateral(manager, loan)
-    state = coin_state(manager, loan.txid, loan.vout)
-    assert state is not None
-    if state.spender is not None:
-        raise ContractStateError(f"the collateral was already spent by {state.spender.tx.txid_hex}")
+    require_unspent(check_collateral(manager, loan), "the collateral")
 
 
 def repay(manager: WalletManager, lw: LoadedWallet, loan: Loan, fee_rate: int | None) -> str:

@@ -49,6 +49,13 @@ class CoinState:
     spender: WalletTx | None
 
 
+def require_unspent(state: CoinState, what: str) -> None:
+    """Refuse a step on a contract coin (``what``: "the escrow") already spent, in a
+    block or in the mempool."""
+    if state.spender is not None:
+        raise ContractStateError(f"{what} was already spent by {state.spender.tx.txid_hex}")
+
+
 def check_future_height(manager: WalletManager, height: int, what: str) -> None:
     """A contract's time lock (``what``: "refund", "maturity") is a height to come."""
     tip = manager.tip_height
