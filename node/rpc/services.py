@@ -29,19 +29,41 @@ T = TypeVar("T")
 
 
 class NodeServices(Protocol):
-    # What the node is and knows.
-    params: NetworkParams
-    policy: Policy
-    clock: Clock
-    chain: Chain
-    mempool: Mempool
-    wallets: WalletManager
-    campaigns: Campaigns
-    p2p: PeerManager | None  # None while P2P is off
-    solver: PowSolver
-    started_at: float  # time.monotonic() at start
+    # What the node is and knows: read-only to RPC, but for ``export_dir``.
+    @property
+    def params(self) -> NetworkParams: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def chain(self) -> Chain: ...
+
+    @property
+    def mempool(self) -> Mempool: ...
+
+    @property
+    def wallets(self) -> WalletManager: ...
+
+    @property
+    def campaigns(self) -> Campaigns: ...
+
+    @property
+    def p2p(self) -> PeerManager | None: ...  # None while P2P is off
+
+    @property
+    def solver(self) -> PowSolver: ...
+
+    @property
+    def started_at(self) -> float: ...  # time.monotonic() at start
+
+    @property
+    def export_lock(self) -> asyncio.Lock: ...  # one export at a time
+
     export_dir: Path | None  # where exportchain last wrote
-    export_lock: asyncio.Lock  # one export at a time
 
     # The chain thread: chain and database work runs there, never on the event loop.
     async def in_chain_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...

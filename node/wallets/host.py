@@ -19,12 +19,26 @@ if TYPE_CHECKING:
 
 
 class WalletHost(Protocol):
-    params: NetworkParams
-    config: NodeConfig  # where wallet files live (netdir) and whether to load one
-    policy: Policy  # dust and fee limits the wallet's txs must meet
-    clock: Clock
-    chain: Chain  # the address index and coins, read on the chain thread or atomically
-    mempool: Mempool
-    p2p: PeerManager | None  # to announce the wallet's txs again; None while P2P is off
+    # Read-only to the wallets.
+    @property
+    def params(self) -> NetworkParams: ...
+
+    @property
+    def config(self) -> NodeConfig: ...  # where wallet files live, whether to load one
+
+    @property
+    def policy(self) -> Policy: ...  # dust and fee limits the wallet's txs must meet
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def chain(self) -> Chain: ...  # the address index and coins (chain thread, or atomic)
+
+    @property
+    def mempool(self) -> Mempool: ...
+
+    @property
+    def p2p(self) -> PeerManager | None: ...  # to announce txs again; None while P2P is off
 
     async def submit_tx(self, tx: Tx, *, allow_orphan: bool = False) -> list[Tx]: ...
