@@ -58,6 +58,7 @@ from .web import install as install_web
 
 log = logging.getLogger("obol.node")
 SHUTDOWN_TIMEOUT = 20
+SYNC_DELAY = 1.0  # seconds a peer's connected block may stay in the OS's cache, unsynced
 T = TypeVar("T")
 
 
@@ -71,6 +72,15 @@ class _RawBlock:
 
     data: bytes
     precheck: Callable[[Block], None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A block waiting for the chain thread; ``durable``: written to disk before its
+    verdict (False for peers' blocks, see ``SYNC_DELAY``)."""
+
+    item: Block | _RawBlock
+    durable: bool
 
 
 class Node:
@@ -88,7 +98,8 @@ class Node:
         self._lock = asyncio.Lock()
         # Blocks waiting for the chain thread, and the tasks handing them over (see
         # ``submit_block``).
-        self._block_queue: list[tuple[Block | _RawBlock, asyncio.Future[BlockResult]]] = []
+        self._block_queue: list[tuple[_Queued, asyncio.Future[BlockResult]]] = []
+        self._sync_handle: asyncio.TimerHandle | None = None  # the pending ``_sync_soon``
         self._block_drains: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
         self._closed = False
@@ -172,7 +183,7 @@ class Node:
                 datadir=cfg.netdir,
                 chain=self.chain,
                 run_chain=self.in_chain_thread,
-                submit_block=self.submit_block,
+                submit_block=lambda block: self.submit_block(block, durable=False),
                 submit_tx=lambda tx: self.submit_tx(tx, allow_orphan=True),
                 policy_error=PolicyError,
                 mempool_tx=lambda txid: e.tx if (e := self.mempool.get(txid)) else None,
@@ -303,6 +314,9 @@ class Node:
         self.stop_stage = "blocks being connected"
         if self._block_drains:
             await asyncio.wait(self._block_drains)
+        if self._sync_handle is not None:
+            self._sync_handle.cancel()  # closing the database syncs it
+            self._sync_handle = None
         self.stop_stage = "worker pools"
         await self.solver.stop()
         await self.sig_pool.stop()
@@ -333,15 +347,21 @@ class Node:
 
     # --- blocks --------------------------------------------------------------------
 
-    async def submit_block(self, block: Block) -> BlockResult:
+    async def submit_block(self, block: Block, durable: bool = True) -> BlockResult:
         """Validate a block and move to the best chain; the verdict.
 
         Blocks submitted while the chain thread is busy queue up and go over to it
         together, in order, in one call: during a sync the chain thread goes from one
         block to the next without waiting for the event loop in between. The work runs
         in a task of its own, so a caller that goes away never leaves a block half
-        applied (the chain changed, the mempool not yet)."""
-        return await self._submit(block)
+        applied (the chain changed, the mempool not yet).
+
+        ``durable``: the block is on disk (synced) before the verdict, as a block mined
+        here or handed over by RPC must be. Peers' blocks (``durable=False``) are written
+        to the OS only, and synced at most ``SYNC_DELAY`` seconds later: a sync of many
+        small blocks would otherwise wait for the disk after each one, and a power cut
+        can lose only blocks the peers still have (a process that dies loses nothing)."""
+        return await self._submit(_Queued(block, durable))
 
     async def submit_raw_block(
         self, data: bytes, precheck: Callable[[Block], None] | None = None
@@ -350,9 +370,9 @@ class Node:
         chain thread as its first txs are validated (``Chain.process_raw_block``).
         DecodeError if it is not a block; whatever ``precheck`` raises to refuse the
         decoded block before anything is stored."""
-        return await self._submit(_RawBlock(data, precheck))
+        return await self._submit(_Queued(_RawBlock(data, precheck), True))
 
-    async def _submit(self, item: Block | _RawBlock) -> BlockResult:
+    async def _submit(self, item: _Queued) -> BlockResult:
         done = asyncio.get_running_loop().create_future()
         self._block_queue.append((item, done))
         if len(self._block_queue) == 1:  # else a drain waiting for the lock takes it too
@@ -390,21 +410,41 @@ class Node:
                     done.set_exception(exc)
                 else:
                     done.set_result(result)
+            if self.db is not None and self.db.unsynced and self._sync_handle is None:
+                loop = asyncio.get_running_loop()
+                self._sync_handle = loop.call_later(SYNC_DELAY, self._sync_soon)
 
-    def _process_queued(self, items: list[Block | _RawBlock]) -> list[BlockResult | Exception]:
+    def _sync_soon(self) -> None:
+        """Sync what peers' blocks wrote (``submit_block``), on the chain thread."""
+        self._sync_handle = None
+        task = asyncio.create_task(self.in_chain_thread(self._sync_db))
+        self._block_drains.add(task)
+        task.add_done_callback(self._block_drains.discard)
+
+    def _sync_db(self) -> None:
+        if self.db is not None:
+            with contextlib.suppress(StorageError):  # reported by the write that failed
+                self.db.sync()
+
+    def _process_queued(self, items: list[_Queued]) -> list[BlockResult | Exception]:
         """On the chain thread: each queued block's verdict, in order, runs of decoded
-        blocks together. A block in its encoding that is not one, or that its precheck
-        refuses, has that exception for a verdict."""
+        blocks together (durable if any of them must be). A block in its encoding that
+        is not one, or that its precheck refuses, has that exception for a verdict."""
         results: list[BlockResult | Exception] = []
         run: list[Block] = []
+        durable = False
 
         def connect_run() -> None:
-            results.extend(self.chain.process_blocks(run))
+            nonlocal durable
+            results.extend(self.chain.process_blocks(run, durable))
             run.clear()
+            durable = False
 
-        for item in items:
+        for queued in items:
+            item = queued.item
             if isinstance(item, Block):
                 run.append(item)
+                durable = durable or queued.durable
                 continue
             connect_run()
             try:

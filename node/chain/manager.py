@@ -167,6 +167,7 @@ class Chain:
         self._pending_bytes = 0
         self._unwritten: dict[bytes, Block] = {}  # bodies taken, not yet in the database
         self._speculation: _Speculation | None = None  # see process_raw_block
+        self._sync_connects = True  # False while process_blocks connects peers' blocks
         self.params = params
         self.clock = clock
         self.verifier = verifier
@@ -338,7 +339,9 @@ class Chain:
     # --- accepting headers and blocks ----------------------------------------------
 
     def accept_header(self, header: BlockHeader) -> BlockIndex:
-        """Validate a header against its parent and index it (without its body)."""
+        """Validate a header against its parent and index it (without its body). The
+        record is not synced to disk: a header a power cut takes is asked for again, and
+        the next synced write (its block's) makes it durable."""
         known = self.index.get(header.hash)
         if known is not None:
             if known.failed:
@@ -366,7 +369,7 @@ class Chain:
             parent,
             next(self._seq),
         )
-        with self.db.batch() as batch:
+        with self.db.batch(sync=False) as batch:
             batch.put_index(entry.hash, entry.record())
         self._add_entry(entry)
         return entry
@@ -421,11 +424,16 @@ class Chain:
             if speculation is not None:
                 speculation.abandon()  # a no-op once adopted: its checks are settled
 
-    def process_blocks(self, blocks: Sequence[Block]) -> list[BlockResult]:
+    def process_blocks(self, blocks: Sequence[Block], durable: bool = True) -> list[BlockResult]:
         """``process_block`` for each block, in order, moving to the best chain once for
         all of them: their bodies are stored first, so that a run of blocks (a sync hands
         over several at a time) connects as one path, each block's signatures verified
         while the next block is checked (``_connect_path``).
+
+        ``durable=False`` (blocks from peers, which still have them): the blocks
+        connected are written without waiting for the disk (``ChainDB.batch``), and the
+        caller makes them durable later with ``db.sync``, as Core flushes its chainstate
+        from time to time rather than after every block of a sync.
 
         A block's result carries its own entry of ``update.invalid``; the rest of the
         update (blocks connected and disconnected, other blocks found invalid) goes with
@@ -441,7 +449,11 @@ class Chain:
             else:
                 stored.append((n, taken))
         if stored:
-            results.update(self._activate_stored(stored))
+            self._sync_connects = durable
+            try:
+                results.update(self._activate_stored(stored))
+            finally:
+                self._sync_connects = True
         return [results[n] for n in range(len(blocks))]
 
     def _activate_stored(self, stored: list[tuple[int, BlockIndex]]) -> dict[int, BlockResult]:
@@ -722,7 +734,7 @@ class Chain:
                 )
             if sigs is not None:
                 sigs.send_rest()
-            batch = self.db.batch(after)
+            batch = self.db.batch(after, sync=self._sync_connects)
             self._connect_writes(
                 batch, block, entry, record, undo, view, entry.hash in self._unwritten
             )

@@ -170,6 +170,7 @@ class ChainDB:
         self._on_failure = on_failure
         self._min_free = min_free_bytes
         self._broken: StorageError | None = None  # the first failure: no write after it
+        self.unsynced = False  # a batch was written without sync after the last synced one
         self.needs_migration = False
         try:
             # The bloom filter spares most disk reads for keys that are absent (a new
@@ -251,8 +252,17 @@ class ChainDB:
                 f"{SCHEMA_VERSION}); start with a new --datadir"
             )
 
+    def sync(self) -> None:
+        """Make every batch written without sync durable: LevelDB appends batches to one
+        log in order, so one synced write (an empty batch) flushes all before it."""
+        if self.unsynced and not self._db.closed:
+            with self.batch():
+                pass
+
     def close(self) -> None:
         if not self._db.closed:
+            if self._broken is None:
+                self.sync()
             self._db.close()
 
     # --- reads ---------------------------------------------------------------------
@@ -413,11 +423,14 @@ class ChainDB:
 
     # --- writes --------------------------------------------------------------------
 
-    def batch(self, after: Batch | None = None) -> Batch:
+    def batch(self, after: Batch | None = None, sync: bool = True) -> Batch:
         """A batch to fill and write. Refused once a write has failed (LevelDB may have
         dropped records after it) and when free space is below the minimum. ``after``: a
         batch prepared before it and not yet written, whose address totals and coin set
-        stats this one builds on."""
+        stats this one builds on. ``sync=False``: written to the OS, so a process that
+        dies loses nothing, but a power cut may take it (and every unsynced batch after
+        the last synced one) until ``sync`` runs; the database stays consistent either
+        way, at an earlier batch."""
         if self._broken is not None:
             raise self._broken
         if self._min_free:
@@ -431,7 +444,7 @@ class ChainDB:
                     ),
                     writing=True,
                 )
-        return Batch(self._db.write_batch(transaction=True, sync=True), self, after)
+        return Batch(self._db.write_batch(transaction=True, sync=sync), self, after, sync)
 
     def wipe_chainstate(self, chunk: int = 10_000) -> int:
         """Delete everything but the blocks, the mempool journal and the identity (the
@@ -477,10 +490,13 @@ def _index_value(rec: IndexRecord) -> bytes:
 class Batch:
     """One atomic write. Use as a context manager: written on exit, dropped on an error."""
 
-    def __init__(self, wb: plyvel.WriteBatch, db: ChainDB, after: Batch | None) -> None:
+    def __init__(
+        self, wb: plyvel.WriteBatch, db: ChainDB, after: Batch | None, sync: bool = True
+    ) -> None:
         self._wb = wb
         self._db = db
         self._after = after
+        self._sync = sync
         self._pending: dict[bytes, bytes | None] = {}  # read-modify-written keys
         self.written = False
 
@@ -508,6 +524,7 @@ class Batch:
     def _written(self) -> None:
         # From now on the database holds these totals: later batches read them there.
         self.written = True
+        self._db.unsynced = not self._sync
         self._pending = {}
         self._after = None
 

@@ -9,7 +9,7 @@ import asyncio
 from consensus.builder import make_coinbase
 from consensus.errors import RejectCode
 from consensus.primitives import Block, TxOut
-from node.node import Node
+from node.node import SYNC_DELAY, Node
 from tests.chain_helpers import ChainBuilder, key, spend
 
 
@@ -75,3 +75,22 @@ async def test_generate_mines_again_when_another_miner_wins_the_tip(inprocess_no
     assert len(blocks) == 2 and raced[0] is not None
     assert node.chain.height == 3
     assert node.chain.tip.hash == blocks[-1].hash
+
+
+async def test_peers_blocks_are_synced_within_the_delay(inprocess_node: Node) -> None:
+    """Blocks from peers (durable=False) are answered before they reach the disk, and
+    synced SYNC_DELAY later; a block mined or given by RPC is synced before its verdict."""
+    node = inprocess_node
+    assert node.db is not None
+    builder = ChainBuilder()
+    builder.mine_empty(6)
+    blocks = builder.blocks[1:]
+    for block in blocks[:5]:
+        assert (await node.submit_block(block, durable=False)).status == "accepted"
+    assert node.db.unsynced is True
+    deadline = asyncio.get_running_loop().time() + SYNC_DELAY + 5
+    while node.db.unsynced and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert node.db.unsynced is False
+    assert (await node.submit_block(blocks[5])).status == "accepted"
+    assert node.db.unsynced is False

@@ -167,13 +167,23 @@ class _TracedDB:
 
 def test_every_acknowledged_block_is_written_with_sync(db):
     """Durability past a power cut: LevelDB syncs its log before a write with sync=True
-    returns, so a block the chain reports accepted is on disk, not in the page cache."""
+    returns (and with it every write before), so a block the chain reports accepted is
+    on disk, not in the page cache. Its header's record goes first, unsynced; the
+    block's own batch syncs both. Peers' blocks (durable=False) wait for ``db.sync``."""
     traced = _TracedDB(db._db)
     db._db = traced
     chain = Chain(db, REGTEST)
     builder = ChainBuilder()
-    accepted = [chain.process_block(builder.mine()).status for _ in range(3)]
-    assert accepted == ["accepted"] * 3
-    assert len(traced.batches) >= 3
-    assert all(options.get("sync") is True for options in traced.batches)
+    for _ in range(3):
+        before = len(traced.batches)
+        assert chain.process_block(builder.mine()).status == "accepted"
+        syncs = [options.get("sync") for options in traced.batches[before:]]
+        assert syncs == [False, True]  # the header, then the block with its coins
+        assert db.unsynced is False
+    before = len(traced.batches)
+    assert chain.process_blocks([builder.mine()], durable=False)[0].status == "accepted"
+    assert [o.get("sync") for o in traced.batches[before:]] == [False, False]
+    assert db.unsynced is True
+    db.sync()
+    assert traced.batches[-1].get("sync") is True and db.unsynced is False
     db._db = traced._raw

@@ -6,6 +6,9 @@ reported, and the coin set ends as if the blocks had come one at a time."""
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +150,45 @@ def test_blocks_one_at_a_time_end_with_the_same_coins(blocks, setups) -> None:
             alone.process_block(block)
     assert dict(together.db.coins()) == dict(alone.db.coins())
     assert together.tip.hash == alone.tip.hash == blocks["final"][-1].hash
+
+
+def test_peers_blocks_wait_for_a_sync_and_a_process_that_dies_keeps_them(
+    blocks, setups, tmp_path
+) -> None:
+    """``durable=False`` writes go to the OS only (``db.unsynced`` until ``db.sync``);
+    a process that exits without closing the database still leaves them there."""
+    chain = setups["plain"].chain
+    chain.process_blocks(blocks["start"], durable=False)
+    assert chain.db.unsynced is True
+    chain.db.sync()
+    assert chain.db.unsynced is False
+    chain.process_blocks(blocks["run"][:1], durable=False)
+    assert chain.db.unsynced is True
+    chain.process_blocks(blocks["run"][1:2])  # durable: synced, and so is all before it
+    assert chain.db.unsynced is False
+
+    datadir = tmp_path / "dies"
+    script = f"""
+import os, pickle, sys
+from consensus.params import REGTEST
+from node.chain.manager import Chain
+from node.chain.storage import ChainDB
+blocks = pickle.loads(sys.stdin.buffer.read())
+chain = Chain(ChainDB({str(datadir)!r}, "regtest"), REGTEST, coin_cache_size=0)
+chain.process_blocks(blocks, durable=False)
+assert chain.db.unsynced
+os._exit(0)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=pickle.dumps(blocks["start"]),
+        capture_output=True,
+        cwd=Path(__file__).parents[2],
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    db = ChainDB(str(datadir), "regtest")
+    try:
+        assert db.best_block() == blocks["start"][-1].hash
+    finally:
+        db.close()
