@@ -281,52 +281,7 @@ class Analysis:
         if not subjects:
             raise AnalyzeError("a credit report needs an address or a public key")
         addresses = sorted({self.subject_address(s) for s in subjects})
-        loans = self.rows(
-            """
-            SELECT p.borrower, p.prev_txid, p.txid, p.height, p.event, p.maturity, p.value,
-                   p.lender,
-                   (SELECT coalesce(sum(value), 0) FROM outputs o
-                     WHERE o.txid = p.prev_txid AND o.address = p.borrower),
-                   (SELECT coalesce(sum(value), 0) FROM outputs o
-                     WHERE o.txid = p.txid AND o.address = p.lender),
-                   (SELECT height FROM txs t WHERE t.txid = p.prev_txid)
-            FROM policy_spends p WHERE p.contract = 'loan' AND list_contains(?, p.borrower)
-            ORDER BY p.height, (SELECT position FROM txs t WHERE t.txid = p.txid), p.vin
-            """,
-            [addresses],
-        )
-        out = []
-        for (
-            borrower,
-            opened,
-            closed,
-            height,
-            event,
-            maturity,
-            collateral,
-            lender,
-            principal,
-            paid,
-            at,
-        ) in loans:
-            repaid = event == "repaid"
-            out.append(
-                {
-                    "borrower": borrower,
-                    "status": "repaid" if repaid else "defaulted, claimed",
-                    "open_txid": opened,
-                    "open_height": at,
-                    "close_txid": closed,
-                    "close_height": height,
-                    "maturity": maturity,
-                    "on_time": height < maturity if repaid else False,
-                    "lender": lender,
-                    "collateral": int(collateral),
-                    "principal": int(principal),
-                    "repaid_to_lender": int(paid) if repaid else 0,
-                    "collateral_ratio": round(collateral / principal, 4) if principal else None,
-                }
-            )
+        out = [_loan_entry(row) for row in self._loans_of(addresses)]
         first, received, sent = self.rows(
             """
             SELECT (SELECT min(height) FROM outputs WHERE list_contains($1, address)),
@@ -357,22 +312,28 @@ class Analysis:
             "age_blocks": None if first is None else tip - first,
             "balance": int(received) - int(sent),
             "balance_history": [{"height": h, "balance": int(b)} for h, b in history],
-            "assumptions": [
-                "a loan is a coin locked to or(and(pk(borrower),pk(lender)), "
-                "and(pk(lender),after(maturity))); it shows here once that coin is spent: "
-                "until then the chain holds only the hash of its policy, so open loans "
-                "are not listed",
-                "repaid: borrower and lender signed the spend; on time: in a block below "
-                "the maturity height; defaulted: the lender alone took the collateral "
-                "after maturity",
-                "principal is what the opening tx paid to the borrower's key, "
-                "repaid_to_lender what the closing tx paid to the lender's key",
-                "only loans under the keys given are listed: a wallet takes a new key per "
-                "loan, so a borrower names all of them (loanstatus shows each loan's "
-                "borrower key); no cluster is assumed",
-                "no score is given: these counts are the evidence, each with its txids",
-            ],
+            "assumptions": list(CREDIT_ASSUMPTIONS),
         }
+
+    def _loans_of(self, addresses: list[str]) -> list[tuple[Any, ...]]:
+        """The loan spends of ``addresses`` as borrower, in chain order: borrower,
+        opening txid, closing txid, closing height, event, maturity, collateral, lender,
+        principal (paid to the borrower by the opening tx), paid to the lender by the
+        closing tx, opening height."""
+        return self.rows(
+            """
+            SELECT p.borrower, p.prev_txid, p.txid, p.height, p.event, p.maturity, p.value,
+                   p.lender,
+                   (SELECT coalesce(sum(value), 0) FROM outputs o
+                     WHERE o.txid = p.prev_txid AND o.address = p.borrower),
+                   (SELECT coalesce(sum(value), 0) FROM outputs o
+                     WHERE o.txid = p.txid AND o.address = p.lender),
+                   (SELECT height FROM txs t WHERE t.txid = p.prev_txid)
+            FROM policy_spends p WHERE p.contract = 'loan' AND list_contains(?, p.borrower)
+            ORDER BY p.height, (SELECT position FROM txs t WHERE t.txid = p.txid), p.vin
+            """,
+            [addresses],
+        )
 
     def _say(self, text: str) -> None:
         if self.progress:
@@ -490,3 +451,41 @@ UNSPENT = """
     LEFT JOIN spends s ON s.prev_txid = o.txid AND s.prev_vout = o.vout
     WHERE s.txid IS NULL AND o.height > 0
 """
+
+
+CREDIT_ASSUMPTIONS = (
+    "a loan is a coin locked to or(and(pk(borrower),pk(lender)), "
+    "and(pk(lender),after(maturity))); it shows here once that coin is spent: "
+    "until then the chain holds only the hash of its policy, so open loans "
+    "are not listed",
+    "repaid: borrower and lender signed the spend; on time: in a block below "
+    "the maturity height; defaulted: the lender alone took the collateral "
+    "after maturity",
+    "principal is what the opening tx paid to the borrower's key, "
+    "repaid_to_lender what the closing tx paid to the lender's key",
+    "only loans under the keys given are listed: a wallet takes a new key per "
+    "loan, so a borrower names all of them (loanstatus shows each loan's "
+    "borrower key); no cluster is assumed",
+    "no score is given: these counts are the evidence, each with its txids",
+)
+
+
+def _loan_entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    """One loan of a credit report, from a row of ``Analysis._loans_of``."""
+    borrower, opened, closed, height, event, maturity, collateral, lender, principal, paid, at = row
+    repaid = event == "repaid"
+    return {
+        "borrower": borrower,
+        "status": "repaid" if repaid else "defaulted, claimed",
+        "open_txid": opened,
+        "open_height": at,
+        "close_txid": closed,
+        "close_height": height,
+        "maturity": maturity,
+        "on_time": height < maturity if repaid else False,
+        "lender": lender,
+        "collateral": int(collateral),
+        "principal": int(principal),
+        "repaid_to_lender": int(paid) if repaid else 0,
+        "collateral_ratio": round(collateral / principal, 4) if principal else None,
+    }
