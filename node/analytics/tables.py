@@ -7,6 +7,7 @@ Spark) maps to its own integer without a cast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams, block_subsidy
 from consensus.policy import After, Key, Policy, Thresh, decode_policy
 from consensus.policy_text import format_policy
-from consensus.primitives import POLICY_LOCK_KIND, Block
+from consensus.primitives import POLICY_LOCK_KIND, Block, Tx
 from consensus.signatures import REGISTRY, make_lock
 from wallet.contracts import escrow_policy, loan_policy
 
@@ -227,86 +228,24 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
         name: {f.name: [] for f in schema} for name, schema in SCHEMAS.items()
     }
     locks = _Locks(params)
-    b, t, i, o, s, p, g = (cols[n] for n in TABLES)
+    b, t = cols["blocks"], cols["txs"]
     for rec in records:
         block, height = rec.block, rec.height
         block_hex = hash_to_hex(rec.hash)
         header = block.header
-        undo = rec.undo
         spent_at = 0
         fees = 0
         output_value = 0
         for position, tx in enumerate(block.txs):
             txid = tx.txid_hex
             coinbase = position == 0
-            out_value = 0
-            for vout, out in enumerate(tx.outputs):
-                kind, address = locks(out.lock)
-                out_value += out.value
-                o["height"].append(height)
-                o["txid"].append(txid)
-                o["vout"].append(vout)
-                o["value"].append(out.value)
-                o["lock_kind"].append(kind)
-                o["lock"].append(out.lock.hex())
-                o["address"].append(address)
-                o["is_coinbase"].append(coinbase)
+            out_value = _output_rows(cols, locks, height, txid, tx, coinbase)
             output_value += out_value
             in_value = None
             if not coinbase:
-                in_value = 0
-                all_acp = True
-                any_policy = False
-                first_spent = spent_at
-                for vin, txin in enumerate(tx.inputs):
-                    coin = undo[spent_at]
-                    spent_at += 1
-                    in_value += coin.value
-                    prev = hash_to_hex(txin.prev_txid)
-                    kind, address = locks(coin.lock)
-                    policy = kind == "policy"
-                    any_policy = any_policy or policy
-                    all_acp = all_acp and len(txin.sig) == 65
-                    i["height"].append(height)
-                    i["txid"].append(txid)
-                    i["vin"].append(vin)
-                    i["prev_txid"].append(prev)
-                    i["prev_vout"].append(txin.prev_index)
-                    i["pubkey"].append(txin.pubkey.hex())
-                    i["sig_size"].append(len(txin.sig))
-                    i["sighash"].append(
-                        None if policy else "ALL|ANYONECANPAY" if len(txin.sig) == 65 else "ALL"
-                    )
-                    i["is_policy"].append(policy)
-                    s["height"].append(height)
-                    s["txid"].append(txid)
-                    s["vin"].append(vin)
-                    s["prev_txid"].append(prev)
-                    s["prev_vout"].append(txin.prev_index)
-                    s["value"].append(coin.value)
-                    s["lock_kind"].append(kind)
-                    s["address"].append(address)
-                    s["created_height"].append(coin.height)
-                    s["coinbase"].append(coin.coinbase)
-                    if policy:
-                        _policy_row(p, locks, height, txid, vin, prev, txin, coin, address)
+                in_value = _input_rows(cols, locks, height, txid, tx, rec.undo, spent_at)
+                spent_at += len(tx.inputs)
                 fees += in_value - out_value
-                # A crowdfunding claim (node/crowdfund's template): one output, the goal,
-                # and every input a backer's coin signed ALL|ANYONECANPAY.
-                if all_acp and not any_policy and len(tx.outputs) == 1:
-                    goal = tx.outputs[0]
-                    payee = locks(goal.lock)[1]
-                    for vin, txin in enumerate(tx.inputs):
-                        coin = undo[first_spent + vin]
-                        g["height"].append(height)
-                        g["txid"].append(txid)
-                        g["vin"].append(vin)
-                        g["prev_txid"].append(hash_to_hex(txin.prev_txid))
-                        g["prev_vout"].append(txin.prev_index)
-                        g["value"].append(coin.value)
-                        g["backer"].append(locks(coin.lock)[1])
-                        g["payee"].append(payee)
-                        g["goal"].append(goal.value)
             t["height"].append(height)
             t["block_hash"].append(block_hex)
             t["position"].append(position)
@@ -335,6 +274,104 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
         b["fees"].append(fees)
         b["output_value"].append(output_value)
     return {name: pa.table(cols[name], schema=schema) for name, schema in SCHEMAS.items()}
+
+
+_Cols = dict[str, dict[str, list[Any]]]
+
+
+def _output_rows(cols: _Cols, locks: _Locks, height: int, txid: str, tx: Tx, coinbase: bool) -> int:
+    """The ``outputs`` rows of ``tx``; the value they carry."""
+    o = cols["outputs"]
+    out_value = 0
+    for vout, out in enumerate(tx.outputs):
+        kind, address = locks(out.lock)
+        out_value += out.value
+        o["height"].append(height)
+        o["txid"].append(txid)
+        o["vout"].append(vout)
+        o["value"].append(out.value)
+        o["lock_kind"].append(kind)
+        o["lock"].append(out.lock.hex())
+        o["address"].append(address)
+        o["is_coinbase"].append(coinbase)
+    return out_value
+
+
+def _input_rows(
+    cols: _Cols,
+    locks: _Locks,
+    height: int,
+    txid: str,
+    tx: Tx,
+    undo: Sequence[Coin],
+    first: int,
+) -> int:
+    """The ``inputs``, ``spends``, ``policy_spends`` and ``pledges`` rows of a non-coinbase
+    ``tx`` whose spent coins are ``undo[first:]``; the value it spends."""
+    i, s, p = cols["inputs"], cols["spends"], cols["policy_spends"]
+    in_value = 0
+    all_acp = True
+    any_policy = False
+    for vin, txin in enumerate(tx.inputs):
+        coin = undo[first + vin]
+        in_value += coin.value
+        prev = hash_to_hex(txin.prev_txid)
+        kind, address = locks(coin.lock)
+        policy = kind == "policy"
+        any_policy = any_policy or policy
+        all_acp = all_acp and len(txin.sig) == 65
+        i["height"].append(height)
+        i["txid"].append(txid)
+        i["vin"].append(vin)
+        i["prev_txid"].append(prev)
+        i["prev_vout"].append(txin.prev_index)
+        i["pubkey"].append(txin.pubkey.hex())
+        i["sig_size"].append(len(txin.sig))
+        i["sighash"].append(
+            None if policy else "ALL|ANYONECANPAY" if len(txin.sig) == 65 else "ALL"
+        )
+        i["is_policy"].append(policy)
+        s["height"].append(height)
+        s["txid"].append(txid)
+        s["vin"].append(vin)
+        s["prev_txid"].append(prev)
+        s["prev_vout"].append(txin.prev_index)
+        s["value"].append(coin.value)
+        s["lock_kind"].append(kind)
+        s["address"].append(address)
+        s["created_height"].append(coin.height)
+        s["coinbase"].append(coin.coinbase)
+        if policy:
+            _policy_row(p, locks, height, txid, vin, prev, txin, coin, address)
+    # A crowdfunding claim (node/crowdfund's template): one output, the goal, and every
+    # input a backer's coin signed ALL|ANYONECANPAY.
+    if all_acp and not any_policy and len(tx.outputs) == 1:
+        _pledge_rows(cols["pledges"], locks, height, txid, tx, undo, first)
+    return in_value
+
+
+def _pledge_rows(
+    g: dict[str, list[Any]],
+    locks: _Locks,
+    height: int,
+    txid: str,
+    tx: Tx,
+    undo: Sequence[Coin],
+    first: int,
+) -> None:
+    goal = tx.outputs[0]
+    payee = locks(goal.lock)[1]
+    for vin, txin in enumerate(tx.inputs):
+        coin = undo[first + vin]
+        g["height"].append(height)
+        g["txid"].append(txid)
+        g["vin"].append(vin)
+        g["prev_txid"].append(hash_to_hex(txin.prev_txid))
+        g["prev_vout"].append(txin.prev_index)
+        g["value"].append(coin.value)
+        g["backer"].append(locks(coin.lock)[1])
+        g["payee"].append(payee)
+        g["goal"].append(goal.value)
 
 
 def _policy_row(p, locks, height, txid, vin, prev, txin, coin, address) -> None:
