@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import consensus.encoding as encoding
-import node.chain as chain_mod
+import node.chain.manager as chain_mod
 from consensus.params import REGTEST
 from node.chain.manager import Chain
 from node.chain.storage import Batch, ChainDB

@@ -10,19 +10,26 @@ so a block's changes fold into one running value in the block's own database bat
 
 ChaCha20 comes from the libsodium that PyNaCl bundles (``crypto_stream_chacha20_ietf``,
 not wrapped by PyNaCl's Python API): a pure-Python ChaCha20 costs ~0.2 ms per element, the
-C one ~2 µs. gmpy2 does the 3072-bit products (~3 µs each).
+C one ~2 µs. gmpy2 does the 3072-bit products. A block's elements are folded in one call
+(``insert_all``, ``remove_all``) that reuses one keystream buffer and reduces each product
+with the prime's special form (2**3072 = 1103717 modulo it: a shift, a mask and a small
+product) instead of a division, keeping the value just above 3072 bits until the last step:
+about 3 µs per element where one ``insert`` costs about 4.7 µs.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+from collections.abc import Iterable
 
 import gmpy2
 import nacl._sodium
 
 PRIME = gmpy2.mpz(2**3072 - 1103717)
 _BYTES = 384
+_FOLD = gmpy2.mpz(1103717)  # 2**3072 modulo PRIME
+_LOW = gmpy2.mpz(2**3072 - 1)
 
 _sodium = ctypes.CDLL(nacl._sodium.__file__)
 _stream = _sodium.crypto_stream_chacha20_ietf
@@ -31,12 +38,20 @@ _stream.restype = ctypes.c_int
 _NONCE = bytes(12)
 
 
-def element(data: bytes) -> gmpy2.mpz:
-    """The 3072-bit number standing for ``data``."""
-    out = ctypes.create_string_buffer(_BYTES)
-    if _stream(out, _BYTES, _NONCE, hashlib.sha256(data).digest()) != 0:
-        raise RuntimeError("libsodium's ChaCha20 failed")
-    return gmpy2.mpz(int.from_bytes(out.raw, "little"))
+def product(items: Iterable[bytes]) -> gmpy2.mpz:
+    """The product of the elements standing for ``items``, modulo ``PRIME``."""
+    out = ctypes.create_string_buffer(_BYTES)  # one per call: threads never share it
+    stream, nonce, sha256, from_bytes = _stream, _NONCE, hashlib.sha256, gmpy2.mpz.from_bytes
+    acc = gmpy2.mpz(1)
+    for data in items:
+        if stream(out, _BYTES, nonce, sha256(data).digest()) != 0:
+            raise RuntimeError("libsodium's ChaCha20 failed")
+        acc *= from_bytes(out.raw, "little")
+        # acc < 2**3073 * 2**3072; acc = high * 2**3072 + low = high * _FOLD + low (mod
+        # PRIME), twice: below 2**3072 + 2**43 after it
+        acc = (acc & _LOW) + (acc >> 3072) * _FOLD
+        acc = (acc & _LOW) + (acc >> 3072) * _FOLD
+    return acc % PRIME
 
 
 class MuHash:
@@ -49,10 +64,16 @@ class MuHash:
         self.denominator = gmpy2.mpz(denominator)
 
     def insert(self, data: bytes) -> None:
-        self.numerator = self.numerator * element(data) % PRIME
+        self.insert_all((data,))
 
     def remove(self, data: bytes) -> None:
-        self.denominator = self.denominator * element(data) % PRIME
+        self.remove_all((data,))
+
+    def insert_all(self, items: Iterable[bytes]) -> None:
+        self.numerator = self.numerator * product(items) % PRIME
+
+    def remove_all(self, items: Iterable[bytes]) -> None:
+        self.denominator = self.denominator * product(items) % PRIME
 
     def combine(self, other: MuHash) -> None:
         self.numerator = self.numerator * other.numerator % PRIME
@@ -65,7 +86,8 @@ class MuHash:
     def deserialize(cls, raw: bytes) -> MuHash:
         if len(raw) != 2 * _BYTES:
             raise ValueError("a MuHash state is 768 bytes")
-        return cls(int.from_bytes(raw[:_BYTES], "little"), int.from_bytes(raw[_BYTES:], "little"))
+        from_bytes = gmpy2.mpz.from_bytes
+        return cls(from_bytes(raw[:_BYTES], "little"), from_bytes(raw[_BYTES:], "little"))
 
     def digest(self) -> bytes:
         """SHA-256 of numerator / denominator (Core's ``Finalize``), in byte order; Core
@@ -84,4 +106,4 @@ def coin_bytes(key: bytes, value: int, lock: bytes, height: int, coinbase: bool)
 
 
 def _num_bytes(n: gmpy2.mpz) -> bytes:
-    return int(n).to_bytes(_BYTES, "little")
+    return n.to_bytes(_BYTES, "little")

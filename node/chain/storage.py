@@ -395,10 +395,15 @@ class ChainDB:
     def scan_coin_stats(self) -> CoinStats:
         """The coin set's stats from every coin: what the running record must equal."""
         muhash, txouts, total = MuHash(), 0, 0
+        chunk: list[bytes] = []  # folded a few thousand at a time
         for key, coin in self.coins():
-            muhash.insert(coin_bytes(key, coin.value, coin.lock, coin.height, coin.coinbase))
+            chunk.append(coin_bytes(key, coin.value, coin.lock, coin.height, coin.coinbase))
             txouts += 1
             total += coin.value
+            if len(chunk) == 4096:
+                muhash.insert_all(chunk)
+                chunk.clear()
+        muhash.insert_all(chunk)
         return CoinStats(muhash, txouts, total)
 
     def mempool_txs(self) -> Iterator[Tx]:
@@ -570,10 +575,8 @@ class Batch:
                     key = inp.outpoint_key
                     spent.append((coin_bytes(key, c.value, c.lock, c.height, c.coinbase), c.value))
         delta = MuHash()
-        for raw, _ in created.values():
-            delta.insert(raw)
-        for raw, _ in spent:
-            delta.remove(raw)
+        delta.insert_all(raw for raw, _ in created.values())
+        delta.remove_all(raw for raw, _ in spent)
         if sign < 0:
             delta = MuHash(delta.denominator, delta.numerator)
         old = _stats_from(self._read(_META_COINSTATS))

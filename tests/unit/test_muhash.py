@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from node.chain.muhash import MuHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from node.chain.muhash import PRIME, MuHash, product
 
 
 def from_int(i: int) -> bytes:
@@ -35,3 +38,20 @@ def test_order_free_and_removal_cancels() -> None:
     assert forward.digest() == backward.digest()
     assert MuHash.deserialize(forward.serialize()).digest() == forward.digest()
     assert forward.digest() != MuHash().digest()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=90), max_size=40))
+def test_a_folded_product_equals_one_division_per_element(items: list[bytes]) -> None:
+    """product() reduces by the prime's special form; plain % after each multiplication
+    of the single elements must give the same number."""
+    expected = 1
+    for item in items:
+        expected = expected * int(product((item,))) % int(PRIME)
+    assert int(product(items)) == expected
+    folded, one_by_one = MuHash(), MuHash()
+    folded.insert_all(items[::2])
+    folded.remove_all(items[1::2])
+    for n, item in enumerate(items):
+        (one_by_one.insert if n % 2 == 0 else one_by_one.remove)(item)
+    assert folded.serialize() == one_by_one.serialize()
