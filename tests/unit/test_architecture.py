@@ -150,3 +150,39 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e2"}, "e2": set()}
     assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(path: Path) -> list[str]:
+    """``name:line (N lines)`` of each function in ``path`` longer than the house limit,
+    nested functions and methods included, decorators and docstring counted."""
+    tree = ast.parse(path.read_text(), str(path))
+    return [
+        f"{node.name}:{node.lineno} ({length} lines)"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES
+    ]
+
+
+def test_no_shipped_function_is_over_80_lines() -> None:
+    """A function the next person can read in one screen: longer ones are split into
+    steps with names (Node.start's phases, the RPC method table, build_rows' parts)."""
+    found = [
+        f"{path.relative_to(REPO)}: {entry}"
+        for package in sorted(OURS)
+        for path, _ in modules(package)
+        for entry in long_functions(path)
+    ]
+    assert found == []
+
+
+def test_the_length_check_sees_a_long_method(tmp_path: Path) -> None:
+    body = "\n".join(f"        x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    source = tmp_path / "m.py"
+    source.write_text(
+        f"class A:\n    async def f(self):\n{body}\n\n    def g(self):\n        pass\n"
+    )
+    assert long_functions(source) == [f"f:2 ({MAX_FUNCTION_LINES + 1} lines)"]
