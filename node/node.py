@@ -267,7 +267,7 @@ class Node:
                 db,
                 self.params,
                 clock=self.clock.now,
-                verifier=self.sigcache.verifier,
+                verifier=self.sigcache.block_verifier,
                 on_connect=self._on_connect,
                 sig_pool=self.sig_pool,
                 coin_cache_size=self.config.coin_cache_coins,

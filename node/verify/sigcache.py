@@ -3,7 +3,10 @@
 A tx is usually verified when it enters the mempool and again when a block containing it
 is connected; with the cache the second check is a dictionary lookup. Only successful
 verifications are stored, so a bad signature is verified (and rejected) every time: the
-cache can make validation faster, never more lenient.
+cache can make validation faster, never more lenient. Only the mempool stores; a block's
+checks are looked up and not stored (``block_verifier``), as Bitcoin Core's block
+connection does: nothing asks for them again, and during a sync they would fill the cache
+with some 30 MB of entries that evict the mempool's.
 
 It also remembers, by wtxid, txs whose every input check passed (``add_tx``): block
 validation then skips those txs' input checks altogether, as Bitcoin Core's script
@@ -73,12 +76,20 @@ class SigCache:
         return len(self._entries)
 
     def verifier(self, checks: Sequence[SigCheck]) -> None:
-        """Verify each check not already cached, in order; cache each that passes.
+        """Verify each check not already cached, in order; cache each that passes (the
+        mempool's ``Verifier``).
 
         Raises the scheme's ``RuleError`` at the first bad signature, exactly as
         ``consensus.validation.verify_sig_checks`` would: cached checks are all valid, so
         skipping them cannot change which check fails first.
         """
+        self._verify(checks, store=True)
+
+    def block_verifier(self, checks: Sequence[SigCheck]) -> None:
+        """``verifier`` without storing what passes: for a block's checks."""
+        self._verify(checks, store=False)
+
+    def _verify(self, checks: Sequence[SigCheck], store: bool) -> None:
         entries = self._entries
         for check in checks:
             key = self.key(check)
@@ -88,7 +99,8 @@ class SigCache:
             self.misses += 1
             key_type, pubkey, sig, msg = check
             REGISTRY[key_type].verify(pubkey, sig, msg)
-            self.add_keys((key,))
+            if store:
+                self.add_keys((key,))
 
     def add_tx(self, tx: Tx) -> None:
         """Record that every input check of ``tx`` passed (its keys match the locks it

@@ -20,10 +20,10 @@ sending never waits.
 The verdict is exactly ``verify_sig_checks``'s: chunks are sent in order, each result
 names the first failure in its chunk, and ``finish`` reads the chunks' results in order,
 so the first failing check of the block is the one reported. The signature cache is
-asked first: cached checks are skipped, txs whose checks all passed in the mempool are
-skipped whole (``known_valid``), and each chunk that passes goes into the cache. Blocks
-with few checks left never touch the pool. If a worker dies, the chunks not yet answered
-are verified here and a fresh pool is launched for the next block.
+asked first: cached checks are skipped, and txs whose checks all passed in the mempool are
+skipped whole (``known_valid``); a block's checks are not stored in it (``SigCache``
+says why). Blocks with few checks left never touch the pool. If a worker dies, the chunks
+not yet answered are verified here and a fresh pool is launched for the next block.
 """
 
 from __future__ import annotations
@@ -308,9 +308,8 @@ class PoolBatch:
         self._seq = seq
         self._cache = pool.cache
         self._pending: list[SigCheck] = []
-        self._pending_keys: list[bytes] = []
         self._pending_cost = 0
-        self._sent: list[tuple[int, list[SigCheck], list[bytes]]] = []
+        self._sent: list[tuple[int, list[SigCheck]]] = []
         self._no_pool = False
         self._settled = False
 
@@ -323,7 +322,7 @@ class PoolBatch:
     def cancel(self) -> None:
         """Give up on these checks unless settled: queued chunks are skipped."""
         if not self._settled and self._sent:
-            self._pool.cancel(self._seq, [chunk_id for chunk_id, _, _ in self._sent])
+            self._pool.cancel(self._seq, [chunk_id for chunk_id, _ in self._sent])
         self._settled = True
 
     def known_valid(self, tx: Tx) -> bool:
@@ -332,15 +331,13 @@ class PoolBatch:
     def add(self, checks: Sequence[SigCheck]) -> None:
         cache = self._cache
         key, cached = cache.key, cache.has_key
-        pending, keys = self._pending, self._pending_keys
+        pending = self._pending
         cost = 0
         for check in checks:
-            k = key(check)
-            if cached(k):
+            if cached(key(check)):
                 cache.hits += 1
             else:
                 pending.append(check)
-                keys.append(k)
                 cost += REGISTRY[check[0]].verify_cost
         self._pending_cost += cost
         if self._pending_cost >= self._pool.chunk_size and not self._no_pool:
@@ -351,8 +348,8 @@ class PoolBatch:
         if chunk_id is None:
             self._no_pool = True  # verified here at the end
             return
-        self._sent.append((chunk_id, self._pending, self._pending_keys))
-        self._pending, self._pending_keys, self._pending_cost = [], [], 0
+        self._sent.append((chunk_id, self._pending))
+        self._pending, self._pending_cost = [], 0
 
     def send_rest(self) -> None:
         """Send the checks not sent yet, split among the workers, unless too few to be
@@ -360,7 +357,7 @@ class PoolBatch:
         work (preparing the block's writes), which the workers then overlap."""
         if self._no_pool or self._pending_cost < MIN_SEND_COST:
             return
-        pending, keys = self._pending, self._pending_keys
+        pending = self._pending
         parts = min(self._pool.workers, self._pending_cost // MIN_SEND_COST)
         size = -(-len(pending) // parts)
         for start in range(0, len(pending), size):
@@ -368,31 +365,28 @@ class PoolBatch:
             chunk_id = self._pool.send(self._seq, chunk)
             if chunk_id is None:
                 self._no_pool = True
-                self._pending, self._pending_keys = pending[start:], keys[start:]
+                self._pending = pending[start:]
                 return
-            self._sent.append((chunk_id, chunk, keys[start : start + size]))
-        self._pending, self._pending_keys, self._pending_cost = [], [], 0
+            self._sent.append((chunk_id, chunk))
+        self._pending, self._pending_cost = [], 0
 
     def finish(self) -> None:
         """Verify what is left here (less than a chunk, or everything without workers)
         while the workers finish theirs; then settle the chunks in order, then the rest."""
         self._settled = True
-        cache = self._cache
-        rest, rest_keys = self._pending, self._pending_keys
-        cache.misses += len(rest) + sum(len(keys) for _, _, keys in self._sent)
+        rest = self._pending
+        self._cache.misses += len(rest) + sum(len(chunk) for _, chunk in self._sent)
         rest_failure = verify_chunk(rest)
-        for n, (chunk_id, chunk, keys) in enumerate(self._sent):
+        for n, (chunk_id, chunk) in enumerate(self._sent):
             try:
                 failure = self._pool.result(chunk_id)
             except PoolBroken:
                 failure = verify_chunk(chunk)
             if failure is not None:
-                self._pool.cancel(self._seq, [c for c, _, _ in self._sent[n + 1 :]])
+                self._pool.cancel(self._seq, [c for c, _ in self._sent[n + 1 :]])
                 _raise(failure)
-            cache.add_keys(keys)
         if rest_failure is not None:
             _raise(rest_failure)
-        cache.add_keys(rest_keys)
 
 
 def _raise(failure: _Failure) -> None:

@@ -91,6 +91,8 @@ def test_early_checks_are_adopted_not_sent_twice(scenario, pooled) -> None:
     assert pool.chunks_sent - before > 10
     assert raw_pool.chunks_sent - raw_before == pool.chunks_sent - before
     assert dict(raw_chain.db.coins()) == dict(chain.db.coins())
+    # A block's checks are verified, not stored in the cache (only the mempool stores).
+    assert pool.cache.misses > 0 and len(pool.cache) == 0 == len(raw_pool.cache)
 
 
 def test_not_a_block_or_refused_changes_nothing(scenario, pooled) -> None:

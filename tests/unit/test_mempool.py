@@ -612,6 +612,28 @@ def test_sigcache_caches_only_successes(chain):
     assert cache.stats == {"hits": 1, "misses": 3, "entries": 1, "max_entries": 200_000}
 
 
+def test_a_blocks_checks_are_looked_up_not_stored(chain):
+    """block_verifier (the chain's) answers from what the mempool stored and verifies the
+    rest without storing it, as Core's block connection does."""
+    cache = SigCache()
+    stored, fresh = (pay(chain.coinbase_utxo(n)) for n in (1, 2))
+    checks = {
+        tx.txid: input_sig_checks(
+            tx, [chain.view.get_coin(tx.inputs[0].outpoint_key)], chain.params
+        )
+        for tx in (stored, fresh)
+    }
+    cache.verifier(checks[stored.txid])
+    cache.block_verifier(checks[stored.txid] + checks[fresh.txid])
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
+    assert not cache.contains(checks[fresh.txid][0])
+    bad = input_sig_checks(
+        with_bad_sig(fresh), [chain.view.get_coin(fresh.inputs[0].outpoint_key)], chain.params
+    )
+    rejects(RejectCode.TX_BAD_SIGNATURE, cache.block_verifier, bad)
+    assert len(cache) == 1
+
+
 def test_sigcache_is_bounded_fifo():
     cache = SigCache(max_entries=2)
     keys = [key(n) for n in range(3)]

@@ -226,7 +226,7 @@ def _with_cache(db: ChainDB, pool: bool) -> Setup:
     workers = SigPool(cache, workers=2, chunk_size=4) if pool else None
     if workers is not None:
         workers.start()
-    chain = Chain(db, REGTEST, verifier=cache.verifier, coin_cache_size=0, sig_pool=workers)
+    chain = Chain(db, REGTEST, verifier=cache.block_verifier, coin_cache_size=0, sig_pool=workers)
     return Setup("workers" if pool else "sigcache", chain, cache, workers)
 
 
