@@ -43,6 +43,7 @@ from .config import NodeConfig, make_private_dirs
 from .crowdfund.campaigns import Campaigns
 from .crowdfund.store import StoreError
 from .events import EventBus
+from .memory import release_free_memory
 from .mempool.journal import MempoolJournal
 from .mempool.policy import Policy, PolicyError
 from .mempool.pool import Mempool, MempoolConfig, MempoolEntry
@@ -425,6 +426,7 @@ class Node:
         if self.db is not None:
             with contextlib.suppress(StorageError):  # reported by the write that failed
                 self.db.sync()
+        release_free_memory()  # what the blocks since the last sync freed (node/memory.py)
 
     def _process_queued(self, items: list[_Queued]) -> list[BlockResult | Exception]:
         """On the chain thread: each queued block's verdict, in order, runs of decoded
