@@ -6,8 +6,9 @@ coin cache tables by the hundred megabytes, and what it freed stays resident, so
 RSS rises past what it uses. ``release_free_memory`` asks glibc to give free pages back. The
 node calls it after each periodic sync of peers' blocks, at most once a second (a few
 milliseconds on the chain thread). Measured on the 24,000-block scale sync with
-``--dbcache 100``: peak RSS 287.6 and 290.7 MB without, 279.1 and 279.3 MB with it. Where
-the C library has no ``malloc_trim`` (musl, macOS) it does nothing.
+``--dbcache 100``: peak RSS 287.6 and 290.7 MB without, 279.1-286.1 MB in five runs with
+it (bench/NOTES.md). Where the C library has no ``malloc_trim`` (musl, macOS) it does
+nothing.
 """
 
 from __future__ import annotations
