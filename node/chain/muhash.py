@@ -48,7 +48,7 @@ def product(items: Iterable[bytes]) -> gmpy2.mpz:
             raise RuntimeError("libsodium's ChaCha20 failed")
         acc *= from_bytes(out.raw, "little")
         # acc < 2**3073 * 2**3072; acc = high * 2**3072 + low = high * _FOLD + low (mod
-        # PRIME), twice: below 2**3072 + 2**43 after it
+        # PRIME), with _FOLD < 2**21: below 2**3095 after one fold, 2**3072 + 2**44 after two
         acc = (acc & _LOW) + (acc >> 3072) * _FOLD
         acc = (acc & _LOW) + (acc >> 3072) * _FOLD
     return acc % PRIME
