@@ -20,7 +20,7 @@ from consensus.hashing import hash_to_hex
 from consensus.params import NetworkParams, block_subsidy
 from consensus.policy import After, Key, Policy, Thresh, decode_policy
 from consensus.policy_text import format_policy
-from consensus.primitives import POLICY_LOCK_KIND, Block, Tx, TxIn
+from consensus.primitives import POLICY_LOCK_KIND, Block, Tx
 from consensus.signatures import REGISTRY, make_lock
 from wallet.contracts import escrow_policy, loan_policy
 
@@ -246,49 +246,37 @@ def build_rows(records: list[BlockRecord], params: NetworkParams) -> dict[str, p
                 in_value = _input_rows(cols, locks, height, txid, tx, rec.undo, spent_at)
                 spent_at += len(tx.inputs)
                 fees += in_value - out_value
-            _row(
-                t,
-                height=height,
-                block_hash=block_hex,
-                position=position,
-                txid=txid,
-                version=tx.version,
-                locktime=tx.locktime,
-                size=tx.size,
-                is_coinbase=coinbase,
-                n_inputs=0 if coinbase else len(tx.inputs),
-                n_outputs=len(tx.outputs),
-                input_value=in_value,
-                output_value=out_value,
-                fee=None if in_value is None else in_value - out_value,
-            )
-        _row(
-            b,
-            height=height,
-            hash=block_hex,
-            prev_hash=hash_to_hex(header.prev_hash),
-            time=header.time,
-            mediantime=rec.mediantime,
-            version=header.version,
-            bits=header.bits,
-            nonce=header.nonce,
-            merkle_root=hash_to_hex(header.merkle_root),
-            size=block.size,
-            n_tx=len(block.txs),
-            subsidy=block_subsidy(height, params),
-            fees=fees,
-            output_value=output_value,
-        )
+            t["height"].append(height)
+            t["block_hash"].append(block_hex)
+            t["position"].append(position)
+            t["txid"].append(txid)
+            t["version"].append(tx.version)
+            t["locktime"].append(tx.locktime)
+            t["size"].append(tx.size)
+            t["is_coinbase"].append(coinbase)
+            t["n_inputs"].append(0 if coinbase else len(tx.inputs))
+            t["n_outputs"].append(len(tx.outputs))
+            t["input_value"].append(in_value)
+            t["output_value"].append(out_value)
+            t["fee"].append(None if in_value is None else in_value - out_value)
+        b["height"].append(height)
+        b["hash"].append(block_hex)
+        b["prev_hash"].append(hash_to_hex(header.prev_hash))
+        b["time"].append(header.time)
+        b["mediantime"].append(rec.mediantime)
+        b["version"].append(header.version)
+        b["bits"].append(header.bits)
+        b["nonce"].append(header.nonce)
+        b["merkle_root"].append(hash_to_hex(header.merkle_root))
+        b["size"].append(block.size)
+        b["n_tx"].append(len(block.txs))
+        b["subsidy"].append(block_subsidy(height, params))
+        b["fees"].append(fees)
+        b["output_value"].append(output_value)
     return {name: pa.table(cols[name], schema=schema) for name, schema in SCHEMAS.items()}
 
 
 _Cols = dict[str, dict[str, list[Any]]]
-
-
-def _row(table: dict[str, list[Any]], **values: Any) -> None:
-    """Append one row to a table kept as columns."""
-    for name, value in values.items():
-        table[name].append(value)
 
 
 def _output_rows(cols: _Cols, locks: _Locks, height: int, txid: str, tx: Tx, coinbase: bool) -> int:
@@ -298,17 +286,14 @@ def _output_rows(cols: _Cols, locks: _Locks, height: int, txid: str, tx: Tx, coi
     for vout, out in enumerate(tx.outputs):
         kind, address = locks(out.lock)
         out_value += out.value
-        _row(
-            o,
-            height=height,
-            txid=txid,
-            vout=vout,
-            value=out.value,
-            lock_kind=kind,
-            lock=out.lock.hex(),
-            address=address,
-            is_coinbase=coinbase,
-        )
+        o["height"].append(height)
+        o["txid"].append(txid)
+        o["vout"].append(vout)
+        o["value"].append(out.value)
+        o["lock_kind"].append(kind)
+        o["lock"].append(out.lock.hex())
+        o["address"].append(address)
+        o["is_coinbase"].append(coinbase)
     return out_value
 
 
@@ -330,31 +315,34 @@ def _input_rows(
     for vin, txin in enumerate(tx.inputs):
         coin = undo[first + vin]
         in_value += coin.value
+        prev = hash_to_hex(txin.prev_txid)
         kind, address = locks(coin.lock)
         policy = kind == "policy"
         any_policy = any_policy or policy
         all_acp = all_acp and len(txin.sig) == 65
-        # the columns every table of spent coins starts with
-        spend = _spend(height, txid, vin, txin)
-        _row(
-            i,
-            **spend,
-            pubkey=txin.pubkey.hex(),
-            sig_size=len(txin.sig),
-            sighash=None if policy else "ALL|ANYONECANPAY" if len(txin.sig) == 65 else "ALL",
-            is_policy=policy,
+        i["height"].append(height)
+        i["txid"].append(txid)
+        i["vin"].append(vin)
+        i["prev_txid"].append(prev)
+        i["prev_vout"].append(txin.prev_index)
+        i["pubkey"].append(txin.pubkey.hex())
+        i["sig_size"].append(len(txin.sig))
+        i["sighash"].append(
+            None if policy else "ALL|ANYONECANPAY" if len(txin.sig) == 65 else "ALL"
         )
-        _row(
-            s,
-            **spend,
-            value=coin.value,
-            lock_kind=kind,
-            address=address,
-            created_height=coin.height,
-            coinbase=coin.coinbase,
-        )
+        i["is_policy"].append(policy)
+        s["height"].append(height)
+        s["txid"].append(txid)
+        s["vin"].append(vin)
+        s["prev_txid"].append(prev)
+        s["prev_vout"].append(txin.prev_index)
+        s["value"].append(coin.value)
+        s["lock_kind"].append(kind)
+        s["address"].append(address)
+        s["created_height"].append(coin.height)
+        s["coinbase"].append(coin.coinbase)
         if policy:
-            _policy_row(p, locks, spend, txin, coin, address)
+            _policy_row(p, locks, height, txid, vin, prev, txin, coin, address)
     # A crowdfunding claim (node/crowdfund's template): one output, the goal, and every
     # input a backer's coin signed ALL|ANYONECANPAY.
     if all_acp and not any_policy and len(tx.outputs) == 1:
@@ -375,45 +363,30 @@ def _pledge_rows(
     payee = locks(goal.lock)[1]
     for vin, txin in enumerate(tx.inputs):
         coin = undo[first + vin]
-        _row(
-            g,
-            **_spend(height, txid, vin, txin),
-            value=coin.value,
-            backer=locks(coin.lock)[1],
-            payee=payee,
-            goal=goal.value,
-        )
+        g["height"].append(height)
+        g["txid"].append(txid)
+        g["vin"].append(vin)
+        g["prev_txid"].append(hash_to_hex(txin.prev_txid))
+        g["prev_vout"].append(txin.prev_index)
+        g["value"].append(coin.value)
+        g["backer"].append(locks(coin.lock)[1])
+        g["payee"].append(payee)
+        g["goal"].append(goal.value)
 
 
-def _spend(height: int, txid: str, vin: int, txin: TxIn) -> dict[str, Any]:
-    return {
-        "height": height,
-        "txid": txid,
-        "vin": vin,
-        "prev_txid": hash_to_hex(txin.prev_txid),
-        "prev_vout": txin.prev_index,
-    }
-
-
-def _policy_row(
-    p: dict[str, list[Any]],
-    locks: _Locks,
-    spend: dict[str, Any],
-    txin: TxIn,
-    coin: Coin,
-    address: str | None,
-) -> None:
+def _policy_row(p, locks, height, txid, vin, prev, txin, coin, address) -> None:
     shown = policy_spend_json(txin.pubkey, txin.sig)
     used = shown["used"] if shown else []
-    _row(
-        p,
-        **spend,
-        value=coin.value,
-        address=address,
-        policy=shown["text"] if shown else None,
-        branch=" + ".join(u["fragment"] for u in used) if shown else None,
-        keys_used=sum(1 for u in used if "sighash" in u),
-    )
+    p["height"].append(height)
+    p["txid"].append(txid)
+    p["vin"].append(vin)
+    p["prev_txid"].append(prev)
+    p["prev_vout"].append(txin.prev_index)
+    p["value"].append(coin.value)
+    p["address"].append(address)
+    p["policy"].append(shown["text"] if shown else None)
+    p["branch"].append(" + ".join(u["fragment"] for u in used) if shown else None)
+    p["keys_used"].append(sum(1 for u in used if "sighash" in u))
     fragments = [u["fragment"] for u in used]
     terms = loan_terms(txin.pubkey)
     escrow = None if terms else escrow_terms(txin.pubkey)
@@ -448,7 +421,8 @@ def _policy_row(
             refund_height=refund_height,
             signers="+".join(signed),
         )
-    _row(p, **row)
+    for name, value in row.items():
+        p[name].append(value)
 
 
 CONTRACT_COLUMNS = (
