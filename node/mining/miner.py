@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from consensus.builder import BLOCK_VERSION, block_merkle_root, make_coinbase
 from consensus.params import NetworkParams, block_subsidy
@@ -52,25 +52,6 @@ _ABORT_CHECK = 1 << 14
 # A block is [header: bin80, [tx...]]: fixarray(2) + bin8 header (2 + 80) + array header (<= 5).
 _BLOCK_FRAME = 1 + 2 + 80 + 5
 _NONCE = struct.Struct("<I")
-
-
-def _fast_sha256() -> Callable[..., Any]:
-    """CPython's built-in SHA-256 when it is compiled in, else hashlib's (OpenSSL).
-
-    For 12- and 32-byte updates the cost is per-call overhead, not compression, and the
-    built-in object copies without OpenSSL's EVP context allocation: ~25% more hashes/s
-    measured on 3.11. Both compute the same function; hashlib itself falls back the same way.
-    """
-    for name in ("_sha2", "_sha256"):  # 3.12+, 3.11
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        return module.sha256
-    return hashlib.sha256
-
-
-_sha256 = _fast_sha256()
 
 
 def coinbase_extra(extranonce: int) -> bytes:
@@ -201,12 +182,17 @@ def scan_nonces(prefix76: bytes, target: int, start: int, count: int) -> int | N
     nonce bytes and the 12-byte tail are joined by ``map`` in C; methods are bound to
     locals; and the top byte of the digest (the most significant byte of the little-endian
     hash) rejects almost every candidate of a real target before a full comparison.
+
+    hashlib's SHA-256 (OpenSSL, with the CPU's SHA instructions where it has them), not
+    CPython's built-in one: the built-in object copies more cheaply, which made it ~25%
+    faster on 3.11 when OpenSSL compressed in software, but with SHA extensions OpenSSL's
+    compression wins by more than the copy costs (bench/NOTES.md, 2026-12-04).
     """
     if len(prefix76) != 76:
         raise ValueError("the header prefix is 76 bytes")
     if start < 0 or count < 0 or start + count > NONCE_SPACE:
         raise ValueError("nonces are 32-bit")
-    sha = _sha256
+    sha = hashlib.sha256
     copy = sha(prefix76[:64]).copy
     tail = prefix76[64:]
     top = min(target >> 248, 255)
