@@ -20,7 +20,7 @@ from typing import Any
 from consensus.params import COIN, MAX_MONEY
 from node.rpc.errors import RPC_TYPE_ERROR, RpcError
 
-__all__ = ["Amount", "RawJSON", "dumps", "format_amount", "loads", "parse_amount"]
+__all__ = ["Amount", "dumps", "format_amount", "loads", "parse_amount"]
 
 
 class Amount(int):
@@ -33,12 +33,6 @@ class Amount(int):
 
     def __repr__(self) -> str:
         return f"Amount({int(self)})"
-
-
-class RawJSON(str):
-    """Text that is already JSON and is written verbatim (a pre-encoded result or cached body)."""
-
-    __slots__ = ()
 
 
 def format_amount(units: int) -> str:
@@ -76,8 +70,6 @@ def _write(obj: Any, out: Callable[[str], object]) -> None:
         out("true")
     elif obj is False:
         out("false")
-    elif isinstance(obj, RawJSON):
-        out(obj)
     elif isinstance(obj, str):
         out(encode_basestring_ascii(obj))
     elif isinstance(obj, Amount):

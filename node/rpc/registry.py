@@ -48,10 +48,8 @@ _NO_CONTEXT = object()
 class RpcRequest:
     """Per-call context for methods that declare a ``request`` parameter."""
 
-    uri: str = "/"
     wallet_name: str | None = None  # URL-decoded name from /wallet/<name>; None for "/"
     auth_user: str = ""
-    peer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

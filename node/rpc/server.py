@@ -43,7 +43,7 @@ from node.rpc.errors import (
     RPC_PARSE_ERROR,
     RpcError,
 )
-from node.rpc.jsonfmt import RawJSON, dumps, loads
+from node.rpc.jsonfmt import dumps, loads
 from node.rpc.registry import RpcRegistry, RpcRequest
 from p2p.listener import ConnectionGuard, GuardedSite
 
@@ -205,12 +205,7 @@ class RpcServer:
             body = await self._read_body(request)
             if body is None:
                 return _too_large()
-            context = RpcRequest(
-                uri=request.path,
-                wallet_name=request.match_info.get("name"),
-                auth_user=user,
-                peer=request.remote,
-            )
+            context = RpcRequest(wallet_name=request.match_info.get("name"), auth_user=user)
             agent = request.headers.get(hdrs.USER_AGENT, "")
             status, payload = await self._process(
                 body, context, agent.startswith(self._compat_user_agents)
@@ -240,12 +235,12 @@ class RpcServer:
             data = loads(body)
         except (ValueError, RecursionError):
             error = RpcError(RPC_PARSE_ERROR, "Parse error")
-            return 500, dumps(_reply(_Call(id=None), error=error))
+            return 500, _reply(_Call(id=None), error=error)
         if isinstance(data, dict):
             reply, status = await self._execute(data, context, compat)
-            return (204, None) if reply is None else (status, dumps(reply))
+            return (204, None) if reply is None else (status, reply)
         if isinstance(data, list):
-            replies = []
+            replies: list[bytes] = []
             for item in data:
                 reply, _ = await self._execute(item, context, compat)
                 if reply is not None:
@@ -253,13 +248,13 @@ class RpcServer:
                 await asyncio.sleep(0)  # a long batch of sync methods must not starve the loop
             if data and not replies:
                 return 204, None
-            return 200, dumps(replies)
+            return 200, b"[" + b",".join(replies) + b"]"
         error = RpcError(RPC_PARSE_ERROR, "Top-level object parse error")
-        return 500, dumps(_reply(_Call(id=None), error=error))
+        return 500, _reply(_Call(id=None), error=error)
 
     async def _execute(
         self, obj: Any, context: RpcRequest, compat: bool
-    ) -> tuple[dict[str, Any] | None, int]:
+    ) -> tuple[bytes | None, int]:
         """(reply or None for a notification, legacy HTTP status) for one request object."""
         call = _Call(compat=compat)
         try:
@@ -267,7 +262,7 @@ class RpcServer:
         except RpcError as exc:
             return _reply(call, error=exc), _http_status(call, exc)
         error: RpcError | None = None
-        result: RawJSON | None = None
+        result = b"null"
         try:
             value = await self._call(method, params, context)
         except RpcError as exc:
@@ -277,7 +272,7 @@ class RpcServer:
             error = RpcError(RPC_MISC_ERROR, _one_line(exc))
         else:
             try:
-                result = RawJSON(dumps(value).decode("ascii"))
+                result = dumps(value)
             except (TypeError, ValueError) as exc:
                 logger.error("RPC method %s returned a value JSON cannot hold: %s", method, exc)
                 error = RpcError(RPC_INTERNAL_ERROR, "Internal error: result not serializable")
@@ -321,22 +316,23 @@ def _parse_request(obj: Any, call: _Call) -> tuple[str, list[Any] | dict[str, An
     return method, params
 
 
-def _reply(call: _Call, *, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
-    """Core's JSONRPCReplyObj: member order jsonrpc, result, error, id."""
-    reply: dict[str, Any] = {"jsonrpc": "2.0"} if call.v2 else {}
+def _reply(call: _Call, *, result: bytes = b"null", error: RpcError | None = None) -> bytes:
+    """Core's JSONRPCReplyObj as JSON text, members in its order: jsonrpc, result, error, id.
+
+    ``result`` is already JSON. Joined as text, not written from a dict: every call's reply
+    passes here, and the dict walk cost more than the method of a cheap call."""
+    parts = [b'{"jsonrpc":"2.0",' if call.v2 else b"{"]
     if error is None:
-        reply["result"] = result
-        if call.both_members:
-            reply["error"] = None
+        parts += (b'"result":', result, b',"error":null' if call.both_members else b"")
     else:
-        if call.both_members:
-            reply["result"] = None
-        reply["error"] = error.to_json()
+        parts += (b'"result":null,' if call.both_members else b"", b'"error":')
+        parts.append(dumps(error.to_json()))
     if call.id is not _NO_ID:
-        reply["id"] = call.id
+        parts += (b',"id":', dumps(call.id))
     elif call.v2:
-        reply["id"] = None  # JSON-RPC 2.0: null when the id could not be determined
-    return reply
+        parts.append(b',"id":null')  # JSON-RPC 2.0: null when the id could not be determined
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def _http_status(call: _Call, error: RpcError | None) -> int:
