@@ -547,12 +547,12 @@ class Node:
                 entries = self.mempool.accept_with_orphans(tx, allow_orphan=allow_orphan)
             except (RuleError, PolicyError) as exc:
                 code = exc.code.value
-                log.info("AcceptToMemoryPool: rejected txid=%s reason=%s", tx.txid_hex, code)
+                log.debug("AcceptToMemoryPool: rejected txid=%s reason=%s", tx.txid_hex, code)
                 self.events.publish("tx_rejected", {"txid": tx.txid_hex, "reason": code})
                 raise
             accepted = [e.tx for e in entries]
             for t in accepted:
-                log.info("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
+                log.debug("AcceptToMemoryPool: accepted txid=%s size=%d", t.txid_hex, t.size)
                 self.events.publish("tx_accepted", {"txid": t.txid_hex})
             self.journal.put(accepted)
             if replaced:

@@ -149,7 +149,9 @@ def test_obol_rpc_command_like_bitcoin_cli(node):
     assert done.stderr.startswith("error: no cookie file")
 
 
-def test_debug_log_lines(node):
+def test_debug_log_lines(start_nodes):
+    (node,) = start_nodes(1, [["--no-wallet", "--debug"]])
+    node.rpc.generatetoaddress(101, MINER_ADDR)
     utxo = coinbase_utxo(node, 1)
     good = spend([utxo], [(utxo.value - 5_000, OTHER.lock)])
     node.rpc.sendrawtransaction(good.serialize().hex())
@@ -165,3 +167,14 @@ def test_debug_log_lines(node):
     assert f"AcceptToMemoryPool: rejected txid={cheap.txid_hex} reason=min relay fee not met" in log
     assert "Reorg: depth=1" in log
     assert Decimal(node.rpc.getmempoolentry(good.txid_hex)["fees"]["base"]) == Decimal("0.00005")
+
+
+def test_mempool_acceptance_logged_only_with_debug(node):
+    """As Core's -debug=mempool: one line per tx costs the mempool too much by default."""
+    utxo = coinbase_utxo(node, 1)
+    tx = spend([utxo], [(utxo.value - 5_000, OTHER.lock)])
+    node.rpc.sendrawtransaction(tx.serialize().hex())
+    node.rpc.generatetoaddress(1, MINER_ADDR)
+    log = (node.netdir / "debug.log").read_text()
+    assert "UpdateTip: height=102" in log
+    assert "AcceptToMemoryPool" not in log
