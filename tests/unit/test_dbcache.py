@@ -15,7 +15,7 @@ def test_budget_splits_between_coin_cache_and_leveldb() -> None:
     small = NodeConfig(REGTEST, Path("/x"), dbcache_mb=40)
     large = NodeConfig(REGTEST, Path("/x"), dbcache_mb=400)
     assert abs(large.coin_cache_coins - 10 * small.coin_cache_coins) < 10
-    assert small.coin_cache_coins * 300 + small.leveldb_cache_bytes <= 40 * 2**20
+    assert small.coin_cache_coins * 400 + small.leveldb_cache_bytes <= 40 * 2**20
     assert small.leveldb_cache_bytes == 10 * 2**20
 
 
