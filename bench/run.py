@@ -26,7 +26,7 @@ from typing import Any
 
 from node.rpc.client import RpcFailure
 
-from . import blocks, ceilings, mining, rpc, scale, sync
+from . import blocks, cachemem, ceilings, mining, rpc, scale, sync
 from .nodeproc import BenchNode
 
 SECTIONS = ("ceilings", "blocks", "rpc", "mining", "sync")
@@ -136,7 +136,22 @@ def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
             target=">= 0.85",
             extra={**info, "first_tx_s": round(fig.first_rate), "last_tx_s": round(fig.last_rate)},
         ),
-        Row("scale_rss_mb", fig.peak_rss_mb, "MB", target=f"<= {dbcache_mb} + 150 MB"),
+        Row(
+            "scale_rss_mb",
+            fig.peak_rss_mb,
+            "MB",
+            target=f"<= {dbcache_mb} + 150 MB",
+            extra={
+                "peak_anon_mb": round(fig.peak_anon_mb, 1),
+                "peak_file_mb": round(fig.peak_file_mb, 1),
+            },
+        ),
+        Row(
+            "coin_cache_bytes_per_coin",
+            cachemem.bytes_per_coin(196_608),
+            "bytes",
+            target="<= 400 (node/config.py)",
+        ),
         Row("scale_addressbalance_ms", fig.balance_ms, "ms", target="<= 50 ms"),
         Row("scale_addresshistory_ms", fig.history_ms, "ms", target="<= 50 ms"),
         Row("scale_txoutset_muhash_ms", fig.muhash_ms, "ms", target="<= 50 ms"),

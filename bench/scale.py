@@ -3,10 +3,11 @@ queries at the end, each with a concurrent ``getblockcount`` probe.
 
 The chain is the sync section's mixed chain, longer (``--scale-blocks``; the default
 24,000 blocks hold 522,354 txs, about half the issue's 1M-tx chain). Reported: tx/s of
-the last stretch of ``STRETCH`` blocks against the first one after the fan-out, the
-syncing node's peak RSS, the median latency of ``getaddressbalance`` and the first page
-of ``getaddresshistory`` of the busiest address (the miner's: every coinbase), and of
-``gettxoutsetinfo muhash``, and the probe's longest stall during those queries.
+the last stretch of ``STRETCH`` blocks against the first one after the fan-out; the
+syncing node's peak RSS, and the peaks of its anonymous and file-backed parts; the median
+latency of ``getaddressbalance`` and the first page of ``getaddresshistory`` of the
+busiest address (the miner's: every coinbase), and of ``gettxoutsetinfo muhash``; and the
+probe's longest stall during those queries.
 ``devnet_interval_s`` is the mean interval of blocks 60-80 of a fresh devnet node mining
 with one worker, timed as they arrive (some 6 minutes of mining).
 """
@@ -14,6 +15,7 @@ with one worker, timed as they arrive (some 6 minutes of mining).
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,8 @@ class ScaleFigures:
     first_rate: float
     last_rate: float
     peak_rss_mb: float
+    peak_anon_mb: float  # the node's own memory (heap, caches); RSS less what is file-backed
+    peak_file_mb: float  # file-backed: libraries and LevelDB's memory-mapped tables
     balance_ms: float
     history_ms: float
     muhash_ms: float
@@ -60,6 +64,35 @@ def _timed_ms(node: BenchNode, method: str, *params: object) -> float:
         times.append((time.perf_counter() - start) * 1000)
     client.close()
     return statistics.median(times)
+
+
+class MemorySampler:
+    """Peaks of a process's anonymous and file-backed resident memory, sampled every
+    ``interval`` seconds from /proc until ``stop``. VmHWM gives only the peak of their
+    sum; the split says whether the node's own memory or LevelDB's mapped tables (page
+    cache, which the kernel takes back under pressure) made it."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self._status = Path(f"/proc/{pid}/status")
+        self._interval = interval
+        self._stop = threading.Event()
+        self.anon_kb = self.file_kb = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                lines = self._status.read_text().splitlines()
+            except OSError:
+                return
+            fields = {k: v for k, _, v in (line.partition(":") for line in lines)}
+            self.anon_kb = max(self.anon_kb, int(fields["RssAnon"].split()[0]))
+            self.file_kb = max(self.file_kb, int(fields["RssFile"].split()[0]))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class DevnetNode(NodeProcess):
@@ -105,7 +138,9 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
             str(dbcache_mb),
         ]
         syncing.start()
+        sampler = MemorySampler(syncing.pid)
         marks = follow_sync(syncing, blocks, timeout=7200, interval=0.2)
+        sampler.stop()
         log(f"  synced in {marks[-1][0] - marks[0][0]:.0f} s")
         first = _rate(marks, counts, FANOUT_END, FANOUT_END + stretch)
         last = _rate(marks, counts, blocks - stretch, blocks)
@@ -120,6 +155,8 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
             first,
             last,
             syncing.peak_rss_mb(),
+            sampler.anon_kb / 1024,
+            sampler.file_kb / 1024,
             balance,
             history,
             muhash,

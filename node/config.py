@@ -13,8 +13,8 @@ MIN_DBCACHE_MB = 4  # Core's minimum
 # What a cached coin costs in resident memory: the key, the Coin and its lock, the dict
 # slot, and what the allocator cannot give back while the cache churns (evicting and
 # refilling as blocks spend and create coins). tracemalloc counts ~290 bytes of objects;
-# resident memory grew by 396-424 bytes a coin in a process that filled a cache of 100,000
-# and of 262,144 coins three times over with block-shaped changes.
+# resident memory grows by 370-424 bytes a coin (``python -m bench.cachemem``, and the
+# scale section of the bench reports it).
 _BYTES_PER_CACHED_COIN = 400
 # The coin cache gets three quarters of --dbcache: it spares a LevelDB read and a decode
 # per coin a block spends; LevelDB's block cache (with bloom filters, so a miss seldom
