@@ -24,6 +24,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from consensus.params import REGTEST
+from node.config import BYTES_PER_CACHED_COIN, NodeConfig
 from node.rpc.client import RpcFailure
 
 from . import blocks, cachemem, ceilings, mining, rpc, scale, sync
@@ -148,9 +150,11 @@ def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
         ),
         Row(
             "coin_cache_bytes_per_coin",
-            cachemem.bytes_per_coin(196_608),
+            cachemem.bytes_per_coin(
+                NodeConfig(REGTEST, workdir, dbcache_mb=dbcache_mb).coin_cache_coins
+            ),
             "bytes",
-            target="<= 400 (node/config.py)",
+            target=f"<= {BYTES_PER_CACHED_COIN} (node/config.py)",
         ),
         Row("scale_addressbalance_ms", fig.balance_ms, "ms", target="<= 50 ms"),
         Row("scale_addresshistory_ms", fig.history_ms, "ms", target="<= 50 ms"),

@@ -139,8 +139,10 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
         ]
         syncing.start()
         sampler = MemorySampler(syncing.pid)
-        marks = follow_sync(syncing, blocks, timeout=7200, interval=0.2)
-        sampler.stop()
+        try:
+            marks = follow_sync(syncing, blocks, timeout=7200, interval=0.2)
+        finally:
+            sampler.stop()
         log(f"  synced in {marks[-1][0] - marks[0][0]:.0f} s")
         first = _rate(marks, counts, FANOUT_END, FANOUT_END + stretch)
         last = _rate(marks, counts, blocks - stretch, blocks)

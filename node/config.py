@@ -15,7 +15,7 @@ MIN_DBCACHE_MB = 4  # Core's minimum
 # refilling as blocks spend and create coins). tracemalloc counts ~290 bytes of objects;
 # resident memory grows by 370-424 bytes a coin (``python -m bench.cachemem``, and the
 # scale section of the bench reports it).
-_BYTES_PER_CACHED_COIN = 400
+BYTES_PER_CACHED_COIN = 400
 # The coin cache gets three quarters of --dbcache: it spares a LevelDB read and a decode
 # per coin a block spends; LevelDB's block cache (with bloom filters, so a miss seldom
 # reads a block at all) gets the rest.
@@ -49,7 +49,7 @@ class NodeConfig:
 
     @property
     def coin_cache_coins(self) -> int:
-        return int(self.dbcache_mb * 2**20 * _COIN_CACHE_SHARE) // _BYTES_PER_CACHED_COIN
+        return int(self.dbcache_mb * 2**20 * _COIN_CACHE_SHARE) // BYTES_PER_CACHED_COIN
 
     @property
     def leveldb_cache_bytes(self) -> int:
