@@ -13,20 +13,14 @@ import gc
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 from consensus.coins import new_coin
+from consensus.params import REGTEST
 from node.chain.coincache import CoinCache
+from node.config import NodeConfig
 from node.memory import release_free_memory
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _anon_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no RssAnon in /proc/self/status")
+from .nodeproc import ROOT, proc_status_kb
 
 
 def measure(coins: int) -> float:
@@ -34,7 +28,7 @@ def measure(coins: int) -> float:
     rng = random.Random(1)
     cache = CoinCache(lambda key: None, coins)
     release_free_memory()
-    base = _anon_bytes()
+    base = proc_status_kb("self")["RssAnon"]
     spendable: list[bytes] = []
     for height in range(1, 3 * coins // 40 + 1):
         changes: dict = {}
@@ -54,7 +48,7 @@ def measure(coins: int) -> float:
     del spendable
     gc.collect()
     release_free_memory()
-    return (_anon_bytes() - base) / len(cache)
+    return (proc_status_kb("self")["RssAnon"] - base) * 1024 / len(cache)
 
 
 def bytes_per_coin(coins: int) -> float:
@@ -71,4 +65,5 @@ def bytes_per_coin(coins: int) -> float:
 
 
 if __name__ == "__main__":
-    print(f"{measure(int(sys.argv[1]) if len(sys.argv) > 1 else 196_608):.0f} bytes per coin")
+    default = NodeConfig(REGTEST, ROOT).coin_cache_coins  # what the default --dbcache keeps
+    print(f"{measure(int(sys.argv[1]) if len(sys.argv) > 1 else default):.0f} bytes per coin")

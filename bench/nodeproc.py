@@ -11,6 +11,17 @@ from node.cli.launcher import NodeProcess
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def proc_status_kb(pid: int | str) -> dict[str, int]:
+    """The kB fields of ``/proc/<pid>/status`` (VmHWM, RssAnon, RssFile, ...) by name;
+    ``pid`` may be "self"."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if value.endswith(" kB"):
+            fields[name] = int(value.split()[0])
+    return fields
+
+
 class BenchNode(NodeProcess):
     """``obol node --network regtest --no-wallet`` in ``datadir``; ``start``, then
     ``client()``; ``stop`` by pid (SIGTERM, SIGKILL after a minute)."""
@@ -28,10 +39,7 @@ class BenchNode(NodeProcess):
 
     def peak_rss_mb(self) -> float:
         """VmHWM of the node process: its peak resident memory so far."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc status")
+        return proc_status_kb(self.pid)["VmHWM"] / 1024
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stop_process(timeout)

@@ -26,7 +26,7 @@ from node.cli.launcher import NodeProcess
 
 from .blocks import Prober
 from .chaingen import gen_key
-from .nodeproc import BenchNode
+from .nodeproc import BenchNode, proc_status_kb
 from .sync import build_chain, follow_sync, write_datadir
 
 FANOUT_END = 200  # the sync chain's fan-out blocks end here
@@ -73,7 +73,7 @@ class MemorySampler:
     cache, which the kernel takes back under pressure) made it."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self._status = Path(f"/proc/{pid}/status")
+        self._pid = pid
         self._interval = interval
         self._stop = threading.Event()
         self.anon_kb = self.file_kb = 0
@@ -83,12 +83,11 @@ class MemorySampler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                lines = self._status.read_text().splitlines()
+                status = proc_status_kb(self._pid)
             except OSError:
                 return
-            fields = {k: v for k, _, v in (line.partition(":") for line in lines)}
-            self.anon_kb = max(self.anon_kb, int(fields["RssAnon"].split()[0]))
-            self.file_kb = max(self.file_kb, int(fields["RssFile"].split()[0]))
+            self.anon_kb = max(self.anon_kb, status["RssAnon"])
+            self.file_kb = max(self.file_kb, status["RssFile"])
 
     def stop(self) -> None:
         self._stop.set()
