@@ -66,6 +66,7 @@ from .messages import (
 )
 from .peer import Peer, PeerClosed, format_hostport
 from .relay import TxRelay
+from .rolling import RollingFilter
 from .sync import BlockSync
 from .tasks import cancel_and_wait, log_crash, supervised
 
@@ -73,6 +74,7 @@ log = logging.getLogger("obol.p2p")
 _log_crash = log_crash(log)
 
 ADDR_RELAY_FANOUT = 2  # Core relays a fresh address to two peers
+MAX_KNOWN_ADDRS = 5000  # per peer, as Core's m_addr_known
 MAX_ADDR_TO_RELAY = 10  # only small addr messages are relayed (Core's rule)
 ADDR_FRESH_SECONDS = 10 * 60
 MAX_TRACKED_HOSTS = 10_000  # inbound hosts whose node ids are remembered, oldest dropped
@@ -107,7 +109,8 @@ class PeerAddrs:
     processed: int = 0
     rate_limited: int = 0
     answered_getaddr: bool = False
-    known: set[tuple[str, int]] = field(default_factory=set)
+    # Addresses sent to or heard from the peer: never sent to it again (Core's m_addr_known).
+    known: RollingFilter = field(default_factory=lambda: RollingFilter(MAX_KNOWN_ADDRS))
 
 
 def parse_target(text: str, default_port: int) -> tuple[str, int]:

@@ -17,7 +17,12 @@ could make it valid.
 
 Rejected txids are remembered until the tip moves (Core's recentRejects), except when the
 rejection may be a mutated signature: signatures are not part of the txid, so the honest
-version of the same txid must still be fetchable.
+version of the same txid must still be fetchable. Recently confirmed txids are remembered
+until a block is disconnected, so that a confirmed tx announced late is not fetched.
+
+What each peer knows, the rejects and the confirmed txids are rolling filters
+(``p2p/rolling.py``), as Core's: their memory is fixed when they are made, about 0.6 MB for
+each peer's 50,000 txids however busy the network.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from consensus.primitives import Tx
 from .config import ChainChange, PeerManagerConfig
 from .messages import INV_TX, GetData, Inv, InvItem, TxMsg
 from .peer import Misbehaving, Peer
+from .rolling import RollingFilter
 from .tasks import cancel_and_wait, start_supervised
 
 log = logging.getLogger("obol.p2p.relay")
@@ -45,7 +51,8 @@ MAX_EXPIRED_PER_PEER = 1000
 MAX_ANNOUNCED_PER_PEER = 5000  # Core's MAX_PEER_TX_ANNOUNCEMENTS
 MAX_ANNOUNCERS = 8  # peers remembered per tx besides the one asked
 MAX_RETRY_PER_TICK = 1000
-MAX_REJECTS = 50_000
+MAX_REJECTS = 120_000  # Core's recentRejects
+MAX_CONFIRMED = 48_000  # Core's m_recent_confirmed_transactions
 # Rejections that say nothing bad about the peer: another chain state may accept the tx.
 _NOT_PUNISHED = frozenset(
     {
@@ -71,32 +78,16 @@ class LruSet:
         if len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
-    def update(self, items: Iterable[bytes]) -> None:
-        """``add`` each item, in order (a block's thousands of txids at once)."""
-        members = self._items
-        move_to_end = members.move_to_end
-        for item in items:
-            members[item] = None
-            move_to_end(item)
-        for _ in range(len(members) - self.capacity):
-            members.popitem(last=False)
-
-    def discard(self, item: bytes) -> None:
-        self._items.pop(item, None)
-
     def __contains__(self, item: object) -> bool:
         return item in self._items
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def clear(self) -> None:
-        self._items.clear()
-
 
 @dataclass(slots=True, eq=False)
 class PeerTxs:
-    known: LruSet = field(default_factory=lambda: LruSet(MAX_KNOWN_PER_PEER))
+    known: RollingFilter = field(default_factory=lambda: RollingFilter(MAX_KNOWN_PER_PEER))
     pending: dict[bytes, None] = field(default_factory=dict)  # to announce, in order
     requested: dict[bytes, float] = field(default_factory=dict)  # txid -> deadline
     # Requests past their deadline: asked elsewhere now, but a late answer is still welcome.
@@ -120,8 +111,8 @@ class TxRelay:
         self._in_flight: dict[bytes, int] = {}  # txid -> the peer asked
         self._announcers: dict[bytes, list[int]] = {}  # txid -> other peers that have it
         self._waiting: dict[bytes, None] = {}  # not in flight, announcers left: to ask
-        self._rejects = LruSet(MAX_REJECTS)
-        self._confirmed = LruSet(MAX_REJECTS)
+        self._rejects = RollingFilter(MAX_REJECTS)
+        self._confirmed = RollingFilter(MAX_CONFIRMED)
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -342,9 +333,8 @@ class TxRelay:
         txs of disconnected blocks are unconfirmed again."""
         if update.connected or update.disconnected:
             self._rejects.clear()
-        for block in update.disconnected:
-            for tx in block.txs:
-                self._confirmed.discard(tx.txid)
+        if update.disconnected:
+            self._confirmed.clear()  # a filter cannot forget one item; Core resets it too
         announcers, waiting = self._announcers, self._waiting
         for block in update.connected:
             txids = [tx.txid for tx in block.txs]

@@ -31,7 +31,6 @@ from p2p.messages import (
     decode_frame,
     encode_frame,
 )
-from p2p.relay import LruSet
 from tests.property.test_consensus_props import blocks, headers, txs
 
 MAGIC = REGTEST.magic
@@ -90,19 +89,3 @@ def test_mutated_frame_is_rejected_or_canonical(msg: Message, data: st.DataObjec
         return
     if decoded is not None:
         assert encode_frame(MAGIC, decoded) == mutated
-
-
-@given(
-    st.integers(1, 6),
-    st.lists(st.binary(min_size=1, max_size=1), max_size=12),
-    st.lists(st.binary(min_size=1, max_size=1), max_size=12),
-)
-def test_lru_set_update_is_add_in_order(capacity: int, before: list, items: list) -> None:
-    one_by_one, at_once = LruSet(capacity), LruSet(capacity)
-    for item in before:
-        one_by_one.add(item)
-        at_once.add(item)
-    for item in items:
-        one_by_one.add(item)
-    at_once.update(items)
-    assert list(at_once._items) == list(one_by_one._items)
