@@ -31,10 +31,12 @@ def _skip_height(height: int) -> int:
 
 
 class BlockIndex:
-    """What the node knows of one header. Mutable status; everything else fixed."""
+    """What the node knows of one header. Mutable status and first child; everything else
+    fixed."""
 
     __slots__ = (
         "chainwork",
+        "first_child",
         "hash",
         "header",
         "height",
@@ -63,6 +65,9 @@ class BlockIndex:
         self.ntx = ntx
         self.parent = parent
         self.seq = seq
+        # Set by the chain manager, which keeps a block's other children (forks) itself:
+        # a list per block would cost ~120 bytes on every one of them.
+        self.first_child: BlockIndex | None = None
         # A pointer further back than the parent, so that ``ancestor`` (block download
         # planning, forks, locators) takes logarithmic steps, not one per block.
         self.skip = parent.ancestor(_skip_height(height)) if parent is not None else None

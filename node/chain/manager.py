@@ -173,7 +173,8 @@ class Chain:
         self.verifier = verifier
         self.on_connect = on_connect
         self.index: dict[bytes, BlockIndex] = {}
-        self.children: dict[bytes, list[BlockIndex]] = {}
+        # A block's first child is on its entry; the others (forks, rare) are here.
+        self._later_children: dict[bytes, list[BlockIndex]] = {}
         self.active: list[BlockIndex] = []
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self._seq = count()
@@ -256,7 +257,20 @@ class Chain:
 
     def _add_entry(self, entry: BlockIndex) -> None:
         self.index[entry.hash] = entry
-        self.children.setdefault(entry.header.prev_hash, []).append(entry)
+        parent = entry.parent
+        if parent is None:
+            return
+        if parent.first_child is None:
+            parent.first_child = entry
+        else:
+            self._later_children.setdefault(parent.hash, []).append(entry)
+
+    def children(self, entry: BlockIndex) -> list[BlockIndex]:
+        """The blocks indexed on top of ``entry``, in the order they were indexed."""
+        first = entry.first_child
+        if first is None:
+            return []
+        return [first, *self._later_children.get(entry.hash, ())]
 
     def _set_active(self, tip: BlockIndex) -> None:
         chain: list[BlockIndex] = []
@@ -333,7 +347,7 @@ class Chain:
     def tips(self) -> Iterator[BlockIndex]:
         """Every block without children: the heads of the known branches."""
         for entry in self.index.values():
-            if not self.children.get(entry.hash):
+            if entry.first_child is None:
                 yield entry
 
     # --- accepting headers and blocks ----------------------------------------------
@@ -551,7 +565,7 @@ class Chain:
                 continue
             if node.chainwork > tip_work:
                 self._candidates.add(node)
-            stack.extend(self.children.get(node.hash, ()))
+            stack.extend(self.children(node))
 
     def _write_bodies(self) -> None:
         """Write the bodies taken but not written with a connection."""
@@ -847,11 +861,11 @@ class Chain:
     # --- invalid blocks ------------------------------------------------------------
 
     def _descendants(self, entry: BlockIndex) -> Iterator[BlockIndex]:
-        stack = list(self.children.get(entry.hash, ()))
+        stack = self.children(entry)
         while stack:
             child = stack.pop()
             yield child
-            stack.extend(self.children.get(child.hash, ()))
+            stack.extend(self.children(child))
 
     def _mark_failed(self, entry: BlockIndex) -> None:
         with self.db.batch() as batch:

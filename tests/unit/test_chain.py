@@ -132,6 +132,38 @@ def test_invalidate_and_reconsider(db):
     assert len(update.connected) == 5
 
 
+def test_forks_have_every_child_for_tips_and_invalidation(tmp_path):
+    path = str(tmp_path / "db")
+    db = ChainDB(path, "regtest")
+    chain = Chain(db, REGTEST)
+    main = ChainBuilder()
+    for _ in range(3):
+        chain.process_block(main.mine())
+    # Three branches on block 1: the main chain and two forks of one and two blocks.
+    forks = [fork_of(main, 1), fork_of(main, 1)]
+    for n, fork in enumerate(forks):
+        for _ in range(n + 1):
+            chain.process_block(fork.mine(miner=key(9 + n)))
+    heads = {main.tip.hash, forks[0].tip.hash, forks[1].tip.hash}
+    block1 = chain.index[main.blocks[1].hash]
+    assert [c.hash for c in chain.children(block1)] == [
+        main.blocks[2].hash,
+        forks[0].blocks[2].hash,
+        forks[1].blocks[2].hash,
+    ]
+    assert {e.hash for e in chain.tips()} == heads
+    chain.invalidate_block(main.blocks[1].hash)
+    assert chain.height == 0
+    above = [e for e in chain.index.values() if e.height >= 2]
+    assert len(above) == 5 and all(e.failed for e in above)
+    db.close()
+    db = ChainDB(path, "regtest")
+    chain = Chain(db, REGTEST)
+    assert {e.hash for e in chain.tips()} == heads
+    assert len(chain.children(chain.index[main.blocks[1].hash])) == 3
+    db.close()
+
+
 def test_restart_keeps_everything(tmp_path):
     path = str(tmp_path / "db")
     db = ChainDB(path, "regtest")
