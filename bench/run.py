@@ -148,6 +148,7 @@ def scale_rows(workdir: Path, blocks: int, dbcache_mb: int) -> list[Row]:
                 "peak_file_mb": round(fig.peak_file_mb, 1),
             },
         ),
+        Row("scale_disk_bytes_per_tx", fig.disk_bytes_per_tx, "bytes", extra=info),
         Row(
             "coin_cache_bytes_per_coin",
             cachemem.bytes_per_coin(

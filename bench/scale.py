@@ -4,7 +4,8 @@ queries at the end, each with a concurrent ``getblockcount`` probe.
 The chain is the sync section's mixed chain, longer (``--scale-blocks``; the default
 24,000 blocks hold 522,354 txs, about half the issue's 1M-tx chain). Reported: tx/s of
 the last stretch of ``STRETCH`` blocks against the first one after the fan-out; the
-syncing node's peak RSS, and the peaks of its anonymous and file-backed parts; the median
+syncing node's peak RSS, and the peaks of its anonymous and file-backed parts; the size of
+its database per tx (blocks, undo data, coins, indexes); the median
 latency of ``getaddressbalance`` and the first page of ``getaddresshistory`` of the
 busiest address (the miner's: every coinbase), and of ``gettxoutsetinfo muhash``; and the
 probe's longest stall during those queries.
@@ -42,6 +43,7 @@ class ScaleFigures:
     peak_rss_mb: float
     peak_anon_mb: float  # the node's own memory (heap, caches); RSS less what is file-backed
     peak_file_mb: float  # file-backed: libraries and LevelDB's memory-mapped tables
+    disk_bytes_per_tx: float  # the synced node's database, over the chain's txs
     balance_ms: float
     history_ms: float
     muhash_ms: float
@@ -53,6 +55,10 @@ def _rate(marks: list[tuple[float, int]], counts: list[int], lo: int, hi: int) -
     t_lo = next(t for t, h in marks if h >= lo)
     t_hi = next(t for t, h in marks if h >= hi)
     return sum(counts[lo + 1 : hi + 1]) / max(t_hi - t_lo, 1e-9)
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def _timed_ms(node: BenchNode, method: str, *params: object) -> float:
@@ -143,6 +149,7 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
         finally:
             sampler.stop()
         log(f"  synced in {marks[-1][0] - marks[0][0]:.0f} s")
+        db_bytes = _tree_bytes(syncing.datadir / "regtest" / "db")
         first = _rate(marks, counts, FANOUT_END, FANOUT_END + stretch)
         last = _rate(marks, counts, blocks - stretch, blocks)
         address = encode_address(gen.miner.lock, REGTEST)
@@ -158,6 +165,7 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
             syncing.peak_rss_mb(),
             sampler.anon_kb / 1024,
             sampler.file_kb / 1024,
+            db_bytes / sum(counts),
             balance,
             history,
             muhash,
