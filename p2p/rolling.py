@@ -18,11 +18,12 @@ that ``bytes.find`` searches at C speed: a lookup is one hash and a search or th
   that collide here, as Core's filters are keyed with a random tweak.
 - A lookup compares its fingerprint with ~8 slots in each generation: a false positive has
   odds of about 24 in 2**32 (6e-9; Core's tx filters allow 1e-6).
-- 12 bytes per item of capacity: 600 KB for 50,000.
+- 12 bytes per item of capacity: 600 KB for 50,000, taken as items arrive.
 """
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Hashable, Iterable
 
 _SLOTS = 16  # per bucket
@@ -42,18 +43,25 @@ class RollingFilter:
             raise ValueError(f"a rolling filter needs a capacity of at least 1, not {capacity}")
         self._per_generation = (capacity + 1) // 2
         self._buckets = -(-self._per_generation // _MEAN_FILL)
+        self._empty = True
+        self._fresh()
+
+    def _fresh(self) -> None:
         # Newest first. A bucket's fill count says how many of its slots are taken.
-        self._tables = [bytearray(self._buckets * _BUCKET_BYTES) for _ in range(_GENERATIONS)]
+        self._tables = [self._new_table() for _ in range(_GENERATIONS)]
         self._fills = [bytearray(self._buckets) for _ in range(_GENERATIONS)]
         self._count = 0  # items in the newest generation
-        self._empty = True
+
+    def _new_table(self) -> mmap.mmap:
+        # An anonymous mapping reads as zeros and takes memory only where written: an
+        # idle peer's filter costs next to nothing, and a dropped generation's memory
+        # goes back to the system with its mapping.
+        return mmap.mmap(-1, self._buckets * _BUCKET_BYTES)
 
     def clear(self) -> None:
         if self._empty:
             return  # the relay clears its rejects at every new tip: mostly a no-op
-        for table, fills in zip(self._tables, self._fills, strict=True):
-            _wipe(table, fills)
-        self._count = 0
+        self._fresh()
         self._empty = True
 
     def _locate(self, item: Hashable) -> tuple[bytes, int]:
@@ -90,10 +98,10 @@ class RollingFilter:
         if self._search(0, fingerprint, bucket):
             return
         if self._count == self._per_generation:
-            oldest_table, oldest_fills = self._tables.pop(), self._fills.pop()
-            _wipe(oldest_table, oldest_fills)
-            self._tables.insert(0, oldest_table)
-            self._fills.insert(0, oldest_fills)
+            self._tables.pop()
+            self._fills.pop()
+            self._tables.insert(0, self._new_table())
+            self._fills.insert(0, bytearray(self._buckets))
             self._count = 0
         self._count += 1
         self._empty = False
@@ -108,8 +116,3 @@ class RollingFilter:
     def update(self, items: Iterable[Hashable]) -> None:
         for item in items:
             self.add(item)
-
-
-def _wipe(table: bytearray, fills: bytearray) -> None:
-    table[:] = bytes(len(table))
-    fills[:] = bytes(len(fills))
