@@ -17,8 +17,8 @@ MIN_DBCACHE_MB = 4  # Core's minimum
 # scale section of the bench reports it).
 BYTES_PER_CACHED_COIN = 400
 # The coin cache gets three quarters of --dbcache: it spares a LevelDB read and a decode
-# per coin a block spends; LevelDB's block cache (with bloom filters, so a miss seldom
-# reads a block at all) gets the rest.
+# per coin a block spends. LevelDB gets the rest, for its block cache and write buffers
+# (with bloom filters, a miss seldom reads a block at all).
 _COIN_CACHE_SHARE = 0.75
 
 

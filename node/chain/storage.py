@@ -162,9 +162,11 @@ class ChainDB:
         on_failure: Callable[[StorageError], None] | None = None,
         min_free_bytes: int = 0,
         max_open_files: int = 1000,
-        cache_bytes: int = 8 * 2**20,
+        cache_bytes: int = 16 * 2**20,
     ) -> None:
-        """``cache_bytes``: LevelDB's block cache (its default is 8 MiB)."""
+        """``cache_bytes``: LevelDB's share of the memory budget, split as Core splits it:
+        half for the block cache, a quarter for each of the two write buffers it may hold
+        (the default gives LevelDB's own defaults, 8 MiB and 4 MiB)."""
         os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
         self._on_failure = on_failure
@@ -175,13 +177,20 @@ class ChainDB:
         try:
             # The bloom filter spares most disk reads for keys that are absent (a new
             # coin's key, an address's first totals): ~1.25 bytes per key in memory.
+            # No compression, as Core: hashes, keys and signatures hardly compress (snappy
+            # saved a fifth of the disk at 24,000 blocks), and a compressed block is
+            # decompressed into the block cache on the heap on every read, where a plain
+            # one is read in place from the table LevelDB maps into memory (the scale
+            # bench's node: 33 MB less heap, 10-20 MB less resident memory in all).
             self._db = plyvel.DB(
                 path,
                 create_if_missing=True,
                 paranoid_checks=True,
                 max_open_files=max_open_files,
                 bloom_filter_bits=10,
-                lru_cache_size=cache_bytes,
+                compression=None,
+                lru_cache_size=cache_bytes // 2,
+                write_buffer_size=cache_bytes // 4,
             )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():

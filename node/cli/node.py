@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=_dbcache,
         default=DEFAULT_DBCACHE_MB,
         metavar="MB",
-        help=f"memory for the coin cache and LevelDB's block cache (default {DEFAULT_DBCACHE_MB})",
+        help=f"memory for the coin cache and LevelDB's caches (default {DEFAULT_DBCACHE_MB})",
     )
     node.add_argument("--no-wallet", action="store_true", help="do not create/load 'default'")
     node.add_argument("--debug", action="store_true", help="log debug messages too")
