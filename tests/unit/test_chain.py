@@ -132,13 +132,23 @@ def test_invalidate_and_reconsider(db):
     assert len(update.connected) == 5
 
 
+def open_chain(path: str) -> tuple[ChainDB, Chain]:
+    db = ChainDB(path, "regtest")
+    return db, Chain(db, REGTEST)
+
+
+def mined_chain(path: str, blocks: int) -> tuple[ChainDB, Chain, ChainBuilder]:
+    """A new chain database at ``path`` with ``blocks`` blocks mined on it."""
+    db, chain = open_chain(path)
+    main = ChainBuilder()
+    for _ in range(blocks):
+        chain.process_block(main.mine())
+    return db, chain, main
+
+
 def test_forks_have_every_child_for_tips_and_invalidation(tmp_path):
     path = str(tmp_path / "db")
-    db = ChainDB(path, "regtest")
-    chain = Chain(db, REGTEST)
-    main = ChainBuilder()
-    for _ in range(3):
-        chain.process_block(main.mine())
+    db, chain, main = mined_chain(path, 3)
     # Three branches on block 1: the main chain and two forks of one and two blocks.
     forks = [fork_of(main, 1), fork_of(main, 1)]
     for n, fork in enumerate(forks):
@@ -157,8 +167,7 @@ def test_forks_have_every_child_for_tips_and_invalidation(tmp_path):
     above = [e for e in chain.index.values() if e.height >= 2]
     assert len(above) == 5 and all(e.failed for e in above)
     db.close()
-    db = ChainDB(path, "regtest")
-    chain = Chain(db, REGTEST)
+    db, chain = open_chain(path)
     assert {e.hash for e in chain.tips()} == heads
     assert len(chain.children(chain.index[main.blocks[1].hash])) == 3
     db.close()
@@ -166,15 +175,10 @@ def test_forks_have_every_child_for_tips_and_invalidation(tmp_path):
 
 def test_restart_keeps_everything(tmp_path):
     path = str(tmp_path / "db")
-    db = ChainDB(path, "regtest")
-    chain = Chain(db, REGTEST)
-    main = ChainBuilder()
-    for _ in range(10):
-        chain.process_block(main.mine())
+    db, chain, main = mined_chain(path, 10)
     coins = dict(db.coins())
     db.close()
-    db = ChainDB(path, "regtest")
-    chain = Chain(db, REGTEST)
+    db, chain = open_chain(path)
     assert chain.tip.hash == main.tip.hash
     assert dict(db.coins()) == coins
     db.close()
