@@ -6,11 +6,11 @@ recently confirmed txids, in rolling bloom filters (``CRollingBloomFilter``): ~0
 50,000 txids, where an exact set of them takes ~9 MB here, and Core has one known-tx set per
 peer. A bloom filter costs one probe per hash function (20 at Core's 1e-6), and each probe is
 a step of Python here. This filter keeps one 32-bit fingerprint per item instead, in buckets
-that ``bytes.find`` searches at C speed: a lookup is one hash and a search or three.
+that ``find`` searches at C speed: a lookup is one hash and a search or three.
 
 - Three generations of ``capacity / 2`` items each (Core's layout). When the newest is full,
-  the oldest is wiped and becomes the newest: the last ``capacity`` items are always in
-  (two full generations and the current one), never more than 1.5 x ``capacity``.
+  the oldest is dropped and an empty one becomes the newest: the last ``capacity`` items are
+  always in (two full generations and the current one), never more than 1.5 x ``capacity``.
 - A generation is a table of buckets of 16 slots, 8 items each on average. A bucket fills in
   order, its fill count beside it; a full bucket spills into the next one.
 - An item's bucket and fingerprint come from its ``hash()``. For bytes and str that is SipHash
@@ -85,12 +85,10 @@ class RollingFilter:
 
     def __contains__(self, item: Hashable) -> bool:
         fingerprint, bucket = self._locate(item)
-        search = self._search
-        return (
-            search(0, fingerprint, bucket)
-            or search(1, fingerprint, bucket)
-            or search(2, fingerprint, bucket)
-        )
+        for generation in range(_GENERATIONS):
+            if self._search(generation, fingerprint, bucket):
+                return True
+        return False
 
     def add(self, item: Hashable) -> None:
         """Remember ``item`` as the most recent (again, if it is in an older generation)."""
