@@ -5,10 +5,10 @@ The chain is the sync section's mixed chain, longer (``--scale-blocks``; the def
 24,000 blocks hold 522,354 txs, about half the issue's 1M-tx chain). Reported: tx/s of
 the last stretch of ``STRETCH`` blocks against the first one after the fan-out; the
 syncing node's peak RSS, and the peaks of its anonymous and file-backed parts; the size of
-its database per tx (blocks, undo data, coins, indexes); the median
-latency of ``getaddressbalance`` and the first page of ``getaddresshistory`` of the
-busiest address (the miner's: every coinbase), and of ``gettxoutsetinfo muhash``; and the
-probe's longest stall during those queries.
+its database per tx (blocks, undo data, coins, indexes); the median latency of
+``getaddressbalance`` and the first page of ``getaddresshistory`` of the busiest address
+(the miner's: every coinbase), and of ``gettxoutsetinfo muhash``; and the probe's longest
+stall during those queries.
 ``devnet_interval_s`` is the mean interval of blocks 60-80 of a fresh devnet node mining
 with one worker, timed as they arrive (some 6 minutes of mining).
 """
