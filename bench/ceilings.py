@@ -91,11 +91,12 @@ def sha256d_rate(seconds: float) -> float:
 
 
 class LevelDBCeiling:
-    """Puts in write batches and random gets, with keys and values shaped like coins."""
+    """Puts in write batches and random gets, with keys and values shaped like coins, in a
+    LevelDB opened without compression, as the node's."""
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="obol-bench-ldb-")
-        self._db = plyvel.DB(self._dir.name, create_if_missing=True)
+        self._db = plyvel.DB(self._dir.name, create_if_missing=True, compression=None)
         rng = random.Random(7)
         self._keys = [b"c" + rng.randbytes(36) for _ in range(100_000)]
         self._value = rng.randbytes(40)
