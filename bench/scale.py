@@ -57,8 +57,13 @@ def _rate(marks: list[tuple[float, int]], counts: list[int], lo: int, hi: int) -
     return sum(counts[lo + 1 : hi + 1]) / max(t_hi - t_lo, 1e-9)
 
 
-def _tree_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def _size_on_disk(node: BenchNode) -> int:
+    """The node's own figure for its database (getblockchaininfo's ``size_on_disk``)."""
+    client = node.client()
+    try:
+        return client.call("getblockchaininfo")["size_on_disk"]
+    finally:
+        client.close()
 
 
 def _timed_ms(node: BenchNode, method: str, *params: object) -> float:
@@ -149,7 +154,7 @@ def run(workdir: Path, log, blocks: int, stretch: int, dbcache_mb: int) -> Scale
         finally:
             sampler.stop()
         log(f"  synced in {marks[-1][0] - marks[0][0]:.0f} s")
-        db_bytes = _tree_bytes(syncing.datadir / "regtest" / "db")
+        db_bytes = _size_on_disk(syncing)
         first = _rate(marks, counts, FANOUT_END, FANOUT_END + stretch)
         last = _rate(marks, counts, blocks - stretch, blocks)
         address = encode_address(gen.miner.lock, REGTEST)
