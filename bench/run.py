@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated sections to run ({', '.join(SECTIONS + EXTRA_SECTIONS)}); "
         "ceilings always run; scale and analytics only when named",
     )
-    parser.add_argument("--scale-blocks", type=int, default=24_000, help="scale: chain length")
+    parser.add_argument("--scale-blocks", type=int, default=48_000, help="scale: chain length")
     parser.add_argument("--dbcache", type=int, default=100, help="scale: the node's --dbcache")
     parser.add_argument(
         "--analytics-blocks", type=int, default=5000, help="analytics: chain length"
