@@ -53,7 +53,7 @@ from .rpc.auth import Authenticator
 from .rpc.registry import RpcRegistry
 from .rpc.server import RpcServer
 from .verify.sigcache import SigCache
-from .verify.sigpool import SigPool
+from .verify.sigpool import WORKER_NICENESS, SigPool
 from .wallets.manager import WalletManager
 from .web import install as install_web
 
@@ -251,6 +251,7 @@ class Node:
                 cfg.min_free_mb * 1024 * 1024,
                 budget.database,
                 cfg.leveldb_cache_bytes,
+                compaction_niceness=WORKER_NICENESS,  # below validation, beside the workers
             )
             self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:

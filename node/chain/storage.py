@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import msgpack
@@ -83,6 +85,9 @@ _BODY_HEAD = b"\x92\xc4\x50"  # a block's encoding: a 2-array, then its 80-byte 
 # What survives a reindex: the blocks, the mempool journal and the datadir's identity.
 _KEPT_BY_REINDEX = (_BODY, _MEMPOOL, _META_NETWORK, _META_SCHEMA)
 _READ = {"verify_checksums": True}
+# A key range no record is in (every key starts with a letter): compacting it starts
+# LevelDB's background thread and does nothing else.
+_NO_KEYS = b"\x00"
 
 
 class StorageError(Exception):
@@ -163,10 +168,14 @@ class ChainDB:
         min_free_bytes: int = 0,
         max_open_files: int = 1000,
         cache_bytes: int = 16 * 2**20,
+        compaction_niceness: int = 0,
     ) -> None:
         """``cache_bytes``: LevelDB's share of the memory budget, split as Core splits it:
         half for the block cache, a quarter for each of the two write buffers it may hold
-        (the default gives LevelDB's own defaults, 8 MiB and 4 MiB)."""
+        (the default gives LevelDB's own defaults, 8 MiB and 4 MiB).
+
+        ``compaction_niceness``: how far below this thread's priority LevelDB compacts
+        (``_opened_below``)."""
         os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
         self._on_failure = on_failure
@@ -182,15 +191,18 @@ class ChainDB:
             # decompressed into the block cache on the heap on every read, where a plain
             # one is read in place from the table LevelDB maps into memory (the scale
             # bench's node: 33 MB less heap, 10-20 MB less resident memory in all).
-            self._db = plyvel.DB(
-                path,
-                create_if_missing=True,
-                paranoid_checks=True,
-                max_open_files=max_open_files,
-                bloom_filter_bits=10,
-                compression=None,
-                lru_cache_size=cache_bytes // 2,
-                write_buffer_size=cache_bytes // 4,
+            self._db = _opened_below(
+                compaction_niceness,
+                lambda: plyvel.DB(
+                    path,
+                    create_if_missing=True,
+                    paranoid_checks=True,
+                    max_open_files=max_open_files,
+                    bloom_filter_bits=10,
+                    compression=None,
+                    lru_cache_size=cache_bytes // 2,
+                    write_buffer_size=cache_bytes // 4,
+                ),
             )
         except plyvel.IOError as exc:
             if "lock" in str(exc).lower():
@@ -481,6 +493,33 @@ class ChainDB:
         except plyvel.Error as exc:
             raise self.failed(exc, writing=True) from exc
         return deleted
+
+
+def _opened_below(niceness: int, open_db: Callable[[], plyvel.DB]) -> plyvel.DB:
+    """``open_db()``, with LevelDB's compaction thread ``niceness`` below this thread.
+
+    LevelDB compacts in one thread per process, started by the first thread to schedule
+    a compaction (opening a database may; a manual compaction always does), and on Linux
+    a thread starts at its creator's priority. So the database is opened, and an empty
+    key range compacted, by a short-lived thread that lowered its own priority first.
+    Late in a long sync compaction takes two thirds of a core: at the node's priority it
+    left the signature workers (nice 10) so little of the other that validation waited
+    on them a third of the time. Elsewhere niceness is per process: opened here.
+    """
+    if not niceness or sys.platform != "linux":
+        return open_db()
+
+    def open_and_start() -> plyvel.DB:
+        db = open_db()
+        try:
+            db.compact_range(start=_NO_KEYS, stop=_NO_KEYS)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    with ThreadPoolExecutor(1, "leveldb-open", initializer=os.nice, initargs=(niceness,)) as pool:
+        return pool.submit(open_and_start).result()
 
 
 def repair(path: str) -> None:
