@@ -39,6 +39,7 @@ only then bumps the schema.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -518,8 +519,13 @@ def _opened_below(niceness: int, open_db: Callable[[], plyvel.DB]) -> plyvel.DB:
             raise
         return db
 
-    with ThreadPoolExecutor(1, "leveldb-open", initializer=os.nice, initargs=(niceness,)) as pool:
+    with ThreadPoolExecutor(1, "leveldb-open", _lower_priority, (niceness,)) as pool:
         return pool.submit(open_and_start).result()
+
+
+def _lower_priority(niceness: int) -> None:
+    with contextlib.suppress(OSError):  # lowering is always allowed; if not, run as is
+        os.nice(niceness)
 
 
 def repair(path: str) -> None:
