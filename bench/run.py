@@ -49,7 +49,7 @@ class Row:
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
-            "value": _round(self.value),
+            "value": round(self.value, 3) if self.unit == "ratio" else _round(self.value),
             "unit": self.unit,
             "ceiling": _round(self.ceiling),
             "ratio": None if self.ratio is None else round(self.ratio, 3),
@@ -390,13 +390,12 @@ def table(rows: list[Row]) -> str:
 
     lines = [f"{'name':26} {'value':>13} {'unit':9} {'ceiling':>13} {'ratio':>7}  target / notes"]
     for r in rows:
+        value = f"{r.value:.3f}" if r.unit == "ratio" and r.value is not None else fmt(r.value)
         ratio = "-" if r.ratio is None else f"{r.ratio:.3f}"
         notes = r.target
         if r.extra:
             notes += ("  " if notes else "") + " ".join(f"{k}={v}" for k, v in r.extra.items())
-        lines.append(
-            f"{r.name:26} {fmt(r.value):>13} {r.unit:9} {fmt(r.ceiling):>13} {ratio:>7}  {notes}"
-        )
+        lines.append(f"{r.name:26} {value:>13} {r.unit:9} {fmt(r.ceiling):>13} {ratio:>7}  {notes}")
     return "\n".join(lines)
 
 
