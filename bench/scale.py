@@ -2,8 +2,8 @@
 queries at the end, each with a concurrent ``getblockcount`` probe.
 
 The chain is the sync section's mixed chain, longer (``--scale-blocks``; the default
-48,000 blocks hold 1,047,980 txs, and the coin set grows to about a million). Reported: tx/s of
-the last stretch of ``STRETCH`` blocks against the first one after the fan-out; the
+48,000 blocks hold 1,047,980 txs, the size issue 19 sets its targets at). Reported: tx/s
+of the last stretch of ``STRETCH`` blocks against the first one after the fan-out; the
 syncing node's peak RSS, and the peaks of its anonymous and file-backed parts; the size of
 its database per tx (blocks, undo data, coins, indexes); the median latency of
 ``getaddressbalance`` and the first page of ``getaddresshistory`` of the busiest address
