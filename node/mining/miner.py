@@ -178,8 +178,9 @@ def build_template(
 def scan_nonces(prefix76: bytes, target: int, start: int, count: int) -> int | None:
     """The first nonce in [start, start + count) whose header hash is <= ``target``, or None.
 
-    The hot loop: the midstate of the first 64 bytes is copied instead of rehashed; the
-    nonce bytes and the 12-byte tail are joined by ``map`` in C; methods are bound to
+    The hot loop: the hash state after the 76-byte prefix (its first 64 bytes compressed,
+    the 12-byte tail still buffered) is copied instead of rehashed, so each nonce adds only
+    its own 4 bytes; the nonce bytes are packed by ``map`` in C; methods are bound to
     locals; and the top byte of the digest (the most significant byte of the little-endian
     hash) rejects almost every candidate of a real target before a full comparison.
 
@@ -193,16 +194,15 @@ def scan_nonces(prefix76: bytes, target: int, start: int, count: int) -> int | N
     if start < 0 or count < 0 or start + count > NONCE_SPACE:
         raise ValueError("nonces are 32-bit")
     sha = hashlib.sha256
-    copy = sha(prefix76[:64]).copy
-    tail = prefix76[64:]
+    copy = sha(prefix76).copy
     top = min(target >> 248, 255)
     from_bytes = int.from_bytes
-    for data in map(tail.__add__, map(_NONCE.pack, range(start, start + count))):
+    for nonce_bytes in map(_NONCE.pack, range(start, start + count)):
         h = copy()
-        h.update(data)
+        h.update(nonce_bytes)
         d = sha(h.digest()).digest()
         if d[31] <= top and from_bytes(d, "little") <= target:
-            return from_bytes(data[12:], "little")
+            return from_bytes(nonce_bytes, "little")
     return None
 
 
