@@ -253,6 +253,12 @@ class Node:
                 cfg.leveldb_cache_bytes,
                 compaction_niceness=WORKER_NICENESS,  # below validation, beside the workers
             )
+            if self.db.tables_mapped:
+                log.warning(
+                    "database: LevelDB maps its table files into memory (its switch to "
+                    "read them with pread was not found): resident memory will grow "
+                    "past --dbcache with the chainstate"
+                )
             self.chain = await self.in_chain_thread(self._open_chain)
         except StorageError as exc:
             raise NodeError(str(exc)) from exc

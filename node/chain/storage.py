@@ -63,6 +63,7 @@ from consensus.errors import DecodeError
 from consensus.primitives import Block, BlockHeader, Tx, outpoint_key
 
 from .muhash import MuHash, coin_bytes
+from .tablereads import read_tables_without_mmap
 
 SCHEMA_VERSION = 2
 _MIGRATABLE = {b"1"}
@@ -188,10 +189,10 @@ class ChainDB:
             # The bloom filter spares most disk reads for keys that are absent (a new
             # coin's key, an address's first totals): ~1.25 bytes per key in memory.
             # No compression, as Core: hashes, keys and signatures hardly compress (snappy
-            # saved a fifth of the disk at 24,000 blocks), and a compressed block is
-            # decompressed into the block cache on the heap on every read, where a plain
-            # one is read in place from the table LevelDB maps into memory (the scale
-            # bench's node: 33 MB less heap, 10-20 MB less resident memory in all).
+            # saved a fifth of the disk at 24,000 blocks).
+            # Tables are read with pread into the block cache, not mapped (tablereads):
+            # mapped, the pages a sync touched were resident outside the budget.
+            self.tables_mapped = not read_tables_without_mmap()
             self._db = _opened_below(
                 compaction_niceness,
                 lambda: plyvel.DB(
@@ -530,6 +531,7 @@ def _lower_priority(niceness: int) -> None:
 
 def repair(path: str) -> None:
     """LevelDB's repair: salvage what it can of a damaged database (``--repair``)."""
+    read_tables_without_mmap()  # before LevelDB's first use in the process fixes the limit
     try:
         plyvel.repair_db(path, paranoid_checks=True)
     except plyvel.Error as exc:
