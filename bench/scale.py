@@ -44,7 +44,7 @@ class ScaleFigures:
     last_rate: float
     peak_rss_mb: float
     peak_anon_mb: float  # the node's own memory (heap, caches); RSS less what is file-backed
-    peak_file_mb: float  # file-backed: libraries and LevelDB's memory-mapped tables
+    peak_file_mb: float  # file-backed: libraries (and LevelDB's tables, if it maps them)
     disk_bytes_per_tx: float  # the synced node's database, over the chain's txs
     balance_ms: float
     history_ms: float
@@ -99,8 +99,8 @@ def _timed_ms(node: BenchNode, method: str, *params: object) -> float:
 class MemorySampler:
     """Peaks of a process's anonymous and file-backed resident memory, sampled every
     ``interval`` seconds from /proc until ``stop``. VmHWM gives only the peak of their
-    sum; the split says whether the node's own memory or LevelDB's mapped tables (page
-    cache, which the kernel takes back under pressure) made it."""
+    sum; the split says whether the node's own memory made it or file pages: libraries,
+    and LevelDB's tables where it maps them (``node.chain.tablereads``)."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self._pid = pid
