@@ -6,14 +6,12 @@ process, so in this one an earlier test has already started it.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_interpreter import run_probe
 
 # Opens a ChainDB, then has the main thread schedule a compaction (which starts LevelDB's
 # thread at the main thread's priority unless the ChainDB started it already), and prints
@@ -37,15 +35,7 @@ db.close()
 
 
 def _probe(datadir: Path, niceness: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(datadir), str(niceness)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
+    return run_probe(PROBE, str(datadir), str(niceness))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="niceness is per thread on Linux only")

@@ -6,16 +6,13 @@ when the first database is opened, so in this one an earlier test has already do
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from node.chain.tablereads import _symbol_offset
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_interpreter import run_probe
 
 # Fills a database past its write buffer, compacts it into tables, reads every key back,
 # then counts the table files mapped into the process.
@@ -40,15 +37,7 @@ print(json.dumps({"switched": switched, "read_back": read_back, "mapped": mapped
 
 
 def _probe(datadir: Path, mode: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(datadir), mode],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
+    return run_probe(PROBE, str(datadir), mode)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the switch is found in an ELF library")
