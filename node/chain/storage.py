@@ -87,6 +87,10 @@ _BODY_HEAD = b"\x92\xc4\x50"  # a block's encoding: a 2-array, then its 80-byte 
 # What survives a reindex: the blocks, the mempool journal and the datadir's identity.
 _KEPT_BY_REINDEX = (_BODY, _MEMPOOL, _META_NETWORK, _META_SCHEMA)
 _READ = {"verify_checksums": True}
+# A scan of a whole keyspace (every coin, block, index record) reads each block once:
+# kept out of the block cache, as Core's coin cursor, so it does not evict what
+# validation and the address queries read again.
+_BULK_READ = {**_READ, "fill_cache": False}
 # A key range no record is in (every key starts with a letter): compacting it starts
 # LevelDB's background thread and does nothing else.
 _NO_KEYS = b"\x00"
@@ -245,9 +249,10 @@ class ChainDB:
         except plyvel.Error as exc:
             raise self.failed(exc) from exc
 
-    def _scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def _scan(self, prefix: bytes, bulk: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """Every record under ``prefix``; ``bulk``: a whole keyspace (``_BULK_READ``)."""
         try:
-            yield from self._db.iterator(prefix=prefix, **_READ)
+            yield from self._db.iterator(prefix=prefix, **(_BULK_READ if bulk else _READ))
         except plyvel.Error as exc:
             raise self.failed(exc) from exc
 
@@ -294,7 +299,7 @@ class ChainDB:
         return self._get(_META_BEST)
 
     def index_records(self) -> Iterator[tuple[bytes, IndexRecord]]:
-        for key, value in self._scan(_INDEX):
+        for key, value in self._scan(_INDEX, bulk=True):
             try:
                 header, height, chainwork, status, ntx = msgpack.unpackb(value)
                 rec = IndexRecord(header, height, int.from_bytes(chainwork, "big"), status, ntx)
@@ -319,7 +324,7 @@ class ChainDB:
 
     def coins(self) -> Iterator[tuple[bytes, Coin]]:
         """Every coin, in key order (the order gettxoutsetinfo hashes them in)."""
-        for key, value in self._scan(_COIN):
+        for key, value in self._scan(_COIN, bulk=True):
             yield key[1:], decode_coin(value)
 
     def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
@@ -438,7 +443,7 @@ class ChainDB:
     ) -> Iterator[BlockHeader]:
         """The header of every stored block body (``--reindex`` orders blocks by them).
         An undecodable body fails the scan, or with ``on_bad`` is reported and skipped."""
-        for key, raw in self._scan(_BODY):
+        for key, raw in self._scan(_BODY, bulk=True):
             try:
                 if raw.startswith(_BODY_HEAD):
                     yield BlockHeader.deserialize(raw[3:83])
@@ -480,7 +485,7 @@ class ChainDB:
         deleted = 0
         try:
             doomed = []
-            for key in self._db.iterator(include_value=False, **_READ):
+            for key in self._db.iterator(include_value=False, **_BULK_READ):
                 if not key.startswith(_KEPT_BY_REINDEX):
                     doomed.append(key)
             for start in range(0, len(doomed), chunk):

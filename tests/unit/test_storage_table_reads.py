@@ -78,3 +78,42 @@ def test_symbol_lookup_finds_only_defined_symbols():
 def test_symbol_lookup_refuses_a_truncated_elf_file(tmp_path):
     (tmp_path / "lib.so").write_bytes(b"\x7fELF\x02\x01" + bytes(30))
     assert _symbol_offset(tmp_path / "lib.so", b"anything") is None
+
+
+# A ChainDB whose tables hold 40,000 coins and as many address entries (~5 MB each), read
+# by a whole-keyspace scan (every coin) and by an address scan: LevelDB's estimate of its
+# memory (memtables + block cache) after each.
+CACHE_PROBE = """
+import json, sys
+from consensus.coins import Coin
+from consensus.encoding import encode_coin
+from node.chain.storage import ChainDB
+
+db = ChainDB(sys.argv[1], "regtest", cache_bytes=32 << 20)
+lock = bytes(21)
+for n in range(40_000):
+    key = n.to_bytes(4, "big") * 9
+    value = encode_coin(Coin(n + 1, lock, 1, False))
+    db._db.put(b"c" + key, value)
+    db._db.put(b"a" + lock + key, value)
+db._db.compact_range()
+
+def usage():
+    return int(db._db.get_property(b"leveldb.approximate-memory-usage"))
+
+seen = {"start": usage()}
+seen["coins"] = sum(1 for _ in db.coins())
+seen["after_coins"] = usage()
+seen["address_coins"] = sum(1 for _ in db.address_coins(lock))
+seen["after_address"] = usage()
+print(json.dumps(seen))
+db.close()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the switch is found in an ELF library")
+def test_whole_keyspace_scans_stay_out_of_the_block_cache(tmp_path):
+    seen = run_probe(CACHE_PROBE, str(tmp_path / "db"))
+    assert seen["coins"] == seen["address_coins"] == 40_000
+    assert seen["after_coins"] - seen["start"] < 100_000  # ~5 MB of coins read, not kept
+    assert seen["after_address"] - seen["after_coins"] > 2_000_000  # address blocks kept
