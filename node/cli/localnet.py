@@ -162,7 +162,12 @@ def call(node: LocalNode, network: str, method: str, *params: Any, wallet: str =
 
 def alive(pid: int) -> bool:
     """Whether ``pid`` still runs. A node that exited but is not yet reaped by the ``up``
-    that started it is a zombie, which ``os.kill(pid, 0)`` still finds: /proc tells."""
+    that started it is a zombie, which ``os.kill(pid, 0)`` still finds: /proc tells.
+
+    /proc's state is the main thread's, which shows "Z" as soon as that thread is gone,
+    while the process lives on until its last thread exits (one busy in a write or
+    scheduled late at low priority, as LevelDB's compaction thread): it runs as long
+    as /proc lists any other thread of it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -173,7 +178,13 @@ def alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True  # no /proc (macOS): the signal test is all there is
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+        return True
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False  # reaped meanwhile
+    return any(tid != str(pid) for tid in threads)
 
 
 def runs_node(node: LocalNode) -> bool:
