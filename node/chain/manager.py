@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from itertools import count
 
 from consensus.builder import genesis_block
-from consensus.coins import CoinView, CoinViewCache
+from consensus.coins import Coin, CoinView, CoinViewCache
 from consensus.encoding import BlockDecoding
 from consensus.errors import RejectCode, RuleError
 from consensus.params import MEDIAN_TIME_SPAN, NetworkParams
@@ -220,7 +220,8 @@ class Chain:
 
         def blocks() -> Iterator[tuple[int, Block, tuple]]:
             for entry in self.active[1:]:
-                block, undo = self.db.block(entry.hash), self.db.undo(entry.hash)
+                block = self.db.block(entry.height, entry.hash)
+                undo = self.db.undo(entry.height, entry.hash)
                 if block is None or undo is None:
                     raise RuntimeError(f"block {entry.header.hash_hex} lacks its body or undo")
                 yield entry.height, block, undo
@@ -228,7 +229,7 @@ class Chain:
         def progress(done: int) -> None:
             log.info("address index upgrade: %d of %d blocks", done, total)
 
-        self.db.migrate_to_schema_2(blocks(), progress)
+        self.db.migrate_address_index(blocks(), progress)
         log.info("address index upgrade done")
 
     def _damaged(self, detail: str) -> StorageError:
@@ -249,7 +250,7 @@ class Chain:
             next(self._seq),
         )
         with self.db.batch() as batch:
-            batch.put_block(genesis)
+            batch.put_block(genesis, 0)
             batch.put_index(entry.hash, entry.record())
             batch.set_best(entry.hash)
         self._add_entry(entry)
@@ -315,11 +316,18 @@ class Chain:
         return next_bits(self.params, parent.height, parent.header.time, anchor_time)
 
     def get_block(self, block_hash: bytes) -> Block | None:
-        return self.db.block(block_hash)
+        entry = self.index.get(block_hash)
+        return None if entry is None else self.db.block(entry.height, block_hash)
 
     def get_block_raw(self, block_hash: bytes) -> bytes | None:
         """The block's stored encoding (what the p2p layer serves), not decoded."""
-        return self.db.block_raw(block_hash)
+        entry = self.index.get(block_hash)
+        return None if entry is None else self.db.block_raw(entry.height, block_hash)
+
+    def get_undo(self, block_hash: bytes) -> tuple[Coin, ...] | None:
+        """The coins the block spent, stored while it is on the active chain."""
+        entry = self.index.get(block_hash)
+        return None if entry is None else self.db.undo(entry.height, block_hash)
 
     def find_fork(self, entry: BlockIndex) -> BlockIndex:
         """The last block ``entry``'s chain shares with the active chain."""
@@ -573,7 +581,7 @@ class Chain:
             return
         with self.db.batch() as batch:
             for block_hash, block in self._unwritten.items():
-                batch.put_block(block)
+                batch.put_block(block, self.index[block_hash].height)
                 batch.put_index(block_hash, self.index[block_hash].record())
         self._unwritten.clear()
 
@@ -587,7 +595,7 @@ class Chain:
     def _body(self, entry: BlockIndex) -> Block | None:
         block = self._pending_bodies.pop(entry.hash, None)
         if block is None:
-            return self._unwritten.get(entry.hash) or self.db.block(entry.hash)
+            return self._unwritten.get(entry.hash) or self.db.block(entry.height, entry.hash)
         self._pending_bytes -= block.size
         return block
 
@@ -795,7 +803,7 @@ class Chain:
         with_body: bool,
     ) -> None:
         if with_body:
-            batch.put_block(block)
+            batch.put_block(block, entry.height)
         batch.connect(block, entry.height, undo, view.changes)
         batch.put_index(entry.hash, record)
         batch.set_best(entry.hash)
@@ -804,8 +812,8 @@ class Chain:
         entry = self.tip
         if entry.height == 0:
             raise RuntimeError("cannot disconnect the genesis block")
-        block = self.db.block(entry.hash)
-        undo = self.db.undo(entry.hash)
+        block = self.db.block(entry.height, entry.hash)
+        undo = self.db.undo(entry.height, entry.hash)
         if block is None or undo is None:
             raise RuntimeError(f"block {entry.header.hash_hex} lacks its body or undo data")
         view = CoinViewCache(self.coins)
@@ -832,12 +840,12 @@ class Chain:
         for entry in reversed(self.active[tip_height - nblocks + 1 :]):
             where = f"block {entry.header.hash_hex} at height {entry.height}"
             try:
-                block = self.db.block(entry.hash)
+                block = self.db.block(entry.height, entry.hash)
                 if block is None or block.hash != entry.hash:
                     return f"{where} has no stored body"
                 if level >= 1:
                     check_block(block, self.params)
-                undo = self.db.undo(entry.hash) if level >= 2 else ()
+                undo = self.db.undo(entry.height, entry.hash) if level >= 2 else ()
                 if undo is None:
                     return f"{where} has no undo data"
                 if level >= 3:

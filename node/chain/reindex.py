@@ -29,13 +29,15 @@ def reindex(db: ChainDB, open_chain: Callable[[], Chain]) -> Chain:
     """Wipe the chainstate of ``db`` and rebuild it; the chain ``open_chain`` gives, at
     the best tip the stored blocks make."""
     children: dict[bytes, list[bytes]] = defaultdict(list)
+    heights: dict[bytes, int] = {}  # where each body is stored
 
     def skip(block_hash: bytes, exc: Exception) -> None:
         # as an undecodable body below: the block is fetched again from a peer
         log.warning("reindex: stored block %s undecodable: %s", block_hash[::-1].hex(), exc)
 
-    for header in db.block_headers(skip):
+    for height, header in db.block_headers(skip):
         children[header.prev_hash].append(header.hash)
+        heights[header.hash] = height
     stored = sum(len(c) for c in children.values())
     deleted = db.wipe_chainstate()
     log.info("reindex: %d stored blocks, %d chainstate records deleted", stored, deleted)
@@ -46,7 +48,7 @@ def reindex(db: ChainDB, open_chain: Callable[[], Chain]) -> Chain:
         blocks = []
         for block_hash in chunk:
             try:
-                block = db.block(block_hash)
+                block = db.block(heights[block_hash], block_hash)
             except DecodeError as exc:
                 log.warning("reindex: stored block %s undecodable: %s", block_hash[::-1].hex(), exc)
                 continue

@@ -103,7 +103,7 @@ def _find_tx(manager: WalletManager, txid: bytes) -> tuple[Tx | None, int | None
     if where is None:
         return None, None
     block_hash, position = where
-    block = node.chain.db.block(block_hash)
+    block = node.chain.get_block(block_hash)
     index_entry = node.chain.index.get(block_hash)
     if block is None or index_entry is None:
         return None, None

@@ -181,7 +181,7 @@ def block_json(chain: Chain, entry: BlockIndex, block: Block, verbosity: int) ->
 def block_fees(chain: Chain, block_hash: bytes, block: Block) -> list[int | None]:
     """Each tx's fee from the block's undo data (None for the coinbase, and for every tx
     when the undo data is gone)."""
-    undo = chain.db.undo(block_hash)
+    undo = chain.get_undo(block_hash)
     if undo is None:
         return [None] * len(block.txs)
     fees: list[int | None] = [None]

@@ -105,7 +105,7 @@ def block_view(chain: Chain, entry: BlockIndex, block: Block) -> dict[str, Any]:
     """``getblock`` verbosity 2 plus prevouts and fees (only for blocks on the best chain:
     others have no undo data), the coinbase's total (``reward``) and the subsidy."""
     out = block_json(chain, entry, block, 1)
-    undo = chain.db.undo(entry.hash) if chain.contains(entry) else None
+    undo = chain.db.undo(entry.height, entry.hash) if chain.contains(entry) else None
     spent = spent_coins_per_tx(block, undo) if undo is not None else None
     txs = []
     for position, tx in enumerate(block.txs):
@@ -119,7 +119,7 @@ def block_view(chain: Chain, entry: BlockIndex, block: Block) -> dict[str, Any]:
 
 
 def block_summary(chain: Chain, entry: BlockIndex) -> dict[str, Any]:
-    raw = chain.db.block_raw(entry.hash)
+    raw = chain.db.block_raw(entry.height, entry.hash)
     return {
         "hash": entry.header.hash_hex,
         "height": entry.height,
@@ -169,7 +169,7 @@ def find_tx(chain: Chain, mempool: Mempool, txid: bytes) -> FoundTx | None:
     block_hash, position = located
     index = chain.index.get(block_hash)
     block = chain.get_block(block_hash)
-    undo = chain.db.undo(block_hash)
+    undo = chain.get_undo(block_hash)
     if index is None or block is None or undo is None:
         return None
     return FoundTx(block.txs[position], index, spent_coins_per_tx(block, undo)[position])

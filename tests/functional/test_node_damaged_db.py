@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import msgpack
 import plyvel
 import pytest
 
@@ -75,7 +76,9 @@ def best_marker_unknown(db: Path) -> None:
 def coin_deleted(db: Path) -> None:
     """The tip's coinbase output: within the blocks checked at start-up."""
     with plyvel.DB(str(db)) as raw:
-        tip = decode_block(raw.get(b"b" + raw.get(b"mbest")))
+        best = raw.get(b"mbest")
+        height = msgpack.unpackb(raw.get(b"h" + best))[1]
+        tip = decode_block(raw.get(b"b" + height.to_bytes(4, "big") + best))
         raw.delete(b"c" + tip.txs[0].txid + bytes(4))
 
 

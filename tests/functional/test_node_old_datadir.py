@@ -1,7 +1,8 @@
 """A datadir made before policy locks and the address totals (commit cf86a76: schema 1)
-opens with this code, keeps its chain, coins and wallet, and goes on validating blocks,
-policy spends included. The archive holds what that node wrote after 111 blocks, three
-wallet payments and one unconfirmed one, stopped cleanly (its debug log and LOCK left out).
+opens with this code, moves its blocks to height-ordered keys, keeps its chain, coins and
+wallet, and goes on validating blocks, policy spends included. The archive holds what
+that node wrote after 111 blocks, three wallet payments and one unconfirmed one, stopped
+cleanly (its debug log and LOCK left out).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def test_an_old_datadir_opens_and_keeps_validating(old_node: framework.TestNode)
     assert node.call("getbestblockhash", []) == TIP
     log = (node.netdir / "debug.log").read_text()
     assert "upgrading the address index of 111 blocks (once)" in log
+    # 112 bodies and 111 blocks' undo data, keyed by hash alone in schema 1
+    assert "moved 223 block and undo records; dropped 0 naming no height" in log
     mined = node.call("getaddressbalance", [MINER])
     # 111 coinbases (the last with the fees of two payments), which paid those two
     assert (mined["received"], mined["txcount"]) == (Decimal("5550.00004020"), 113)

@@ -295,7 +295,7 @@ async def test_rest_chain_data(node, http):
     status, recent = await get(http, node, "/rest/blocks/recent.json?count=3")
     assert [b["height"] for b in recent] == [12, 11, 10]
     assert set(recent[0]) == {"hash", "height", "time", "nTx", "size", "difficulty"}
-    assert recent[0]["size"] == len(chain.db.block_raw(chain.tip.hash))
+    assert recent[0]["size"] == len(chain.get_block_raw(chain.tip.hash))
     status, recent = await get(http, node, "/rest/blocks/recent.json?count=5&before=2")
     assert [b["height"] for b in recent] == [1, 0]
 

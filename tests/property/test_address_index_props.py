@@ -120,9 +120,14 @@ def test_index_matches_brute_force_across_reorgs(tmp_path: Path, seed: int) -> N
 
 
 def downgrade(path: str) -> None:
-    """Turn a schema-2 datadir into what schema 1 wrote: no totals, empty history values."""
+    """Turn a datadir into what schema 1 wrote: no totals, empty history values, blocks and
+    undo data keyed by hash alone."""
     raw = plyvel.DB(path)
     with raw.write_batch() as wb:
+        for prefix in (b"b", b"u"):
+            for k, v in raw.iterator(prefix=prefix):
+                wb.delete(k)
+                wb.put(prefix + k[5:], v)
         for k, _ in raw.iterator(prefix=b"t"):
             wb.delete(k)
         for k, _ in raw.iterator(prefix=b"y"):

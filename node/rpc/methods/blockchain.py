@@ -113,7 +113,7 @@ def getblock(node: NodeServices, /, blockhash: Any, verbosity: Any = 1) -> Any:
     verbosity 0: hex of the block; 1: JSON with txids; 2: JSON with decoded txs."""
     entry = entry_for(node, blockhash)
     level = parse_verbosity(verbosity, 1)
-    raw = node.chain.db.block_raw(entry.hash)
+    raw = node.chain.db.block_raw(entry.height, entry.hash)
     if raw is None:
         raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not available (not fully downloaded)")
     if level <= 0:

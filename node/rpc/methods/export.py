@@ -42,7 +42,7 @@ def read_blocks(
         if entry is None:
             raise ChainMoved
         block = chain.get_block(entry.hash)
-        undo = chain.db.undo(entry.hash) if height else ()
+        undo = chain.db.undo(entry.height, entry.hash) if height else ()
         if block is None or undo is None:
             raise ExportError(f"the data of block {height} is not on this node")
         mtp = chain.median_time_past(entry)
