@@ -104,7 +104,7 @@ _BULK_READ = {**_READ, "fill_cache": False}
 _NO_KEYS = b"\x00"
 # Moving hash-keyed blocks: records per batch, at most this many bytes of them.
 _MOVE_BATCH_BYTES = 16 * 2**20
-_MOVE_PROGRESS_EVERY = 5_000
+_MOVE_PROGRESS_EVERY = 25_000
 
 log = logging.getLogger("obol.storage")
 
