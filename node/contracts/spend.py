@@ -103,9 +103,11 @@ def _find_tx(manager: WalletManager, txid: bytes) -> tuple[Tx | None, int | None
     if where is None:
         return None, None
     block_hash, position = where
-    block = node.chain.get_block(block_hash)
     index_entry = node.chain.index.get(block_hash)
-    if block is None or index_entry is None:
+    if index_entry is None:
+        return None, None
+    block = node.chain.db.block(index_entry.height, block_hash)
+    if block is None:
         return None, None
     return block.txs[position], index_entry.height
 

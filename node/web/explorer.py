@@ -168,9 +168,11 @@ def find_tx(chain: Chain, mempool: Mempool, txid: bytes) -> FoundTx | None:
         return None
     block_hash, position = located
     index = chain.index.get(block_hash)
-    block = chain.get_block(block_hash)
-    undo = chain.get_undo(block_hash)
-    if index is None or block is None or undo is None:
+    if index is None:
+        return None
+    block = chain.db.block(index.height, block_hash)
+    undo = chain.db.undo(index.height, block_hash)
+    if block is None or undo is None:
         return None
     return FoundTx(block.txs[position], index, spent_coins_per_tx(block, undo)[position])
 
